@@ -1,0 +1,161 @@
+//! Password storage: slow salted hashes (Argon2id from RustCrypto) compared in constant time.
+//!
+//! The [`PasswordHasher`] trait is small on purpose: production uses OWASP-level Argon2id
+//! parameters, tests and loom models use the cheapest legal Argon2id parameters (or any
+//! hasher they like), and the store never knows the difference.
+
+use argon2::{Algorithm, Argon2, Params, Version};
+use std::fmt;
+use subtle::ConstantTimeEq;
+
+/// Salt length in bytes (RFC 9106 recommends 16).
+pub const SALT_LEN: usize = 16;
+/// Digest length in bytes.
+pub const DIGEST_LEN: usize = 32;
+/// Longest password accepted, in bytes: hashing cost must not be chosen by the client.
+pub const MAX_PASSWORD_LEN: usize = 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordError {
+    #[error("password is longer than {MAX_PASSWORD_LEN} bytes")]
+    TooLong,
+    #[error("password hashing parameters are invalid")]
+    InvalidParams,
+    #[error("the operating system's random source failed")]
+    Randomness,
+}
+
+/// A stored password: Argon2id cost parameters, salt and digest.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHash {
+    m_cost: u32,
+    t_cost: u32,
+    p_cost: u32,
+    salt: [u8; SALT_LEN],
+    digest: [u8; DIGEST_LEN],
+}
+
+impl fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "PasswordHash(argon2id m={} t={} p={}, <digest redacted>)",
+            self.m_cost, self.t_cost, self.p_cost
+        )
+    }
+}
+
+/// Hashes and verifies passwords.
+pub trait PasswordHasher: Send + Sync {
+    /// Hashes `password` under a fresh random salt.
+    fn hash(&self, password: &str) -> Result<PasswordHash, PasswordError>;
+
+    /// True when `password` matches `stored`; the digest comparison is constant-time.
+    fn verify(&self, password: &str, stored: &PasswordHash) -> bool;
+
+    /// A hash of no one's password, with the same cost as real ones: verifying against it
+    /// when a user does not exist makes "unknown user" cost what "wrong password" costs.
+    fn dummy(&self) -> &PasswordHash;
+}
+
+/// Verifies `password` against `stored`, or against the hasher's dummy when there is no
+/// stored hash, so that both paths run exactly one slow verification.
+pub fn verify_or_dummy<H: PasswordHasher + ?Sized>(
+    hasher: &H,
+    password: &str,
+    stored: Option<&PasswordHash>,
+) -> bool {
+    match stored {
+        Some(hash) => hasher.verify(password, hash),
+        None => {
+            // The result is discarded: the user does not exist, the answer is "no".
+            let _ = hasher.verify(password, hasher.dummy());
+            false
+        }
+    }
+}
+
+/// Argon2id (RFC 9106) through the RustCrypto `argon2` crate.
+#[derive(Debug, Clone)]
+pub struct Argon2Hasher {
+    params: Params,
+    dummy: PasswordHash,
+}
+
+impl Argon2Hasher {
+    /// OWASP's first recommendation: Argon2id, 19 MiB, 2 passes, 1 lane.
+    pub fn owasp() -> Self {
+        Self::with_params(Params::DEFAULT).expect("argon2's default parameters are valid")
+    }
+
+    /// The cheapest legal Argon2id (8 KiB, 1 pass): for tests and models only.
+    pub fn insecure_fast() -> Self {
+        Self::with_params(
+            Params::new(Params::MIN_M_COST, 1, 1, None).expect("minimum parameters are valid"),
+        )
+        .expect("minimum parameters are valid")
+    }
+
+    pub fn with_params(params: Params) -> Result<Self, PasswordError> {
+        let mut hasher = Self {
+            dummy: PasswordHash {
+                m_cost: params.m_cost(),
+                t_cost: params.t_cost(),
+                p_cost: params.p_cost(),
+                salt: [0; SALT_LEN],
+                digest: [0; DIGEST_LEN],
+            },
+            params,
+        };
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret).map_err(|_| PasswordError::Randomness)?;
+        hasher.dummy = hasher.hash(&hex::encode(secret))?;
+        Ok(hasher)
+    }
+
+    fn digest(
+        params: &Params,
+        password: &str,
+        salt: &[u8; SALT_LEN],
+    ) -> Result<[u8; DIGEST_LEN], PasswordError> {
+        if password.len() > MAX_PASSWORD_LEN {
+            return Err(PasswordError::TooLong);
+        }
+        let mut out = [0u8; DIGEST_LEN];
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+            .hash_password_into(password.as_bytes(), salt, &mut out)
+            .map_err(|_| PasswordError::InvalidParams)?;
+        Ok(out)
+    }
+}
+
+impl PasswordHasher for Argon2Hasher {
+    fn hash(&self, password: &str) -> Result<PasswordHash, PasswordError> {
+        let mut salt = [0u8; SALT_LEN];
+        getrandom::fill(&mut salt).map_err(|_| PasswordError::Randomness)?;
+        let digest = Self::digest(&self.params, password, &salt)?;
+        Ok(PasswordHash {
+            m_cost: self.params.m_cost(),
+            t_cost: self.params.t_cost(),
+            p_cost: self.params.p_cost(),
+            salt,
+            digest,
+        })
+    }
+
+    fn verify(&self, password: &str, stored: &PasswordHash) -> bool {
+        // Verify with the parameters the hash was made with, so a cost upgrade does not lock
+        // out users whose hashes predate it.
+        let Ok(params) = Params::new(stored.m_cost, stored.t_cost, stored.p_cost, None) else {
+            return false;
+        };
+        match Self::digest(&params, password, &stored.salt) {
+            Ok(digest) => digest.ct_eq(&stored.digest).into(),
+            Err(_) => false,
+        }
+    }
+
+    fn dummy(&self) -> &PasswordHash {
+        &self.dummy
+    }
+}
