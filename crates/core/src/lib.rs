@@ -6,9 +6,11 @@
 //! - [`store`]: the versioned user store, with atomic authorize-and-act operations.
 //! - [`replay`]: HMAC-signed requests, freshness window, bounded replay set.
 //! - [`table`]: the lock strategies the store is generic over.
+//! - [`flows`]: the seeds' endpoints in their vulnerable, seed-fixed and proven variants.
 //! - [`observe`]: the probe through which models see what happened, in order.
 
 pub mod auth;
+pub mod flows;
 pub mod observe;
 pub mod replay;
 pub mod store;

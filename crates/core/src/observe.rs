@@ -60,9 +60,10 @@ pub enum Fact {
 /// An operation on the versioned store, as a client sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Call {
+    /// Set the email if the record is at `expected_version` (unconditionally if `None`).
     UpdateEmail {
         user: String,
-        expected_version: u64,
+        expected_version: Option<u64>,
         email: String,
     },
     ReadEmail {

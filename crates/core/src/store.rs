@@ -309,18 +309,18 @@ impl<T: Table<User>, P: Probe> UserStore<T, P> {
         self.table.write(user, |record| {
             check_actor(actor, record.as_deref(), Role::User)?;
             let record = record.ok_or(StoreError::NotFound)?;
-            if let Some(expected) = expected_version {
-                if record.version != expected {
-                    probe.record(|| {
-                        Event::note(format!(
-                            "compare {user}.version = {} with expected {expected}: conflict",
-                            record.version
-                        ))
-                    });
-                    return Err(StoreError::PreconditionFailed {
-                        current: record.version,
-                    });
-                }
+            if let Some(expected) = expected_version
+                && record.version != expected
+            {
+                probe.record(|| {
+                    Event::note(format!(
+                        "compare {user}.version = {} with expected {expected}: conflict",
+                        record.version
+                    ))
+                });
+                return Err(StoreError::PreconditionFailed {
+                    current: record.version,
+                });
             }
             record.email = email.to_owned();
             record.version += 1;
@@ -413,6 +413,17 @@ impl<T: Table<User>, P: Probe> Unguarded<'_, T, P> {
         })
     }
 
+    /// `len([u for u in USERS.values() if u["role"] == "admin"])`
+    pub fn admin_count(&self) -> usize {
+        let probe = &self.store.probe;
+        self.store.table.write_all(|entries| {
+            let mut admins = 0usize;
+            entries.for_each(&mut |_, user| admins += usize::from(user.role == Role::Admin));
+            probe.record(|| Event::note(format!("count admins = {admins}")));
+            admins
+        })
+    }
+
     /// `USERS[user]["role"] = role` (acting as `by`, for the trace).
     pub fn set_role(&self, user_id: &str, role: Role, by: &str) -> Result<(), StoreError> {
         let probe = &self.store.probe;
@@ -446,12 +457,18 @@ impl<T: Table<User>, P: Probe> Unguarded<'_, T, P> {
         })
     }
 
-    /// `USERS[user] = record`: write a whole (possibly stale) record back.
-    pub fn put(&self, user_id: &str, record: User) -> Result<(), StoreError> {
+    /// `USERS[user] = record`: write a whole (possibly stale) record back, acting as `by`.
+    pub fn put(&self, user_id: &str, record: User, by: &str) -> Result<(), StoreError> {
         let probe = &self.store.probe;
         self.store.table.write(user_id, |user| {
             let user = user.ok_or(StoreError::NotFound)?;
-            probe.record(|| email_written(user_id, &record.email, record.version));
+            probe.record(|| {
+                if record.role == user.role {
+                    email_written(user_id, &record.email, record.version)
+                } else {
+                    role_written(user_id, record.role, by)
+                }
+            });
             *user = record;
             Ok(())
         })

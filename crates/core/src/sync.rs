@@ -36,6 +36,11 @@ pub mod thread {
 
 pub use backend::{MutexGuard, RwLockReadGuard, RwLockWriteGuard};
 
+/// Real threads only: the stress runner lines its threads up with it. loom explores every
+/// start order anyway, and its `Barrier` is a stub.
+#[cfg(not(loom))]
+pub use std::sync::Barrier;
+
 /// `std::sync::Mutex` (or loom's) without poisoning in the API.
 #[derive(Debug, Default)]
 pub struct Mutex<T>(backend::Mutex<T>);
@@ -104,8 +109,9 @@ pub mod parking_lot {
 /// its own primitives, so a `ghost` lock never adds a branch point and never blocks inside a
 /// model. Never use it for state the flows depend on: loom cannot see it.
 pub mod ghost {
-    pub use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
-    pub use std::sync::{Arc, Mutex, MutexGuard};
+    pub use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+    pub use std::sync::{Arc, Mutex, MutexGuard, Once};
+    pub use std::thread::{ThreadId, current as current_os_thread};
 
     /// Locks a ghost mutex, taking over a poisoned one (a panicking model leaves its log
     /// behind, and the log is exactly what the counterexample needs).

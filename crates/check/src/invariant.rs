@@ -1,0 +1,308 @@
+//! Invariants: what must hold at the end of every execution, judged from the final state and
+//! the recorded history.
+//!
+//! The built-ins cover the seeds' families of race: [`AuthorizedAtCommit`] (stale
+//! authorization), [`NoLostUpdate`] (read-modify-write), [`ExactlyOnce`] (replay) and
+//! [`Linearizable`] (a history of store operations against its sequential specification).
+//! [`FinalState`] turns any predicate on the state into an invariant.
+
+use crate::linearizability::{self, Operation};
+use crate::recorder::History;
+use raceproof_core::observe::{Call, Fact, Ret};
+use raceproof_core::store::Role;
+use std::collections::{HashMap, HashSet};
+
+/// Where and why an invariant broke.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Breach {
+    /// Index into [`History::steps`] of the step that broke it; `None` when only the final
+    /// state shows it.
+    pub step: Option<usize>,
+    /// Short, in the flow's words: it is printed after the step as `<- why`.
+    pub why: String,
+}
+
+impl Breach {
+    pub fn at(step: usize, why: impl Into<String>) -> Self {
+        Self {
+            step: Some(step),
+            why: why.into(),
+        }
+    }
+
+    pub fn at_end(why: impl Into<String>) -> Self {
+        Self {
+            step: None,
+            why: why.into(),
+        }
+    }
+}
+
+/// A property checked after each execution of a scenario with state `S`.
+pub trait Invariant<S>: Send + Sync {
+    fn name(&self) -> &str;
+    fn check(&self, state: &S, history: &History) -> Result<(), Breach>;
+}
+
+/// `authorized_at_commit`: every role write commits while its actor is an admin *at that
+/// instant*, with credentials that no password change has revoked.
+///
+/// Roles start from the setup's inserts and follow every recorded role write; a password
+/// change revokes every request its user authenticated before it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuthorizedAtCommit;
+
+impl<S> Invariant<S> for AuthorizedAtCommit {
+    fn name(&self) -> &str {
+        "authorized_at_commit"
+    }
+
+    fn check(&self, _state: &S, history: &History) -> Result<(), Breach> {
+        let mut roles: HashMap<&str, Role> = HashMap::new();
+        let mut revoked: HashSet<&str> = HashSet::new();
+        for (i, step) in history.steps.iter().enumerate() {
+            match step.fact() {
+                Fact::RoleSet { user, role } => {
+                    if !step.is_setup() {
+                        let Some(actor) = history.acts_as(&step.thread) else {
+                            return Err(Breach::at(i, "role written by an anonymous actor"));
+                        };
+                        if roles.get(actor) != Some(&Role::Admin) {
+                            return Err(Breach::at(
+                                i,
+                                format!("{actor} is not an admin at this instant"),
+                            ));
+                        }
+                        if revoked.contains(actor) {
+                            return Err(Breach::at(
+                                i,
+                                format!("{actor}'s password changed before this commit"),
+                            ));
+                        }
+                    }
+                    roles.insert(user, *role);
+                }
+                Fact::PasswordChanged { user } if !step.is_setup() => {
+                    revoked.insert(user);
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `no_lost_update`: for one user's record, at most one update succeeds per expected
+/// version, no write lands on a version another write already produced, and the final
+/// record is what applying the successful updates one after another would give.
+type ReadRecord<S> = Box<dyn Fn(&S) -> Option<(String, u64)> + Send + Sync>;
+
+pub struct NoLostUpdate<S> {
+    user: String,
+    initial_version: u64,
+    read_final: ReadRecord<S>,
+}
+
+impl<S> NoLostUpdate<S> {
+    /// `read_final` returns the record's final `(email, version)`.
+    pub fn new(
+        user: &str,
+        initial_version: u64,
+        read_final: impl Fn(&S) -> Option<(String, u64)> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            user: user.to_owned(),
+            initial_version,
+            read_final: Box::new(read_final),
+        }
+    }
+}
+
+impl<S> Invariant<S> for NoLostUpdate<S> {
+    fn name(&self) -> &str {
+        "no_lost_update"
+    }
+
+    fn check(&self, state: &S, history: &History) -> Result<(), Breach> {
+        let mut written: HashMap<u64, &str> = HashMap::new();
+        let mut calls: HashMap<u64, (Option<u64>, &str)> = HashMap::new();
+        let mut accepted: HashMap<u64, &str> = HashMap::new();
+        let mut last_success: Option<(u64, &str)> = None;
+        let mut successes = 0u64;
+        for (i, step) in history.steps.iter().enumerate() {
+            match step.fact() {
+                Fact::EmailSet { user, version, .. } if *user == self.user => {
+                    if let Some(first) = written.insert(*version, &step.thread) {
+                        return Err(Breach::at(
+                            i,
+                            format!("lost update: overwrites {first}'s write at version {version}"),
+                        ));
+                    }
+                }
+                Fact::Call {
+                    op,
+                    call:
+                        Call::UpdateEmail {
+                            user,
+                            expected_version,
+                            email,
+                        },
+                } if *user == self.user => {
+                    calls.insert(*op, (*expected_version, email));
+                }
+                Fact::Return {
+                    op,
+                    ret: Ret::Updated { version },
+                } => {
+                    let Some(&(expected, email)) = calls.get(op) else {
+                        continue;
+                    };
+                    if let Some(expected) = expected
+                        && let Some(first) = accepted.insert(expected, &step.thread)
+                    {
+                        return Err(Breach::at(
+                            i,
+                            format!(
+                                "lost update: {first} already succeeded with expected version {expected}"
+                            ),
+                        ));
+                    }
+                    successes += 1;
+                    if last_success.is_none_or(|(v, _)| *version > v) {
+                        last_success = Some((*version, email));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some((email, version)) = (self.read_final)(state) else {
+            return Err(Breach::at_end(format!("{} vanished", self.user)));
+        };
+        let want_version = self.initial_version + successes;
+        if version != want_version {
+            return Err(Breach::at_end(format!(
+                "final version {version}, but {successes} successful update(s) from {} give {want_version}",
+                self.initial_version
+            )));
+        }
+        if let Some((_, want_email)) = last_success
+            && want_email != email
+        {
+            return Err(Breach::at_end(format!(
+                "final email {email} is not the last successful update's ({want_email})"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// `exactly_once`: each authentic signed message is processed at most once, and nothing
+/// else is ever processed.
+#[derive(Debug, Clone)]
+pub struct ExactlyOnce {
+    authentic: Vec<String>,
+}
+
+impl ExactlyOnce {
+    /// `authentic`: the messages the key holder really signed.
+    pub fn new<I: IntoIterator<Item = impl Into<String>>>(authentic: I) -> Self {
+        Self {
+            authentic: authentic.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl<S> Invariant<S> for ExactlyOnce {
+    fn name(&self) -> &str {
+        "exactly_once"
+    }
+
+    fn check(&self, _state: &S, history: &History) -> Result<(), Breach> {
+        let mut done: HashMap<&str, &str> = HashMap::new();
+        for (i, step) in history.steps.iter().enumerate() {
+            if let Fact::Processed { message } = step.fact() {
+                if !self.authentic.iter().any(|m| m == message) {
+                    return Err(Breach::at(i, "forged message processed"));
+                }
+                if let Some(first) = done.insert(message, &step.thread) {
+                    return Err(Breach::at(
+                        i,
+                        format!("processed twice (already by {first})"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `linearizable`: the store operations recorded (calls and returns) have a sequential order
+/// that respects real time and that the store's specification (a versioned email register
+/// per user) would produce.
+#[derive(Debug, Clone)]
+pub struct Linearizable {
+    initial: HashMap<String, (String, u64)>,
+}
+
+impl Linearizable {
+    /// Registers start from `initial`: user -> (email, version).
+    pub fn new<'a>(initial: impl IntoIterator<Item = (&'a str, &'a str, u64)>) -> Self {
+        Self {
+            initial: initial
+                .into_iter()
+                .map(|(user, email, version)| (user.to_owned(), (email.to_owned(), version)))
+                .collect(),
+        }
+    }
+}
+
+impl<S> Invariant<S> for Linearizable {
+    fn name(&self) -> &str {
+        "linearizable"
+    }
+
+    fn check(&self, _state: &S, history: &History) -> Result<(), Breach> {
+        let ops = Operation::collect(history);
+        match linearizability::find_order(&ops, self.initial.clone()) {
+            Some(_) => Ok(()),
+            None => {
+                let last_return = ops.iter().map(|op| op.returned).max().unwrap_or(0);
+                Err(Breach::at(
+                    last_return,
+                    "no sequential order of these operations explains their results",
+                ))
+            }
+        }
+    }
+}
+
+type Predicate<S> = Box<dyn Fn(&S) -> Result<(), String> + Send + Sync>;
+
+/// Any named predicate on the final state.
+pub struct FinalState<S> {
+    name: String,
+    predicate: Predicate<S>,
+}
+
+impl<S> FinalState<S> {
+    /// `predicate` returns `Err(why)` when the state is wrong.
+    pub fn new(
+        name: &str,
+        predicate: impl Fn(&S) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            name: name.to_owned(),
+            predicate: Box::new(predicate),
+        }
+    }
+}
+
+impl<S> Invariant<S> for FinalState<S> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn check(&self, state: &S, _history: &History) -> Result<(), Breach> {
+        (self.predicate)(state).map_err(Breach::at_end)
+    }
+}

@@ -1,0 +1,156 @@
+//! Scenarios: fresh shared state, concurrent actors, invariants, and the verdict expected.
+
+use crate::invariant::{Breach, Invariant};
+use crate::recorder::{ActorInfo, History, Recorder};
+use raceproof_core::sync::ghost;
+
+/// The verdict a catalogue entry is expected to get.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expected {
+    Proven,
+    /// Violated, and the named invariant is the one that breaks.
+    Violated(String),
+}
+
+impl Expected {
+    pub fn label(&self) -> String {
+        match self {
+            Expected::Proven => "proven".to_owned(),
+            Expected::Violated(invariant) => format!("violated: {invariant}"),
+        }
+    }
+}
+
+type Setup<S> = ghost::Arc<dyn Fn(&Recorder) -> S + Send + Sync>;
+type Body<S> = ghost::Arc<dyn Fn(&S) + Send + Sync>;
+
+/// One concurrent actor: a thread running a request (or an attacker, or an admin).
+pub struct Actor<S> {
+    pub label: String,
+    pub acts_as: Option<String>,
+    pub description: String,
+    pub(crate) body: Body<S>,
+}
+
+impl<S> Clone for Actor<S> {
+    fn clone(&self) -> Self {
+        Self {
+            label: self.label.clone(),
+            acts_as: self.acts_as.clone(),
+            description: self.description.clone(),
+            body: self.body.clone(),
+        }
+    }
+}
+
+/// A flow under test: how to build its shared state, who acts on it concurrently, what
+/// must hold afterwards, and what the checker is expected to say.
+///
+/// `setup` runs at the start of every execution with a [`Recorder`] to pass to the probes
+/// of the state it builds; steps it records are the scenario's initial state (invariants
+/// see them, traces do not show them).
+pub struct Scenario<S> {
+    pub flow: String,
+    pub variant: String,
+    pub expected: Expected,
+    /// loom's preemption bound; `None` explores every interleaving.
+    pub preemption_bound: Option<usize>,
+    pub(crate) setup: Setup<S>,
+    pub(crate) actors: Vec<Actor<S>>,
+    pub(crate) invariants: Vec<ghost::Arc<dyn Invariant<S>>>,
+}
+
+impl<S> Clone for Scenario<S> {
+    fn clone(&self) -> Self {
+        Self {
+            flow: self.flow.clone(),
+            variant: self.variant.clone(),
+            expected: self.expected.clone(),
+            preemption_bound: self.preemption_bound,
+            setup: self.setup.clone(),
+            actors: self.actors.clone(),
+            invariants: self.invariants.clone(),
+        }
+    }
+}
+
+impl<S: Send + Sync + 'static> Scenario<S> {
+    /// A scenario of `flow` in `variant`, expected proven until told otherwise.
+    pub fn new(
+        flow: &str,
+        variant: &str,
+        setup: impl Fn(&Recorder) -> S + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            flow: flow.to_owned(),
+            variant: variant.to_owned(),
+            expected: Expected::Proven,
+            preemption_bound: None,
+            setup: ghost::Arc::new(setup),
+            actors: Vec::new(),
+            invariants: Vec::new(),
+        }
+    }
+
+    /// Adds an actor, labelled `T1`, `T2`, ... in order. `acts_as` is the user whose
+    /// authority its writes claim (for `authorized_at_commit`).
+    pub fn actor(
+        mut self,
+        acts_as: Option<&str>,
+        description: &str,
+        body: impl Fn(&S) + Send + Sync + 'static,
+    ) -> Self {
+        self.actors.push(Actor {
+            label: format!("T{}", self.actors.len() + 1),
+            acts_as: acts_as.map(str::to_owned),
+            description: description.to_owned(),
+            body: ghost::Arc::new(body),
+        });
+        self
+    }
+
+    /// Adds an invariant; on a violation the first broken one, in this order, is reported.
+    pub fn invariant(mut self, invariant: impl Invariant<S> + 'static) -> Self {
+        self.invariants.push(ghost::Arc::new(invariant));
+        self
+    }
+
+    pub fn expect_proven(mut self) -> Self {
+        self.expected = Expected::Proven;
+        self
+    }
+
+    pub fn expect_violated(mut self, invariant: &str) -> Self {
+        self.expected = Expected::Violated(invariant.to_owned());
+        self
+    }
+
+    /// Bounds loom's preemptions: needed for three or more actors to stay fast.
+    pub fn preemption_bound(mut self, bound: usize) -> Self {
+        self.preemption_bound = Some(bound);
+        self
+    }
+
+    pub fn actors(&self) -> &[Actor<S>] {
+        &self.actors
+    }
+
+    pub(crate) fn actor_infos(&self) -> Vec<ActorInfo> {
+        self.actors
+            .iter()
+            .map(|a| ActorInfo {
+                label: a.label.clone(),
+                acts_as: a.acts_as.clone(),
+            })
+            .collect()
+    }
+
+    /// The first invariant that `state` and `history` break.
+    pub(crate) fn judge(&self, state: &S, history: &History) -> Option<(String, Breach)> {
+        self.invariants.iter().find_map(|inv| {
+            inv.check(state, history)
+                .err()
+                .map(|breach| (inv.name().to_owned(), breach))
+        })
+    }
+}

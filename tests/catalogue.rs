@@ -1,0 +1,36 @@
+//! Every catalogue entry gets the verdict it is expected to get: a fix that breaks fails
+//! here, and so does a vulnerable variant that the checker stops catching.
+#![cfg(loom)]
+
+use raceproof::catalogue::catalogue;
+
+#[test]
+fn every_catalogue_entry_gets_its_expected_verdict() {
+    let mut wrong = Vec::new();
+    for model in catalogue() {
+        let verdict = model.check();
+        let got = verdict.label();
+        let want = model.expected().label();
+        println!(
+            "{} / {}: {got} after {} iterations",
+            model.flow(),
+            model.variant(),
+            verdict.iterations()
+        );
+        if let raceproof::check::Verdict::Violated { trace, .. } = &verdict {
+            println!("{trace}");
+        }
+        if got != want {
+            wrong.push(format!(
+                "{} / {}: expected {want}, got {got}",
+                model.flow(),
+                model.variant()
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "unexpected verdicts:\n{}",
+        wrong.join("\n")
+    );
+}
