@@ -7,6 +7,8 @@ use serde::Serialize;
 /// `verdicts.json`: one entry per catalogue model.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Report {
+    /// Where it ran (CPU, cores).
+    pub machine: String,
     pub models: Vec<ModelReport>,
 }
 
