@@ -11,12 +11,16 @@ use raceproof_check::{
 use raceproof_core::auth::{Argon2Hasher, Credentials, PasswordHash, PasswordHasher};
 use raceproof_core::flows::Accounts;
 use raceproof_core::flows::operate::{Operations, SeedPayload};
-use raceproof_core::replay::{HmacKey, ManualClock, ReplayGuard, ReplaySet, SignedFields};
+use raceproof_core::replay::{
+    HmacKey, ManualClock, ReplayGuard, ReplaySet, ResourceFlags, SignedFields,
+};
 use raceproof_core::store::{Role, StoreError, User, UserStore};
-use raceproof_core::table::GlobalMutex;
+use raceproof_core::table::{
+    GlobalMutex, GlobalParkingLot, GlobalRwLock, KeyLocks, Sharded, Table,
+};
 
-/// The Basic-auth endpoints' state as the models build it: default strategy, recorded.
-pub type ModelAccounts = Accounts<GlobalMutex<User>, Recorder, Argon2Hasher>;
+/// The Basic-auth endpoints' state as the models build it: a lock strategy, recorded.
+pub type ModelAccounts<T = GlobalMutex<User>> = Accounts<T, Recorder, Argon2Hasher>;
 /// `/operate`'s state as the models build it.
 pub type ModelOperations = Operations<ManualClock, Recorder>;
 
@@ -48,8 +52,8 @@ impl Fixture {
     }
 
     /// Fresh accounts for one execution, reporting to `recorder`.
-    pub fn accounts(&self, recorder: &Recorder) -> ModelAccounts {
-        let store = UserStore::with(GlobalMutex::default(), recorder.clone());
+    pub fn accounts<T: Table<User> + Default>(&self, recorder: &Recorder) -> ModelAccounts<T> {
+        let store = UserStore::with(T::default(), recorder.clone());
         for (user, _, role, hash) in &self.users {
             store
                 .insert(user, hash.clone(), *role, &format!("{user}@example.com"))
@@ -82,10 +86,13 @@ fn promote_fixture() -> Fixture {
     ])
 }
 
-type PromoteFn = fn(&ModelAccounts, &Credentials, &str) -> Result<(), StoreError>;
+type PromoteFn<T> = fn(&ModelAccounts<T>, &Credentials, &str) -> Result<(), StoreError>;
 
 /// `promote`: admin promotes alice while root demotes admin.
-fn promote(variant: &str, flow_fn: PromoteFn) -> Scenario<ModelAccounts> {
+fn promote<T: Table<User> + Default + 'static>(
+    variant: &str,
+    flow_fn: PromoteFn<T>,
+) -> Scenario<ModelAccounts<T>> {
     let fx = promote_fixture();
     let (admin, root) = (fx.credentials("admin"), fx.credentials("root"));
     let hasher = fx.hasher.clone();
@@ -102,7 +109,10 @@ fn promote(variant: &str, flow_fn: PromoteFn) -> Scenario<ModelAccounts> {
 }
 
 /// `promote`, while admin's password is changed (say, after a leak).
-fn promote_vs_password_change(variant: &str, flow_fn: PromoteFn) -> Scenario<ModelAccounts> {
+fn promote_vs_password_change<T: Table<User> + Default + 'static>(
+    variant: &str,
+    flow_fn: PromoteFn<T>,
+) -> Scenario<ModelAccounts<T>> {
     let fx = promote_fixture();
     let admin = fx.credentials("admin");
     let admin_again = admin.clone();
@@ -124,10 +134,14 @@ fn promote_vs_password_change(variant: &str, flow_fn: PromoteFn) -> Scenario<Mod
     .invariant(AuthorizedAtCommit)
 }
 
-type UpdateFn = fn(&ModelAccounts, u64, &Credentials, u64, &str) -> Result<u64, StoreError>;
+type UpdateFn<T> = fn(&ModelAccounts<T>, u64, &Credentials, u64, &str) -> Result<u64, StoreError>;
 
-/// `update_email`: alice sends two updates, both expecting version 1.
-fn update_email(variant: &str, writers: usize, flow_fn: UpdateFn) -> Scenario<ModelAccounts> {
+/// `update_email`: alice sends two (or more) updates, all expecting version 1.
+fn update_email<T: Table<User> + Default + 'static>(
+    variant: &str,
+    writers: usize,
+    flow_fn: UpdateFn<T>,
+) -> Scenario<ModelAccounts<T>> {
     let fx = Fixture::new(&[("alice", "s3cr3t", Role::User)]);
     let alice = fx.credentials("alice");
     let flow = if writers == 2 {
@@ -147,7 +161,7 @@ fn update_email(variant: &str, writers: usize, flow_fn: UpdateFn) -> Scenario<Mo
         );
     }
     scenario
-        .invariant(NoLostUpdate::new("alice", 1, |app: &ModelAccounts| {
+        .invariant(NoLostUpdate::new("alice", 1, |app: &ModelAccounts<T>| {
             app.store.get("alice").map(|u| (u.email, u.version))
         }))
         .invariant(Linearizable::new([("alice", "alice@example.com", 1)]))
@@ -164,8 +178,8 @@ fn update_email_vulnerable(
     app.update_email_seed_vulnerable(op, c, e)
 }
 
-fn update_email_proven(
-    app: &ModelAccounts,
+fn update_email_proven<T: Table<User>>(
+    app: &ModelAccounts<T>,
     op: u64,
     c: &Credentials,
     v: u64,
@@ -174,14 +188,19 @@ fn update_email_proven(
     app.update_email_proven_fix(op, c, Some(v), e)
 }
 
-fn operations(rec: &Recorder) -> ModelOperations {
+/// `/operate`'s state with a replay set of `shards` shards.
+fn operations_sharded(rec: &Recorder, shards: usize) -> ModelOperations {
     let key = HmacKey::new(SECRET).expect("the seed's key is not empty");
     let guard = ReplayGuard::with(
         key.clone(),
         ManualClock::new(NOW),
-        ReplaySet::with_probe(64, rec.clone()),
+        ReplaySet::sharded(64, shards, rec.clone()),
     );
-    Operations::new(key, guard)
+    Operations::new(key, guard, ResourceFlags::new(["r1", "ab", "a"]))
+}
+
+fn operations(rec: &Recorder) -> ModelOperations {
+    operations_sharded(rec, 1)
 }
 
 fn key() -> HmacKey {
@@ -238,8 +257,20 @@ fn signed(resource_id: &str, action: &str) -> SignedFields {
     }
 }
 
-/// `operate` (ours): the same signed request twice, through the replay guard.
-fn operate_proven(submissions: usize) -> Scenario<ModelOperations> {
+type ProvenOperateFn = fn(
+    &ModelOperations,
+    &SignedFields,
+    &str,
+) -> Result<(), raceproof_core::flows::operate::OperateError>;
+
+/// `operate` (ours): the same signed request submitted `submissions` times, with a replay
+/// set of `shards` shards.
+fn operate_proven(
+    variant: &str,
+    submissions: usize,
+    shards: usize,
+    flow_fn: ProvenOperateFn,
+) -> Scenario<ModelOperations> {
     let fields = signed("r1", "refund");
     let tag = key().sign(&fields).expect("fields are valid").to_hex();
     let flow = if submissions == 2 {
@@ -247,7 +278,7 @@ fn operate_proven(submissions: usize) -> Scenario<ModelOperations> {
     } else {
         format!("operate_{submissions}_submissions")
     };
-    let mut scenario = Scenario::new(&flow, "proven_fix", operations);
+    let mut scenario = Scenario::new(&flow, variant, move |rec| operations_sharded(rec, shards));
     for n in 1..=submissions {
         let (fields, tag) = (fields.clone(), tag.clone());
         let what = if n == 1 {
@@ -256,7 +287,7 @@ fn operate_proven(submissions: usize) -> Scenario<ModelOperations> {
             "submits the same request again".to_owned()
         };
         scenario = scenario.actor(None, &what, move |ops| {
-            let _ = ops.operate_proven_fix(&fields, &tag);
+            let _ = flow_fn(ops, &fields, &tag);
         });
     }
     scenario.invariant(ExactlyOnce::new(["r1/refund@1700000000"]))
@@ -282,10 +313,11 @@ fn operate_splice_proven() -> Scenario<ModelOperations> {
         .invariant(ExactlyOnce::new(["ab/c@1700000000"]))
 }
 
-type DemoteFn = fn(&ModelAccounts, &Credentials, &str) -> Result<(), StoreError>;
-
 /// `demote_each_other`: two admins demote each other at once (write skew).
-fn demote_each_other(variant: &str, flow_fn: DemoteFn) -> Scenario<ModelAccounts> {
+fn demote_each_other<T: Table<User> + Default + 'static>(
+    variant: &str,
+    flow_fn: PromoteFn<T>,
+) -> Scenario<ModelAccounts<T>> {
     let fx = Fixture::new(&[
         ("alice", "s3cr3t", Role::Admin),
         ("bob", "b0bpass", Role::Admin),
@@ -298,51 +330,68 @@ fn demote_each_other(variant: &str, flow_fn: DemoteFn) -> Scenario<ModelAccounts
         .actor(Some("bob"), "bob demotes alice", move |app| {
             let _ = flow_fn(app, &bob, "alice");
         })
-        .invariant(FinalState::new("admin_remains", |app: &ModelAccounts| {
-            let admins = ["alice", "bob"]
-                .iter()
-                .filter(|u| app.store.get(u).is_some_and(|r| r.role == Role::Admin))
-                .count();
-            if admins == 0 {
-                Err("no admin is left".to_owned())
-            } else {
-                Ok(())
-            }
-        }))
+        .invariant(FinalState::new(
+            "admin_remains",
+            |app: &ModelAccounts<T>| {
+                let admins = ["alice", "bob"]
+                    .iter()
+                    .filter(|u| app.store.get(u).is_some_and(|r| r.role == Role::Admin))
+                    .count();
+                if admins == 0 {
+                    Err("no admin is left".to_owned())
+                } else {
+                    Ok(())
+                }
+            },
+        ))
         .invariant(AuthorizedAtCommit)
+}
+
+/// The proven fixes of the Basic-auth flows under lock strategy `T`, named `proven_fix/<name>`.
+fn strategy_models<T: Table<User> + Default + 'static>(name: &str) -> Vec<Box<dyn Model>> {
+    let variant = format!("proven_fix/{name}");
+    vec![
+        Box::new(promote::<T>(&variant, ModelAccounts::<T>::promote_proven_fix).expect_proven()),
+        Box::new(update_email::<T>(&variant, 2, update_email_proven).expect_proven()),
+        Box::new(
+            demote_each_other::<T>(&variant, ModelAccounts::<T>::demote_proven_fix).expect_proven(),
+        ),
+    ]
 }
 
 /// Every catalogue entry, in the order the report lists them.
 pub fn catalogue() -> Vec<Box<dyn Model>> {
-    vec![
+    let mut models: Vec<Box<dyn Model>> = vec![
         Box::new(
-            promote("seed_vulnerable", ModelAccounts::promote_seed_vulnerable)
+            promote("seed_vulnerable", <ModelAccounts>::promote_seed_vulnerable)
                 .expect_violated("authorized_at_commit"),
         ),
         Box::new(
-            promote("seed_fix", ModelAccounts::promote_seed_fix)
+            promote("seed_fix", <ModelAccounts>::promote_seed_fix)
                 .expect_violated("authorized_at_commit"),
         ),
-        Box::new(promote("proven_fix", ModelAccounts::promote_proven_fix).expect_proven()),
+        Box::new(promote("proven_fix", <ModelAccounts>::promote_proven_fix).expect_proven()),
         Box::new(
-            promote_vs_password_change("seed_fix", ModelAccounts::promote_seed_fix)
+            promote_vs_password_change("seed_fix", <ModelAccounts>::promote_seed_fix)
                 .expect_violated("authorized_at_commit"),
         ),
         Box::new(
-            promote_vs_password_change("proven_fix", ModelAccounts::promote_proven_fix)
+            promote_vs_password_change("proven_fix", <ModelAccounts>::promote_proven_fix)
                 .expect_proven(),
         ),
         Box::new(
-            update_email("seed_vulnerable", 2, update_email_vulnerable)
+            update_email::<GlobalMutex<User>>("seed_vulnerable", 2, update_email_vulnerable)
                 .expect_violated("no_lost_update"),
         ),
         Box::new(
-            update_email("seed_fix", 2, ModelAccounts::update_email_seed_fix)
+            update_email("seed_fix", 2, <ModelAccounts>::update_email_seed_fix)
                 .expect_violated("no_lost_update"),
         ),
-        Box::new(update_email("proven_fix", 2, update_email_proven).expect_proven()),
         Box::new(
-            update_email("proven_fix", 3, update_email_proven)
+            update_email("proven_fix", 2, update_email_proven::<GlobalMutex<User>>).expect_proven(),
+        ),
+        Box::new(
+            update_email("proven_fix", 3, update_email_proven::<GlobalMutex<User>>)
                 .preemption_bound(2)
                 .expect_proven(),
         ),
@@ -354,8 +403,14 @@ pub fn catalogue() -> Vec<Box<dyn Model>> {
             operate_seed("seed_fix", ModelOperations::operate_seed_fix)
                 .expect_violated("exactly_once"),
         ),
-        Box::new(operate_proven(2).expect_proven()),
-        Box::new(operate_proven(3).preemption_bound(2).expect_proven()),
+        Box::new(
+            operate_proven("proven_fix", 2, 1, ModelOperations::operate_proven_fix).expect_proven(),
+        ),
+        Box::new(
+            operate_proven("proven_fix", 3, 1, ModelOperations::operate_proven_fix)
+                .preemption_bound(2)
+                .expect_proven(),
+        ),
         Box::new(
             operate_splice_seed("seed_vulnerable", ModelOperations::operate_seed_vulnerable)
                 .expect_violated("exactly_once"),
@@ -366,9 +421,36 @@ pub fn catalogue() -> Vec<Box<dyn Model>> {
         ),
         Box::new(operate_splice_proven().expect_proven()),
         Box::new(
-            demote_each_other("vulnerable", ModelAccounts::demote_vulnerable)
+            demote_each_other("vulnerable", <ModelAccounts>::demote_vulnerable)
                 .expect_violated("admin_remains"),
         ),
-        Box::new(demote_each_other("proven_fix", ModelAccounts::demote_proven_fix).expect_proven()),
-    ]
+        Box::new(
+            demote_each_other("proven_fix", <ModelAccounts>::demote_proven_fix).expect_proven(),
+        ),
+    ];
+    // Every lock strategy must keep every proven fix proven: fast and wrong is not a
+    // strategy. Sharded runs with 2 shards: its lock-ordering argument does not depend on N.
+    models.extend(strategy_models::<GlobalParkingLot<User>>("parking_lot"));
+    models.extend(strategy_models::<GlobalRwLock<User>>("rwlock"));
+    models.extend(strategy_models::<Sharded<User, 2>>("sharded"));
+    models.extend(strategy_models::<KeyLocks<User>>("key_locks"));
+    models.push(Box::new(
+        operate_proven(
+            "proven_fix/sharded",
+            2,
+            2,
+            ModelOperations::operate_proven_fix,
+        )
+        .expect_proven(),
+    ));
+    models.push(Box::new(
+        operate_proven(
+            "proven_fix/cas",
+            2,
+            1,
+            ModelOperations::operate_proven_fix_cas,
+        )
+        .expect_proven(),
+    ));
+    models
 }

@@ -38,13 +38,13 @@ fn main() -> std::process::ExitCode {
         .unwrap_or_else(|| "target/raceproof/stress.json".to_owned());
     let mut models = Vec::new();
     println!(
-        "{:<28} {:<16} {:>10} {:>10} {:>14} {:>8}",
+        "{:<28} {:<24} {:>10} {:>10} {:>14} {:>8}",
         "flow", "variant", "runs", "violated", "first failing", "seconds"
     );
     for model in catalogue() {
         let outcome = model.stress(runs);
         println!(
-            "{:<28} {:<16} {:>10} {:>10} {:>14} {:>8.2}",
+            "{:<28} {:<24} {:>10} {:>10} {:>14} {:>8.2}",
             model.flow(),
             model.variant(),
             outcome.runs,

@@ -17,7 +17,7 @@ fn main() -> std::process::ExitCode {
     };
     let started = Instant::now();
     println!(
-        "{:<28} {:<16} {:<32} {:<32} {:>10} {:>8} {:>6}",
+        "{:<28} {:<24} {:<32} {:<32} {:>10} {:>8} {:>6}",
         "flow", "variant", "expected", "verdict", "iterations", "seconds", "bound"
     );
     let mut counterexamples = String::new();
@@ -35,7 +35,7 @@ fn main() -> std::process::ExitCode {
             seconds,
         );
         println!(
-            "{:<28} {:<16} {:<32} {:<32} {:>10} {:>8.3} {:>6}{}",
+            "{:<28} {:<24} {:<32} {:<32} {:>10} {:>8.3} {:>6}{}",
             entry.flow,
             entry.variant,
             entry.expected,

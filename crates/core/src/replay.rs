@@ -8,13 +8,14 @@
 //! is bounded by request rate x window.
 
 use crate::observe::{Event, Fact, NoProbe, Probe};
-use crate::sync::Mutex;
-use crate::sync::ghost;
+use crate::sync::atomic::{AtomicBool, Ordering};
+use crate::sync::{Mutex, ghost};
 use hmac::{KeyInit, Mac};
 use sha2::Sha256;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 
 type HmacSha256 = hmac::Hmac<Sha256>;
 
@@ -47,6 +48,8 @@ pub enum ReplayError {
     Capacity,
     #[error("HMAC key is empty")]
     EmptyKey,
+    #[error("resource is not registered")]
+    UnknownResource,
 }
 
 /// The fields a client signs. All of them are bound by the signature.
@@ -66,24 +69,32 @@ impl SignedFields {
     /// endian), then the timestamp as 8 bytes. Distinct fields never encode alike, unlike
     /// the seed's `f"{resource_id}{action}{timestamp}"`.
     pub fn encode(&self) -> Result<Vec<u8>, ReplayError> {
-        let fields = [
-            ("request id", &self.request_id),
-            ("resource id", &self.resource_id),
-            ("action", &self.action),
-        ];
-        let mut out = Vec::with_capacity(DOMAIN.len() + 8 + fields.len() * 4 + 64);
+        let mut out = Vec::with_capacity(DOMAIN.len() + 8 + 3 * 4 + 64);
         out.extend_from_slice(DOMAIN);
-        for (field, value) in fields {
-            if value.is_empty() || value.len() > MAX_FIELD_LEN {
-                return Err(ReplayError::FieldLength { field });
-            }
-            // Bounded by MAX_FIELD_LEN, so the cast cannot truncate.
-            out.extend_from_slice(&(value.len() as u32).to_be_bytes());
+        for (field, value) in self.parts() {
+            out.extend_from_slice(&length_prefix(field, value)?);
             out.extend_from_slice(value.as_bytes());
         }
         out.extend_from_slice(&self.timestamp.to_be_bytes());
         Ok(out)
     }
+
+    fn parts(&self) -> [(&'static str, &str); 3] {
+        [
+            ("request id", &self.request_id),
+            ("resource id", &self.resource_id),
+            ("action", &self.action),
+        ]
+    }
+}
+
+/// A field's length as 4 big-endian bytes, after checking it is 1..=MAX_FIELD_LEN.
+fn length_prefix(field: &'static str, value: &str) -> Result<[u8; 4], ReplayError> {
+    if value.is_empty() || value.len() > MAX_FIELD_LEN {
+        return Err(ReplayError::FieldLength { field });
+    }
+    // Bounded by MAX_FIELD_LEN, so the cast cannot truncate.
+    Ok((value.len() as u32).to_be_bytes())
 }
 
 /// An HMAC-SHA256 tag: the identity of a signed message in the replay set.
@@ -149,9 +160,29 @@ impl HmacKey {
             .map_err(|_| ReplayError::BadSignature)
     }
 
+    /// The MAC state after absorbing the canonical encoding of `fields`, streamed field by
+    /// field (no buffer is built); equal to MACing [`SignedFields::encode`].
+    fn mac_fields(&self, fields: &SignedFields) -> Result<HmacSha256, ReplayError> {
+        let mut mac = self.prepared.clone();
+        mac.update(DOMAIN);
+        for (field, value) in fields.parts() {
+            mac.update(&length_prefix(field, value)?);
+            mac.update(value.as_bytes());
+        }
+        mac.update(&fields.timestamp.to_be_bytes());
+        Ok(mac)
+    }
+
     /// Signs the canonical encoding of `fields`.
     pub fn sign(&self, fields: &SignedFields) -> Result<Tag, ReplayError> {
-        Ok(self.tag(&fields.encode()?))
+        Ok(Tag(self.mac_fields(fields)?.finalize().into_bytes().into()))
+    }
+
+    /// Constant-time check of `tag` over the canonical encoding of `fields`.
+    pub fn verify_fields(&self, fields: &SignedFields, tag: &Tag) -> Result<(), ReplayError> {
+        self.mac_fields(fields)?
+            .verify_slice(&tag.0)
+            .map_err(|_| ReplayError::BadSignature)
     }
 }
 
@@ -199,16 +230,43 @@ impl Clock for ManualClock {
     }
 }
 
+/// Hashes a [`Tag`] by its first eight bytes. Tags are HMAC outputs, unpredictable without
+/// the key, and only verified tags are inserted, so a keyed hash would buy nothing here.
+#[derive(Default)]
+struct TagHasher(u64);
+
+impl Hasher for TagHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        match bytes.first_chunk::<8>() {
+            Some(word) => self.0 ^= u64::from_le_bytes(*word),
+            None => {
+                for &b in bytes {
+                    self.0 = self.0.rotate_left(8) ^ u64::from(b);
+                }
+            }
+        }
+    }
+}
+
 /// Message identities and when each may be forgotten, in one critical section.
 #[derive(Debug, Default)]
 struct Entries {
-    expiry: HashMap<Tag, i64>,
+    expiry: HashMap<Tag, i64, BuildHasherDefault<TagHasher>>,
     by_expiry: BinaryHeap<Reverse<(i64, Tag)>>,
+    /// The latest `now` evicted at. An entry expiring before it may have been held and
+    /// forgotten already, so it is refused: a clock that steps back (the system clock can)
+    /// must not make an evicted message admissible a second time.
+    horizon: Option<i64>,
 }
 
 impl Entries {
     /// Drops every entry whose timestamp is no longer acceptable at `now`.
     fn evict(&mut self, now: i64) {
+        self.horizon = Some(self.horizon.map_or(now, |h| h.max(now)));
         while let Some(Reverse((expires_at, tag))) = self.by_expiry.peek().copied() {
             if expires_at >= now {
                 break;
@@ -219,15 +277,17 @@ impl Entries {
     }
 }
 
-/// The set of admitted message identities, bounded in time and in size.
+/// The set of admitted message identities, bounded in time and in size, split into shards
+/// (by tag) that lock independently.
 #[derive(Debug)]
 pub struct ReplaySet<P = NoProbe> {
-    entries: Mutex<Entries>,
-    capacity: usize,
+    shards: Box<[Mutex<Entries>]>,
+    capacity_per_shard: usize,
     probe: P,
 }
 
 impl ReplaySet {
+    /// One shard holding up to `capacity` entries.
     pub fn new(capacity: usize) -> Self {
         Self::with_probe(capacity, NoProbe)
     }
@@ -235,24 +295,42 @@ impl ReplaySet {
 
 impl<P: Probe> ReplaySet<P> {
     pub fn with_probe(capacity: usize, probe: P) -> Self {
+        Self::sharded(capacity, 1, probe)
+    }
+
+    /// `shards` independently locked shards (at least one), `capacity` entries in all.
+    pub fn sharded(capacity: usize, shards: usize, probe: P) -> Self {
+        let shards = shards.max(1);
         Self {
-            entries: Mutex::new(Entries::default()),
-            capacity,
+            shards: (0..shards)
+                .map(|_| Mutex::new(Entries::default()))
+                .collect(),
+            capacity_per_shard: capacity.div_ceil(shards),
             probe,
         }
     }
 
+    fn shard(&self, tag: &Tag) -> &Mutex<Entries> {
+        let word = u64::from_le_bytes(*tag.0.first_chunk::<8>().unwrap_or(&[0; 8]));
+        // The remainder is below the shard count, so the cast cannot truncate.
+        &self.shards[(word % self.shards.len() as u64) as usize]
+    }
+
     /// Inserts `tag`, to be kept until `expires_at`, unless it is already present: the
     /// check and the insert are one critical section. Expired entries are evicted first.
+    /// An entry that expires before the latest `now` seen is refused as stale.
     pub fn insert_if_absent(&self, tag: Tag, expires_at: i64, now: i64) -> Result<(), ReplayError> {
-        let mut entries = self.entries.lock();
+        let mut entries = self.shard(&tag).lock();
         entries.evict(now);
         if entries.expiry.contains_key(&tag) {
             self.probe
                 .record(|| Event::note(format!("replay set already holds {tag:?}")));
             return Err(ReplayError::Replayed);
         }
-        if entries.expiry.len() >= self.capacity {
+        if entries.horizon.is_some_and(|horizon| expires_at < horizon) {
+            return Err(ReplayError::Stale);
+        }
+        if entries.expiry.len() >= self.capacity_per_shard {
             return Err(ReplayError::Capacity);
         }
         entries.expiry.insert(tag, expires_at);
@@ -264,14 +342,14 @@ impl<P: Probe> ReplaySet<P> {
 
     /// Whether `tag` is held (after evicting what is expired at `now`).
     pub fn contains(&self, tag: &Tag, now: i64) -> bool {
-        let mut entries = self.entries.lock();
+        let mut entries = self.shard(tag).lock();
         entries.evict(now);
         entries.expiry.contains_key(tag)
     }
 
-    /// Entries currently held (expired ones included until the next eviction).
+    /// Entries currently held (expired ones included until their shard's next eviction).
     pub fn len(&self) -> usize {
-        self.entries.lock().expiry.len()
+        self.shards.iter().map(|s| s.lock().expiry.len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -283,11 +361,38 @@ impl<P: Probe> ReplaySet<P> {
     }
 }
 
-/// A request that passed every check: process it, exactly once.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Admitted {
-    pub fields: SignedFields,
-    pub tag: Tag,
+/// One processed flag per pre-registered resource, claimed with a compare-and-swap: the
+/// lock-free strategy, valid when the rule is "once per resource" (the seed's
+/// `processed_set`) and resources are rows known in advance, so that no map is needed.
+#[derive(Debug)]
+pub struct ResourceFlags {
+    index: HashMap<String, usize>,
+    claimed: Box<[AtomicBool]>,
+}
+
+impl ResourceFlags {
+    pub fn new<I: IntoIterator<Item = impl Into<String>>>(resources: I) -> Self {
+        let index: HashMap<String, usize> = resources
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| (r.into(), i))
+            .collect();
+        let claimed = (0..index.len()).map(|_| AtomicBool::new(false)).collect();
+        Self { index, claimed }
+    }
+
+    /// Claims `resource` once: `Ok` for the first caller, `Replayed` for every other,
+    /// `UnknownResource` for a resource that was never registered.
+    pub fn claim(&self, resource: &str) -> Result<(), ReplayError> {
+        let &i = self
+            .index
+            .get(resource)
+            .ok_or(ReplayError::UnknownResource)?;
+        self.claimed[i]
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .map(|_| ())
+            .map_err(|_| ReplayError::Replayed)
+    }
 }
 
 /// Signature, freshness and replay checks for signed requests, in that order.
@@ -330,14 +435,16 @@ impl<C: Clock, P: Probe> ReplayGuard<C, P> {
         &self.seen
     }
 
-    /// Admits a signed request at most once.
-    ///
-    /// The signature is checked first, so unauthenticated input never reaches the set. An
-    /// admitted request's identity stays in the set until `timestamp + tolerance`, the last
-    /// second at which the freshness check could accept it again.
-    pub fn admit(&self, fields: &SignedFields, signature: &str) -> Result<Admitted, ReplayError> {
+    /// Checks the signature (constant time) and the timestamp's freshness, without
+    /// touching the replay set.
+    pub fn verify_fresh(&self, fields: &SignedFields, signature: &str) -> Result<Tag, ReplayError> {
+        self.verify_at(fields, signature).map(|(tag, _)| tag)
+    }
+
+    /// [`Self::verify_fresh`], also returning the clock reading it used.
+    fn verify_at(&self, fields: &SignedFields, signature: &str) -> Result<(Tag, i64), ReplayError> {
         let tag = Tag::from_hex(signature)?;
-        self.key.verify(&fields.encode()?, &tag)?;
+        self.key.verify_fields(fields, &tag)?;
         let now = self.clock.now();
         if fields.timestamp.abs_diff(now) > self.tolerance.unsigned_abs() {
             self.seen.probe().record(|| {
@@ -349,12 +456,19 @@ impl<C: Clock, P: Probe> ReplayGuard<C, P> {
             });
             return Err(ReplayError::Stale);
         }
+        Ok((tag, now))
+    }
+
+    /// Admits a signed request at most once.
+    ///
+    /// The signature is checked first, so unauthenticated input never reaches the set. An
+    /// admitted request's identity stays in the set until `timestamp + tolerance`, the last
+    /// second at which the freshness check could accept it again.
+    pub fn admit(&self, fields: &SignedFields, signature: &str) -> Result<Tag, ReplayError> {
+        let (tag, now) = self.verify_at(fields, signature)?;
         let expires_at = fields.timestamp.saturating_add(self.tolerance);
         self.seen.insert_if_absent(tag, expires_at, now)?;
-        Ok(Admitted {
-            fields: fields.clone(),
-            tag,
-        })
+        Ok(tag)
     }
 }
 

@@ -306,22 +306,28 @@ impl<T: Table<User>, P: Probe> UserStore<T, P> {
         }
         let user = actor.user_id.as_str();
         let probe = &self.probe;
-        self.table.write(user, |record| {
-            check_actor(actor, record.as_deref(), Role::User)?;
+        // Refusals (revoked credentials, stale version) are decided by `check`, which a
+        // read-sharing strategy can run under its read lock.
+        let check = |record: Option<&User>| {
+            check_actor(actor, record, Role::User)?;
             let record = record.ok_or(StoreError::NotFound)?;
-            if let Some(expected) = expected_version
-                && record.version != expected
-            {
-                probe.record(|| {
-                    Event::note(format!(
-                        "compare {user}.version = {} with expected {expected}: conflict",
-                        record.version
-                    ))
-                });
-                return Err(StoreError::PreconditionFailed {
-                    current: record.version,
-                });
+            match expected_version {
+                Some(expected) if record.version != expected => {
+                    probe.record(|| {
+                        Event::note(format!(
+                            "compare {user}.version = {} with expected {expected}: conflict",
+                            record.version
+                        ))
+                    });
+                    Err(StoreError::PreconditionFailed {
+                        current: record.version,
+                    })
+                }
+                _ => Ok(()),
             }
+        };
+        self.table.write_checked(user, check, |record| {
+            let record = record.ok_or(StoreError::NotFound)?;
             record.email = email.to_owned();
             record.version += 1;
             probe.record(|| email_written(user, email, record.version));

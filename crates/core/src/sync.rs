@@ -86,20 +86,30 @@ impl<T> RwLock<T> {
     }
 }
 
-/// `parking_lot`'s locks; under loom they are loom's (loom has one lock implementation, so
-/// a model proves the *protocol*, and the benches measure the implementation).
+/// `parking_lot`'s mutex; under loom, distinct wrappers around loom's (loom has one lock
+/// implementation, so a model proves the *protocol*, and the benches measure the
+/// implementation).
 pub mod parking_lot {
     #[cfg(not(loom))]
-    pub use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+    pub use parking_lot::{Mutex, MutexGuard};
 
     #[cfg(loom)]
-    pub use self::loom_backed::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+    pub use super::MutexGuard;
+
+    /// parking_lot's `Mutex` API over loom's mutex.
+    #[cfg(loom)]
+    #[derive(Debug, Default)]
+    pub struct Mutex<T>(super::Mutex<T>);
 
     #[cfg(loom)]
-    mod loom_backed {
-        pub use super::super::{MutexGuard, RwLockReadGuard, RwLockWriteGuard};
-        pub type Mutex<T> = super::super::Mutex<T>;
-        pub type RwLock<T> = super::super::RwLock<T>;
+    impl<T> Mutex<T> {
+        pub fn new(value: T) -> Self {
+            Self(super::Mutex::new(value))
+        }
+
+        pub fn lock(&self) -> MutexGuard<'_, T> {
+            self.0.lock()
+        }
     }
 }
 

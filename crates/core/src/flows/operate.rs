@@ -8,9 +8,10 @@
 
 use crate::observe::{Event, Probe};
 use crate::replay::{
-    Clock, HmacKey, ReplayError, ReplayGuard, SignedFields, Tag, processed_event,
+    Clock, HmacKey, ReplayError, ReplayGuard, ResourceFlags, SignedFields, Tag, processed_event,
     seed_concatenation,
 };
+use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::sync::{Arc, Mutex};
 use std::collections::{HashMap, HashSet};
 
@@ -67,8 +68,8 @@ struct LockMap {
     created: usize,
 }
 
-/// Shared state of `/operate`: the seed's sets and lock map, the proven fix's replay guard,
-/// and the ledger where processing leaves its effect.
+/// Shared state of `/operate`: the seed's sets and lock map, the proven fixes' replay guard
+/// and resource flags, and the count of operations processed (the side effect).
 pub struct Operations<C, P> {
     key: HmacKey,
     /// `processed_set`: resource ids already processed (the seed's notion of "once").
@@ -77,20 +78,23 @@ pub struct Operations<C, P> {
     locks: Mutex<LockMap>,
     /// The proven fix's signature, freshness and replay checks.
     guard: ReplayGuard<C, P>,
-    /// Messages processed, in order: the side effect that must happen once.
-    ledger: Mutex<Vec<String>>,
+    /// The lock-free proven fix's once-per-resource flags.
+    flags: ResourceFlags,
+    /// Operations processed: the side effect that must happen once per message.
+    processed_total: AtomicU64,
 }
 
 impl<C: Clock, P: Probe> Operations<C, P> {
-    /// The seed variants sign with `key` the seed's way; the proven fix uses `guard`, whose
-    /// key should be the same secret.
-    pub fn new(key: HmacKey, guard: ReplayGuard<C, P>) -> Self {
+    /// The seed variants sign with `key` the seed's way; the proven fixes use `guard`, whose
+    /// key should be the same secret, and `flags` for once-per-resource processing.
+    pub fn new(key: HmacKey, guard: ReplayGuard<C, P>, flags: ResourceFlags) -> Self {
         Self {
             key,
             processed: Mutex::new(HashSet::new()),
             locks: Mutex::new(LockMap::default()),
             guard,
-            ledger: Mutex::new(Vec::new()),
+            flags,
+            processed_total: AtomicU64::new(0),
         }
     }
 
@@ -98,16 +102,15 @@ impl<C: Clock, P: Probe> Operations<C, P> {
         self.guard.seen().probe()
     }
 
-    /// The messages processed so far, in order.
-    pub fn ledger(&self) -> Vec<String> {
-        self.ledger.lock().clone()
+    /// How many operations were processed.
+    pub fn processed_total(&self) -> u64 {
+        self.processed_total.load(Ordering::Acquire)
     }
 
     /// `process_resource(data)`: the side effect.
-    fn process(&self, message: &str) {
-        let mut ledger = self.ledger.lock();
-        ledger.push(message.to_owned());
-        self.probe().record(|| processed_event(message));
+    fn process(&self, message: impl FnOnce() -> String) {
+        self.processed_total.fetch_add(1, Ordering::AcqRel);
+        self.probe().record(|| processed_event(&message()));
     }
 
     /// `verify_signature`: HMAC over the plain concatenation, compared in constant time.
@@ -148,7 +151,7 @@ impl<C: Clock, P: Probe> Operations<C, P> {
             return Err(OperateError::AlreadyProcessed);
         }
         // RACE WINDOW: the same request, submitted twice, passes the check twice.
-        self.process(&payload.message());
+        self.process(|| payload.message());
         self.seed_mark_processed(&payload.resource_id);
         Ok(())
     }
@@ -197,7 +200,7 @@ impl<C: Clock, P: Probe> Operations<C, P> {
         if self.seed_is_processed(rid) {
             return Err(OperateError::AlreadyProcessed);
         }
-        self.process(&payload.message());
+        self.process(|| payload.message());
         self.seed_mark_processed(rid);
         Ok(())
     }
@@ -209,19 +212,45 @@ impl<C: Clock, P: Probe> Operations<C, P> {
         fields: &SignedFields,
         signature: &str,
     ) -> Result<(), OperateError> {
-        let message = message_name(
-            &fields.resource_id,
-            &fields.action,
-            &fields.timestamp.to_string(),
-        );
-        match self.guard.admit(fields, signature) {
-            Ok(_) => {
-                self.process(&message);
+        let admitted = self.guard.admit(fields, signature);
+        self.settle(fields, admitted.map(|_| ()))
+    }
+
+    /// Ours, lock-free: verify and check freshness, then claim the resource's flag with a
+    /// compare-and-swap. Once per *resource*, as the seed intends, for registered resources.
+    pub fn operate_proven_fix_cas(
+        &self,
+        fields: &SignedFields,
+        signature: &str,
+    ) -> Result<(), OperateError> {
+        let claimed = self
+            .guard
+            .verify_fresh(fields, signature)
+            .and_then(|_| self.flags.claim(&fields.resource_id));
+        self.settle(fields, claimed)
+    }
+
+    /// Processes an admitted request, or narrates why it was refused.
+    fn settle(
+        &self,
+        fields: &SignedFields,
+        admitted: Result<(), ReplayError>,
+    ) -> Result<(), OperateError> {
+        let name = || {
+            message_name(
+                &fields.resource_id,
+                &fields.action,
+                &fields.timestamp.to_string(),
+            )
+        };
+        match admitted {
+            Ok(()) => {
+                self.process(name);
                 Ok(())
             }
             Err(e) => {
                 self.probe()
-                    .record(|| Event::note(format!("refuse {message}: {e}")));
+                    .record(|| Event::note(format!("refuse {}: {e}", name())));
                 Err(e.into())
             }
         }
