@@ -7,6 +7,7 @@
 //! - `bench [--quick]`: the criterion benches, `target/raceproof/bench.json` and `bench.md`.
 //! - `readme`: regenerates the README's tables from the reports in `target/raceproof/`.
 
+mod bench;
 mod readme;
 
 use std::path::{Path, PathBuf};
@@ -21,7 +22,7 @@ fn main() -> ExitCode {
         Some("verify") => verify(&root),
         Some("stress") => stress(&root, args.get(1).map(String::as_str)),
         Some("test") => test(&root),
-        Some("bench") => bench(&root, args.iter().any(|a| a == "--quick")),
+        Some("bench") => bench::run(&root, args.iter().any(|a| a == "--quick")),
         Some("readme") => readme::regenerate(&root),
         _ => Err(USAGE.to_owned()),
     };
@@ -44,10 +45,29 @@ fn reports_dir(root: &Path) -> PathBuf {
     root.join("target").join("raceproof")
 }
 
+/// A cargo command in the workspace; measuring binaries learn the machine's name from
+/// `RACEPROOF_MACHINE`.
 fn cargo(root: &Path) -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
-    command.current_dir(root);
     command
+        .current_dir(root)
+        .env("RACEPROOF_MACHINE", machine());
+    command
+}
+
+/// The machine figures are measured on: CPU model and cores.
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, name)| name.trim().to_owned())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_owned());
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    format!("{cpu}, {cores} cores")
 }
 
 /// A cargo command that builds with `--cfg loom`, in its own target dir so that switching
@@ -109,14 +129,4 @@ fn stress(root: &Path, runs: Option<&str>) -> Result<(), String> {
 fn test(root: &Path) -> Result<(), String> {
     run(cargo(root).args(["test", "--workspace"]))?;
     run(loom_cargo(root).args(["test", "--workspace", "--release"]))
-}
-
-fn bench(root: &Path, quick: bool) -> Result<(), String> {
-    let mut command = cargo(root);
-    command.args(["bench", "-p", "raceproof", "--bench", "strategies", "--"]);
-    if quick {
-        command.arg("--quick");
-    }
-    command.env("RACEPROOF_BENCH_OUT", reports_dir(root));
-    run(&mut command)
 }

@@ -45,6 +45,28 @@ impl fmt::Debug for PasswordHash {
     }
 }
 
+impl PasswordHash {
+    /// A hash made by some other [`PasswordHasher`]: its salt and digest (cost fields 0).
+    pub fn from_parts(salt: [u8; SALT_LEN], digest: [u8; DIGEST_LEN]) -> Self {
+        Self {
+            m_cost: 0,
+            t_cost: 0,
+            p_cost: 0,
+            salt,
+            digest,
+        }
+    }
+
+    pub fn salt(&self) -> &[u8; SALT_LEN] {
+        &self.salt
+    }
+
+    /// Compares digests in constant time.
+    pub fn digest_matches(&self, digest: &[u8; DIGEST_LEN]) -> bool {
+        self.digest.ct_eq(digest).into()
+    }
+}
+
 /// Hashes and verifies passwords.
 pub trait PasswordHasher: Send + Sync {
     /// Hashes `password` under a fresh random salt.
@@ -150,7 +172,7 @@ impl PasswordHasher for Argon2Hasher {
             return false;
         };
         match Self::digest(&params, password, &stored.salt) {
-            Ok(digest) => digest.ct_eq(&stored.digest).into(),
+            Ok(digest) => stored.digest_matches(&digest),
             Err(_) => false,
         }
     }
