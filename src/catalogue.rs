@@ -86,10 +86,10 @@ fn promote_fixture() -> Fixture {
     ])
 }
 
-type PromoteFn<T> = fn(&ModelAccounts<T>, &Credentials, &str) -> Result<(), StoreError>;
+pub type PromoteFn<T> = fn(&ModelAccounts<T>, &Credentials, &str) -> Result<(), StoreError>;
 
 /// `promote`: admin promotes alice while root demotes admin.
-fn promote<T: Table<User> + Default + 'static>(
+pub fn promote<T: Table<User> + Default + 'static>(
     variant: &str,
     flow_fn: PromoteFn<T>,
 ) -> Scenario<ModelAccounts<T>> {
@@ -109,7 +109,7 @@ fn promote<T: Table<User> + Default + 'static>(
 }
 
 /// `promote`, while admin's password is changed (say, after a leak).
-fn promote_vs_password_change<T: Table<User> + Default + 'static>(
+pub fn promote_vs_password_change<T: Table<User> + Default + 'static>(
     variant: &str,
     flow_fn: PromoteFn<T>,
 ) -> Scenario<ModelAccounts<T>> {
@@ -134,10 +134,11 @@ fn promote_vs_password_change<T: Table<User> + Default + 'static>(
     .invariant(AuthorizedAtCommit)
 }
 
-type UpdateFn<T> = fn(&ModelAccounts<T>, u64, &Credentials, u64, &str) -> Result<u64, StoreError>;
+pub type UpdateFn<T> =
+    fn(&ModelAccounts<T>, u64, &Credentials, u64, &str) -> Result<u64, StoreError>;
 
 /// `update_email`: alice sends two (or more) updates, all expecting version 1.
-fn update_email<T: Table<User> + Default + 'static>(
+pub fn update_email<T: Table<User> + Default + 'static>(
     variant: &str,
     writers: usize,
     flow_fn: UpdateFn<T>,
@@ -178,7 +179,7 @@ fn update_email_vulnerable(
     app.update_email_seed_vulnerable(op, c, e)
 }
 
-fn update_email_proven<T: Table<User>>(
+pub fn update_email_proven<T: Table<User>>(
     app: &ModelAccounts<T>,
     op: u64,
     c: &Credentials,
@@ -314,7 +315,7 @@ fn operate_splice_proven() -> Scenario<ModelOperations> {
 }
 
 /// `demote_each_other`: two admins demote each other at once (write skew).
-fn demote_each_other<T: Table<User> + Default + 'static>(
+pub fn demote_each_other<T: Table<User> + Default + 'static>(
     variant: &str,
     flow_fn: PromoteFn<T>,
 ) -> Scenario<ModelAccounts<T>> {

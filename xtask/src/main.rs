@@ -74,10 +74,13 @@ fn machine() -> String {
 /// between loom and normal builds never rebuilds everything.
 fn loom_cargo(root: &Path) -> Command {
     let mut command = cargo(root);
-    let flags = std::env::var("RUSTFLAGS").unwrap_or_default();
-    command
-        .env("RUSTFLAGS", format!("{flags} --cfg loom").trim())
-        .env("CARGO_TARGET_DIR", root.join("target").join("loom"));
+    // rustdoc does not read RUSTFLAGS: doctests need the cfg too, or they link a loom build
+    // of the library against code compiled for std.
+    for var in ["RUSTFLAGS", "RUSTDOCFLAGS"] {
+        let flags = std::env::var(var).unwrap_or_default();
+        command.env(var, format!("{flags} --cfg loom").trim());
+    }
+    command.env("CARGO_TARGET_DIR", root.join("target").join("loom"));
     command
 }
 
@@ -127,6 +130,48 @@ fn stress(root: &Path, runs: Option<&str>) -> Result<(), String> {
 }
 
 fn test(root: &Path) -> Result<(), String> {
-    run(cargo(root).args(["test", "--workspace"]))?;
-    run(loom_cargo(root).args(["test", "--workspace", "--release"]))
+    let normal = run_tests(cargo(root).args(["test", "--workspace"]));
+    let loom = run_tests(loom_cargo(root).args(["test", "--workspace", "--release"]));
+    let (passed, failed) = [&normal, &loom]
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .fold((0, 0), |(p, f), (rp, rf)| (p + rp, f + rf));
+    // One closing line for both suites, normal and loom.
+    println!("\ntests: {passed} passed, {failed} failed");
+    normal.and(loom).map(|_| ())
+}
+
+/// Runs a `cargo test` command, echoing its output, and adds up its `test result:` lines.
+fn run_tests(command: &mut Command) -> Result<(usize, usize), String> {
+    use std::io::{BufRead, BufReader};
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {command:?}: {e}"))?;
+    let (mut passed, mut failed) = (0, 0);
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            println!("{line}");
+            if let Some(summary) = line.strip_prefix("test result: ") {
+                passed += count(summary, " passed");
+                failed += count(summary, " failed");
+            }
+        }
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    if status.success() {
+        Ok((passed, failed))
+    } else {
+        Err(format!("{command:?} failed ({status})"))
+    }
+}
+
+/// The number before `label` in a summary like `ok. 3 passed; 0 failed; ...`.
+fn count(summary: &str, label: &str) -> usize {
+    summary
+        .split(';')
+        .find_map(|part| part.trim_end().strip_suffix(label))
+        .and_then(|n| n.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }

@@ -50,8 +50,9 @@ impl Operation {
 /// Registers: user -> (email, version).
 pub type Registers = HashMap<String, (String, u64)>;
 
-/// The sequential specification: applies `call` to `state`, returns what it must return,
-/// or `None` when the call's recorded result is a refusal that the spec allows anywhere.
+/// The sequential specification: applies `call` to `state` and says whether `ret` is what
+/// it must return there. A refusal (authentication, validation) is allowed anywhere and has
+/// no effect.
 fn apply(state: &mut Registers, call: &Call, ret: &Ret) -> bool {
     if *ret == Ret::Refused {
         // Refused for a reason outside the register (authentication, validation): no effect.

@@ -126,16 +126,23 @@ impl<S: Send + Sync + 'static> Scenario<S> {
         &self,
         recorder: &Recorder,
     ) -> (History, Option<(String, crate::invariant::Breach)>) {
-        let state = Arc::new((self.setup)(recorder));
+        use std::mem::ManuallyDrop;
+        // The state's references are dropped only when their thread completes. Dropping a
+        // loom `Arc` while a panic unwinds (an actor's, or loom's deadlock report) re-enters
+        // loom's scheduler, or runs outside it, and that second panic aborts the process:
+        // on those paths the state is leaked instead, so the panic reaches `check`.
+        let state = ManuallyDrop::new(Arc::new((self.setup)(recorder)));
         let handles: Vec<_> = self
             .actors
             .iter()
             .skip(1)
             .map(|actor| {
-                let (state, recorder, actor) = (state.clone(), recorder.clone(), actor.clone());
+                let state = ManuallyDrop::new(Arc::clone(&state));
+                let (recorder, actor) = (recorder.clone(), actor.clone());
                 thread::spawn(move || {
                     recorder.enter(&actor.label);
                     (actor.body)(&state);
+                    drop(ManuallyDrop::into_inner(state));
                 })
             })
             .collect();
@@ -150,6 +157,7 @@ impl<S: Send + Sync + 'static> Scenario<S> {
         }
         let history = self.history(recorder);
         let breach = self.judge(&state, &history);
+        drop(ManuallyDrop::into_inner(state));
         (history, breach)
     }
 
