@@ -23,12 +23,12 @@ use raceproof_core::replay::{
     HmacKey, ManualClock, ReplayGuard, ReplaySet, ResourceFlags, SignedFields, Tag,
 };
 use raceproof_core::store::{Principal, Role, User, UserStore};
+use raceproof_core::sync::Barrier;
 use raceproof_core::table::{
     GlobalMutex, GlobalParkingLot, GlobalRwLock, KeyLocks, Sharded, Table,
 };
 use sha2::{Digest, Sha256};
 use std::hint::black_box;
-use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 const SECRET: &[u8] = b"super-secret-key";

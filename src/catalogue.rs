@@ -373,6 +373,10 @@ pub fn catalogue() -> Vec<Box<dyn Model>> {
         ),
         Box::new(promote("proven_fix", <ModelAccounts>::promote_proven_fix).expect_proven()),
         Box::new(
+            promote_vs_password_change("seed_vulnerable", <ModelAccounts>::promote_seed_vulnerable)
+                .expect_violated("authorized_at_commit"),
+        ),
+        Box::new(
             promote_vs_password_change("seed_fix", <ModelAccounts>::promote_seed_fix)
                 .expect_violated("authorized_at_commit"),
         ),

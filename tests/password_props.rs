@@ -9,8 +9,7 @@ use raceproof_core::auth::{
     verify_or_dummy,
 };
 use raceproof_core::store::{Principal, Role, StoreError, UserStore};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{LazyLock, Mutex};
+use raceproof_core::sync::ghost::{AtomicUsize, LazyLock, Mutex, Ordering};
 
 /// Counts verifications and remembers which stored hash each one was against.
 struct Counting<H> {

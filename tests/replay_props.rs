@@ -8,8 +8,8 @@ use raceproof_core::replay::{
     Clock, DEFAULT_TOLERANCE_SECS, HmacKey, MAX_FIELD_LEN, ManualClock, ReplayError, ReplayGuard,
     ReplaySet, SignedFields, TAG_LEN, Tag, seed_concatenation,
 };
+use raceproof_core::sync::ghost::Arc;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 /// A field over a tiny alphabet, so that generated pairs often share prefixes and splits.
 fn small_field() -> impl Strategy<Value = String> + Clone {

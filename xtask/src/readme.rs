@@ -11,6 +11,7 @@ pub fn regenerate(root: &Path) -> Result<(), String> {
     let mut readme =
         std::fs::read_to_string(&path).map_err(|e| format!("cannot read README.md: {e}"))?;
     let verdicts = load(&reports.join("verdicts.json"))?;
+    readme = replace_section(&readme, "scenarios", &scenarios(&verdicts))?;
     readme = replace_section(&readme, "verdicts", &verdict_table(&verdicts))?;
     readme = replace_section(&readme, "counterexamples", &counterexamples(&verdicts))?;
     if let Some(stress) = load_optional(&reports.join("stress.json"))? {
@@ -54,9 +55,23 @@ fn text(value: &Value) -> String {
     }
 }
 
+/// One line per flow: the concurrent actors of its scenario.
+fn scenarios(report: &Value) -> String {
+    let mut seen = Vec::new();
+    let mut out = String::new();
+    for m in models(report) {
+        let flow = text(&m["flow"]);
+        if !seen.contains(&flow) {
+            let _ = writeln!(out, "- `{flow}`: {}", text(&m["scenario"]));
+            seen.push(flow);
+        }
+    }
+    out.trim_end().to_owned()
+}
+
 fn verdict_table(report: &Value) -> String {
     let mut out = String::from(
-        "| flow | variant | expected | verdict | iterations | preemption bound | seconds |\n\
+        "| flow | variant | expected | verdict | iterations (until found) | preemption bound | seconds |\n\
          |---|---|---|---|---:|---|---:|\n",
     );
     for m in models(report) {

@@ -48,7 +48,9 @@ pub trait Invariant<S>: Send + Sync {
 /// instant*, with credentials that no password change has revoked.
 ///
 /// Roles start from the setup's inserts and follow every recorded role write; a password
-/// change revokes every request its user authenticated before it.
+/// change revokes every request its user authenticated before it. Scenarios authenticate
+/// each actor once, with the setup's password, so a change revokes every later role write
+/// by that user (a scenario that logs in again with the new password would need more).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AuthorizedAtCommit;
 

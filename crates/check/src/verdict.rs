@@ -73,13 +73,17 @@ pub struct Trace {
 impl Trace {
     /// The actors' steps of `history` (setup left out), with `breach` marked.
     pub fn new(history: &History, breach: &Breach) -> Self {
+        // A breach at a step the trace does not show (setup) is told at the end instead.
+        let marked = breach
+            .step
+            .filter(|&i| history.steps.get(i).is_some_and(|s| !s.is_setup()));
         let mut lines = Vec::new();
         for (i, step) in history.steps.iter().enumerate() {
             if step.is_setup() {
                 continue;
             }
             let mut event = step.text().to_owned();
-            if breach.step == Some(i) {
+            if marked == Some(i) {
                 event = format!("{event}   <- {}", breach.why);
             }
             lines.push(TraceLine {
@@ -88,7 +92,7 @@ impl Trace {
                 event,
             });
         }
-        if breach.step.is_none() {
+        if marked.is_none() {
             lines.push(TraceLine {
                 step: lines.len() + 1,
                 thread: "end".to_owned(),

@@ -15,7 +15,7 @@ use raceproof_check::{
 };
 use raceproof_core::observe::{Call, Event, Fact, Probe, Ret};
 use raceproof_core::store::Role;
-use raceproof_core::sync::Mutex;
+use raceproof_core::sync::{Mutex, ghost};
 
 // ---------------------------------------------------------------------------------------
 // Building histories by hand.
@@ -1052,9 +1052,9 @@ fn stress_reports_every_run_of_an_invariant_that_always_breaks() {
 fn stress_judges_the_recorded_history_of_each_run() {
     // The invariant reads the steps the actors recorded: a fresh recorder each run, so
     // exactly two increments are seen every time, never an accumulation.
-    let steps_seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let steps_seen = ghost::Arc::new(ghost::Mutex::new(Vec::new()));
     let seen = steps_seen.clone();
-    struct CountSteps(std::sync::Arc<std::sync::Mutex<Vec<usize>>>);
+    struct CountSteps(ghost::Arc<ghost::Mutex<Vec<usize>>>);
     impl Invariant<Counter> for CountSteps {
         fn name(&self) -> &str {
             "count_steps"

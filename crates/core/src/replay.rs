@@ -69,33 +69,37 @@ pub struct SignedFields {
 
 impl SignedFields {
     /// The canonical encoding: a version byte, then each field prefixed with its length
-    /// (one byte; fields are 1..=255 bytes), then the timestamp as 8 big-endian bytes. Distinct fields never encode alike, unlike
-    /// the seed's `f"{resource_id}{action}{timestamp}"`.
+    /// (one byte; fields are 1..=255 bytes), then the timestamp as 8 big-endian bytes.
+    /// Distinct fields never encode alike, unlike the seed's
+    /// `f"{resource_id}{action}{timestamp}"`.
     pub fn encode(&self) -> Result<Vec<u8>, ReplayError> {
         let mut out = Vec::with_capacity(VERSION.len() + 3 + 8 + 64);
-        out.extend_from_slice(VERSION);
-        for (field, value) in self.parts() {
-            out.extend_from_slice(&length_prefix(field, value)?);
-            out.extend_from_slice(value.as_bytes());
-        }
-        out.extend_from_slice(&self.timestamp.to_be_bytes());
+        self.write_encoding(|bytes| out.extend_from_slice(bytes))?;
         Ok(out)
     }
 
-    fn parts(&self) -> [(&'static str, &str); 3] {
-        [
+    /// Feeds the canonical encoding to `sink` piece by piece, after checking every field's
+    /// length (nothing is fed when one is wrong).
+    fn write_encoding(&self, mut sink: impl FnMut(&[u8])) -> Result<(), ReplayError> {
+        let parts = [
             ("request id", &self.request_id),
             ("resource id", &self.resource_id),
             ("action", &self.action),
-        ]
-    }
-}
-
-/// A field's length as one byte, after checking it is 1..=MAX_FIELD_LEN.
-fn length_prefix(field: &'static str, value: &str) -> Result<[u8; 1], ReplayError> {
-    match u8::try_from(value.len()) {
-        Ok(len) if len > 0 => Ok([len]),
-        _ => Err(ReplayError::FieldLength { field }),
+        ];
+        let mut lengths = [0u8; 3];
+        for (len, (field, value)) in lengths.iter_mut().zip(parts) {
+            *len = u8::try_from(value.len())
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or(ReplayError::FieldLength { field })?;
+        }
+        sink(VERSION);
+        for (len, (_, value)) in lengths.iter().zip(parts) {
+            sink(&[*len]);
+            sink(value.as_bytes());
+        }
+        sink(&self.timestamp.to_be_bytes());
+        Ok(())
     }
 }
 
@@ -166,12 +170,7 @@ impl HmacKey {
     /// field (no buffer is built); equal to MACing [`SignedFields::encode`].
     fn mac_fields(&self, fields: &SignedFields) -> Result<HmacSha256, ReplayError> {
         let mut mac = self.prepared.clone();
-        mac.update(VERSION);
-        for (field, value) in fields.parts() {
-            mac.update(&length_prefix(field, value)?);
-            mac.update(value.as_bytes());
-        }
-        mac.update(&fields.timestamp.to_be_bytes());
+        fields.write_encoding(|bytes| mac.update(bytes))?;
         Ok(mac)
     }
 

@@ -120,7 +120,7 @@ pub mod parking_lot {
 /// model. Never use it for state the flows depend on: loom cannot see it.
 pub mod ghost {
     pub use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
-    pub use std::sync::{Arc, Mutex, MutexGuard, Once};
+    pub use std::sync::{Arc, LazyLock, Mutex, MutexGuard, Once};
     pub use std::thread::{ThreadId, current as current_os_thread};
 
     /// Locks a ghost mutex, taking over a poisoned one (a panicking model leaves its log

@@ -5,7 +5,7 @@
 
 use super::Accounts;
 use crate::auth::{Credentials, PasswordHasher};
-use crate::observe::{Event, Probe};
+use crate::observe::Probe;
 use crate::store::{Role, StoreError, User};
 use crate::table::Table;
 
@@ -35,12 +35,6 @@ impl<T: Table<User>, P: Probe, H: PasswordHasher> Accounts<T, P, H> {
         target: &str,
     ) -> Result<(), StoreError> {
         let actor = self.authenticate(credentials)?;
-        let result = self.store.demote(&actor, target);
-        if let Err(e) = &result {
-            self.store
-                .probe()
-                .record(|| Event::note(format!("demote {target} refused: {e}")));
-        }
-        result
+        self.narrate_refusal("demote", target, self.store.demote(&actor, target))
     }
 }

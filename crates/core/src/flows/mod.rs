@@ -63,6 +63,21 @@ impl<T: Table<User>, P: Probe, H: PasswordHasher> Accounts<T, P, H> {
         self.store.authenticate(&self.hasher, credentials)
     }
 
+    /// Narrates a refusal of the atomic operation `what` on `target`, then passes it on.
+    fn narrate_refusal<R>(
+        &self,
+        what: &str,
+        target: &str,
+        result: Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        if let Err(e) = &result {
+            self.store
+                .probe()
+                .record(|| Event::note(format!("{what} {target} refused: {e}")));
+        }
+        result
+    }
+
     fn call(&self, op: u64, call: Call) {
         self.store.probe().record(|| {
             let text = match &call {

@@ -5,7 +5,7 @@
 
 use super::Accounts;
 use crate::auth::{Credentials, PasswordHasher};
-use crate::observe::{Event, Probe};
+use crate::observe::Probe;
 use crate::store::{Role, StoreError, User};
 use crate::table::Table;
 
@@ -76,12 +76,6 @@ impl<T: Table<User>, P: Probe, H: PasswordHasher> Accounts<T, P, H> {
         target: &str,
     ) -> Result<(), StoreError> {
         let actor = self.authenticate(credentials)?;
-        let result = self.store.promote(&actor, target);
-        if let Err(e) = &result {
-            self.store
-                .probe()
-                .record(|| Event::note(format!("promote {target} refused: {e}")));
-        }
-        result
+        self.narrate_refusal("promote", target, self.store.promote(&actor, target))
     }
 }
