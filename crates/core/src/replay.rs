@@ -13,6 +13,7 @@ use crate::sync::{Mutex, ghost};
 use hmac::{KeyInit, Mac};
 use sha2::Sha256;
 use std::cmp::Reverse;
+use std::collections::hash_map::Entry;
 use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -253,11 +254,38 @@ impl Hasher for TagHasher {
     }
 }
 
+/// A tag and when it may be forgotten, ordered by that time alone (ties need no sifting).
+#[derive(Debug, Clone, Copy)]
+struct Expiry {
+    at: i64,
+    tag: Tag,
+}
+
+impl PartialEq for Expiry {
+    fn eq(&self, other: &Self) -> bool {
+        self.at == other.at
+    }
+}
+
+impl Eq for Expiry {}
+
+impl PartialOrd for Expiry {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Expiry {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.at.cmp(&other.at)
+    }
+}
+
 /// Message identities and when each may be forgotten, in one critical section.
 #[derive(Debug, Default)]
 struct Entries {
     expiry: HashMap<Tag, i64, BuildHasherDefault<TagHasher>>,
-    by_expiry: BinaryHeap<Reverse<(i64, Tag)>>,
+    by_expiry: BinaryHeap<Reverse<Expiry>>,
     /// The latest `now` evicted at. An entry expiring before it may have been held and
     /// forgotten already, so it is refused: a clock that steps back (the system clock can)
     /// must not make an evicted message admissible a second time.
@@ -268,12 +296,12 @@ impl Entries {
     /// Drops every entry whose timestamp is no longer acceptable at `now`.
     fn evict(&mut self, now: i64) {
         self.horizon = Some(self.horizon.map_or(now, |h| h.max(now)));
-        while let Some(Reverse((expires_at, tag))) = self.by_expiry.peek().copied() {
-            if expires_at >= now {
+        while let Some(Reverse(oldest)) = self.by_expiry.peek().copied() {
+            if oldest.at >= now {
                 break;
             }
             self.by_expiry.pop();
-            self.expiry.remove(&tag);
+            self.expiry.remove(&oldest.tag);
         }
     }
 }
@@ -321,21 +349,26 @@ impl<P: Probe> ReplaySet<P> {
     /// check and the insert are one critical section. Expired entries are evicted first.
     /// An entry that expires before the latest `now` seen is refused as stale.
     pub fn insert_if_absent(&self, tag: Tag, expires_at: i64, now: i64) -> Result<(), ReplayError> {
-        let mut entries = self.shard(&tag).lock();
+        let mut guard = self.shard(&tag).lock();
+        let entries = &mut *guard;
         entries.evict(now);
-        if entries.expiry.contains_key(&tag) {
+        let held = entries.expiry.len();
+        let Entry::Vacant(slot) = entries.expiry.entry(tag) else {
             self.probe
                 .record(|| Event::note(format!("replay set already holds {tag:?}")));
             return Err(ReplayError::Replayed);
-        }
+        };
         if entries.horizon.is_some_and(|horizon| expires_at < horizon) {
             return Err(ReplayError::Stale);
         }
-        if entries.expiry.len() >= self.capacity_per_shard {
+        if held >= self.capacity_per_shard {
             return Err(ReplayError::Capacity);
         }
-        entries.expiry.insert(tag, expires_at);
-        entries.by_expiry.push(Reverse((expires_at, tag)));
+        slot.insert(expires_at);
+        entries.by_expiry.push(Reverse(Expiry {
+            at: expires_at,
+            tag,
+        }));
         self.probe
             .record(|| Event::note(format!("replay set insert {tag:?}: was absent")));
         Ok(())
