@@ -88,50 +88,76 @@ fn promote_fixture() -> Fixture {
 
 pub type PromoteFn<T> = fn(&ModelAccounts<T>, &Credentials, &str) -> Result<(), StoreError>;
 
+/// What races the promotion in a `promote` scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rival {
+    /// root demotes the acting admin.
+    DemoteAdmin,
+    /// The acting admin's password is changed (say, after a leak).
+    ChangePassword,
+}
+
+/// `promote`: admin promotes alice while each rival acts on admin.
+pub fn promote_against<T: Table<User> + Default + 'static>(
+    flow: &str,
+    variant: &str,
+    flow_fn: PromoteFn<T>,
+    rivals: &[Rival],
+) -> Scenario<ModelAccounts<T>> {
+    let fx = promote_fixture();
+    let admin = fx.credentials("admin");
+    let mut scenario = {
+        let fx = fx.clone();
+        Scenario::new(flow, variant, move |rec| fx.accounts(rec))
+    }
+    .actor(Some("admin"), "admin promotes alice", move |app| {
+        let _ = flow_fn(app, &admin, "alice");
+    });
+    for rival in rivals {
+        let hasher = fx.hasher.clone();
+        scenario = match rival {
+            Rival::DemoteAdmin => {
+                let root = fx.credentials("root");
+                scenario.actor(Some("root"), "root demotes admin", move |app| {
+                    if let Ok(root) = app.store.authenticate(&hasher, &root) {
+                        let _ = app.store.demote(&root, "admin");
+                    }
+                })
+            }
+            Rival::ChangePassword => {
+                let (admin, new_password) = (fx.credentials("admin"), fx.new_password());
+                scenario.actor(Some("admin"), "admin changes its password", move |app| {
+                    if let Ok(me) = app.store.authenticate(&hasher, &admin) {
+                        let _ = app
+                            .store
+                            .change_password(&me, "admin", new_password.clone());
+                    }
+                })
+            }
+        };
+    }
+    scenario.invariant(AuthorizedAtCommit)
+}
+
 /// `promote`: admin promotes alice while root demotes admin.
 pub fn promote<T: Table<User> + Default + 'static>(
     variant: &str,
     flow_fn: PromoteFn<T>,
 ) -> Scenario<ModelAccounts<T>> {
-    let fx = promote_fixture();
-    let (admin, root) = (fx.credentials("admin"), fx.credentials("root"));
-    let hasher = fx.hasher.clone();
-    Scenario::new("promote", variant, move |rec| fx.accounts(rec))
-        .actor(Some("admin"), "admin promotes alice", move |app| {
-            let _ = flow_fn(app, &admin, "alice");
-        })
-        .actor(Some("root"), "root demotes admin", move |app| {
-            if let Ok(root) = app.store.authenticate(&hasher, &root) {
-                let _ = app.store.demote(&root, "admin");
-            }
-        })
-        .invariant(AuthorizedAtCommit)
+    promote_against("promote", variant, flow_fn, &[Rival::DemoteAdmin])
 }
 
-/// `promote`, while admin's password is changed (say, after a leak).
+/// `promote`, while admin's password is changed.
 pub fn promote_vs_password_change<T: Table<User> + Default + 'static>(
     variant: &str,
     flow_fn: PromoteFn<T>,
 ) -> Scenario<ModelAccounts<T>> {
-    let fx = promote_fixture();
-    let admin = fx.credentials("admin");
-    let admin_again = admin.clone();
-    let new_password = fx.new_password();
-    let hasher = fx.hasher.clone();
-    Scenario::new("promote_vs_password_change", variant, move |rec| {
-        fx.accounts(rec)
-    })
-    .actor(Some("admin"), "admin promotes alice", move |app| {
-        let _ = flow_fn(app, &admin, "alice");
-    })
-    .actor(Some("admin"), "admin changes its password", move |app| {
-        if let Ok(me) = app.store.authenticate(&hasher, &admin_again) {
-            let _ = app
-                .store
-                .change_password(&me, "admin", new_password.clone());
-        }
-    })
-    .invariant(AuthorizedAtCommit)
+    promote_against(
+        "promote_vs_password_change",
+        variant,
+        flow_fn,
+        &[Rival::ChangePassword],
+    )
 }
 
 pub type UpdateFn<T> =
@@ -383,6 +409,26 @@ pub fn catalogue() -> Vec<Box<dyn Model>> {
         Box::new(
             promote_vs_password_change("proven_fix", <ModelAccounts>::promote_proven_fix)
                 .expect_proven(),
+        ),
+        Box::new(
+            promote_against(
+                "promote_3_actors",
+                "seed_fix",
+                <ModelAccounts>::promote_seed_fix,
+                &[Rival::DemoteAdmin, Rival::ChangePassword],
+            )
+            .preemption_bound(2)
+            .expect_violated("authorized_at_commit"),
+        ),
+        Box::new(
+            promote_against(
+                "promote_3_actors",
+                "proven_fix",
+                <ModelAccounts>::promote_proven_fix,
+                &[Rival::DemoteAdmin, Rival::ChangePassword],
+            )
+            .preemption_bound(2)
+            .expect_proven(),
         ),
         Box::new(
             update_email::<GlobalMutex<User>>("seed_vulnerable", 2, update_email_vulnerable)
