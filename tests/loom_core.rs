@@ -1,16 +1,19 @@
 #![cfg(loom)]
 //! First loom models of the core's building blocks, through the sync facade: every
 //! interleaving of two threads is explored, and each model asserts what the operations'
-//! atomicity promises.
+//! atomicity promises. The store's races run on every lock strategy (one `#[test]` each,
+//! named `<model>::<strategy>`, e.g. `concurrent_update_email_same_expected_version::key_locks`).
 //!
 //! `RUSTFLAGS="--cfg loom" cargo test --release --target-dir target/loom --test loom_core`
 
 use raceproof_core::auth::{Argon2Hasher, PasswordHash, PasswordHasher};
-use raceproof_core::observe::{Event, Fact, Probe};
-use raceproof_core::replay::{ReplayError, ReplaySet, TAG_LEN, Tag};
+use raceproof_core::observe::{Event, Fact, NoProbe, Probe};
+use raceproof_core::replay::{ReplayError, ReplaySet, ResourceFlags, TAG_LEN, Tag};
 use raceproof_core::store::{Principal, Role, StoreError, User, UserStore};
 use raceproof_core::sync::{Arc, Mutex, RwLock, ghost, thread};
-use raceproof_core::table::GlobalMutex;
+use raceproof_core::table::{
+    GlobalMutex, GlobalParkingLot, GlobalRwLock, KeyLocks, Sharded, Table,
+};
 
 /// One Argon2id hash, made outside the models (hashing is slow and allocates a lot); the
 /// models only clone it into their stores.
@@ -68,14 +71,50 @@ impl Recorder {
     }
 }
 
-/// (a) Two compare-and-sets from the same version: exactly one applies.
-#[test]
-fn concurrent_update_email_same_expected_version() {
+/// One `#[test]` per lock strategy, in a module named after the model:
+/// `per_strategy!(module = model)` runs `model::<T>()` as `module::global_mutex` and so on.
+macro_rules! per_strategy {
+    ($module:ident = $model:ident) => {
+        mod $module {
+            use super::*;
+
+            #[test]
+            fn global_mutex() {
+                $model::<GlobalMutex<User>>();
+            }
+
+            #[test]
+            fn global_parking_lot() {
+                $model::<GlobalParkingLot<User>>();
+            }
+
+            #[test]
+            fn global_rwlock() {
+                $model::<GlobalRwLock<User>>();
+            }
+
+            #[test]
+            fn sharded_2() {
+                $model::<Sharded<User, 2>>();
+            }
+
+            #[test]
+            fn key_locks() {
+                $model::<KeyLocks<User>>();
+            }
+        }
+    };
+}
+
+per_strategy!(concurrent_update_email_same_expected_version = update_email_race);
+
+/// (a) Two compare-and-sets from the same version: exactly one applies, on strategy `T`.
+fn update_email_race<T: Table<User> + Default + 'static>() {
     let hash = password_hash();
     let outcomes = Outcomes::default();
     let seen = outcomes.clone();
     loom::model(move || {
-        let store = Arc::new(UserStore::new());
+        let store = Arc::new(UserStore::with(T::default(), NoProbe));
         store
             .insert("alice", hash.clone(), Role::User, "old@example.com")
             .expect("valid");
@@ -113,20 +152,18 @@ fn concurrent_update_email_same_expected_version() {
     outcomes.assert_all_seen(&["one@example.com", "two@example.com"]);
 }
 
+per_strategy!(promote_races_demote_of_the_acting_admin = promote_races_demote);
+
 /// (b) Alice promotes carol while bob demotes alice. Check and write are one critical
 /// section, so the outcome is one of the two serial orders: either the promotion committed
 /// first (both succeed), or the demotion did and the promotion is refused. A promotion that
 /// succeeds and commits after alice lost her role would be a TOCTOU.
-#[test]
-fn promote_races_demote_of_the_acting_admin() {
+fn promote_races_demote<T: Table<User> + Default + 'static>() {
     let hash = password_hash();
     let outcomes = Outcomes::default();
     let seen = outcomes.clone();
     loom::model(move || {
-        let store = Arc::new(UserStore::with(
-            GlobalMutex::<User>::default(),
-            Recorder::default(),
-        ));
+        let store = Arc::new(UserStore::with(T::default(), Recorder::default()));
         for (user, role) in [
             ("alice", Role::Admin),
             ("bob", Role::Admin),
@@ -180,15 +217,16 @@ fn promote_races_demote_of_the_acting_admin() {
     outcomes.assert_all_seen(&["demote first", "promote first"]);
 }
 
+per_strategy!(mutual_demotion_leaves_an_admin = mutual_demotion);
+
 /// (b') Two admins demote each other: the admin count is read with the write, so there is
 /// no write skew; exactly one succeeds and an admin remains.
-#[test]
-fn mutual_demotion_leaves_an_admin() {
+fn mutual_demotion<T: Table<User> + Default + 'static>() {
     let hash = password_hash();
     let outcomes = Outcomes::default();
     let seen = outcomes.clone();
     loom::model(move || {
-        let store = Arc::new(UserStore::new());
+        let store = Arc::new(UserStore::with(T::default(), NoProbe));
         for user in ["alice", "bob"] {
             store
                 .insert(user, hash.clone(), Role::Admin, "x@example.com")
@@ -227,16 +265,17 @@ fn mutual_demotion_leaves_an_admin() {
     outcomes.assert_all_seen(&["alice won", "bob won"]);
 }
 
+per_strategy!(concurrent_self_demotions_leave_an_admin = self_demotions);
+
 /// (b'') Two admins step down at the same time: each alone would be allowed, both together
 /// would leave no admin. Only a count read in the same critical section as the write
 /// refuses the second one.
-#[test]
-fn concurrent_self_demotions_leave_an_admin() {
+fn self_demotions<T: Table<User> + Default + 'static>() {
     let hash = password_hash();
     let outcomes = Outcomes::default();
     let seen = outcomes.clone();
     loom::model(move || {
-        let store = Arc::new(UserStore::new());
+        let store = Arc::new(UserStore::with(T::default(), NoProbe));
         for user in ["alice", "bob"] {
             store
                 .insert(user, hash.clone(), Role::Admin, "x@example.com")
@@ -275,10 +314,20 @@ fn concurrent_self_demotions_leave_an_admin() {
 /// (c) Two threads insert the same tag: the check and the insert are one critical section.
 #[test]
 fn concurrent_insert_of_the_same_tag() {
+    same_tag_inserted_twice(1);
+}
+
+/// (c') The same race in a set of two shards (the tag's word is odd: shard 1).
+#[test]
+fn concurrent_insert_of_the_same_tag_sharded() {
+    same_tag_inserted_twice(2);
+}
+
+fn same_tag_inserted_twice(shards: usize) {
     let outcomes = Outcomes::default();
     let seen = outcomes.clone();
     loom::model(move || {
-        let set = Arc::new(ReplaySet::new(16));
+        let set = Arc::new(ReplaySet::sharded(16, shards, NoProbe));
         let tag = Tag([7; TAG_LEN]);
         let handles: Vec<_> = (0..2)
             .map(|_| {
@@ -298,6 +347,41 @@ fn concurrent_insert_of_the_same_tag() {
         assert!(results.contains(&Err(ReplayError::Replayed)), "{results:?}");
         assert_eq!(set.len(), 1);
         assert!(set.contains(&tag, 0));
+        seen.saw(if results[0].is_ok() {
+            "first won"
+        } else {
+            "second won"
+        });
+    });
+    outcomes.assert_all_seen(&["first won", "second won"]);
+}
+
+/// (c'') Two threads claim the same resource flag: the compare-and-swap lets exactly one
+/// through, and the other resource is untouched.
+#[test]
+fn concurrent_claims_of_the_same_resource() {
+    let outcomes = Outcomes::default();
+    let seen = outcomes.clone();
+    loom::model(move || {
+        let flags = Arc::new(ResourceFlags::new(["r1", "r2"]));
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let flags = Arc::clone(&flags);
+                thread::spawn(move || flags.claim("r1"))
+            })
+            .collect();
+        let results: Vec<_> = handles
+            .into_iter()
+            .map(|h| h.join().expect("no panic"))
+            .collect();
+        assert_eq!(
+            results.iter().filter(|r| r.is_ok()).count(),
+            1,
+            "{results:?}"
+        );
+        assert!(results.contains(&Err(ReplayError::Replayed)), "{results:?}");
+        assert_eq!(flags.claim("r1"), Err(ReplayError::Replayed));
+        assert_eq!(flags.claim("r2"), Ok(()));
         seen.saw(if results[0].is_ok() {
             "first won"
         } else {

@@ -3,28 +3,63 @@
 //! expiry is before `now` is dropped at each insert or lookup, capped in size. The clock
 //! mostly moves forward but may step back, as a wall clock can: an entry that expires
 //! before the latest `now` seen is refused as stale, since it may have been evicted.
+//!
+//! The set runs with one shard and with three. A sharded set is modelled exactly, not
+//! approximately: it is `shards` independent one-shard sets, a tag always going to shard
+//! `u64::from_le_bytes(first 8 bytes) % shards`, each shard holding up to
+//! `capacity.div_ceil(shards)` entries, evicting and keeping its stale horizon on its own
+//! (a tag is only ever evicted from its own shard, so that shard's horizon is the one that
+//! matters). The model is therefore one copy of the one-shard model per shard, and the
+//! capacities generated do make `Capacity` trigger in the sharded instance.
 
 use proptest::prelude::*;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
+use raceproof_core::observe::NoProbe;
 use raceproof_core::replay::{ReplayError, ReplaySet, TAG_LEN, Tag};
 use std::collections::BTreeMap;
 
 const TAGS: usize = 6;
 
+/// Distinct tags that share most bytes, and whose order differs from their index. Tags `i`
+/// and `i + 3` share their first eight bytes (the word the set hashes and shards by), so
+/// they collide in a map and share a shard; with three shards, tag `i` is in shard `i % 3`
+/// (the word is `0xa5a5..a5` plus `i % 3`, and `0xa5a5..a5` is a multiple of 3).
 fn tag(i: usize) -> Tag {
-    // Distinct tags that share most bytes, and whose order differs from their index.
     let mut bytes = [0xa5u8; TAG_LEN];
-    bytes[TAG_LEN - 1] = u8::try_from((i * 7) % TAGS).expect("small");
+    bytes[0] += u8::try_from(i % 3).expect("small");
+    bytes[TAG_LEN - 1] = u8::try_from(TAGS - i).expect("small");
     Tag(bytes)
+}
+
+/// The shard a `shards`-way set puts `tag(i)` in, as `ReplaySet` documents it.
+fn shard_of(i: usize, shards: usize) -> usize {
+    let word = u64::from_le_bytes(*tag(i).0.first_chunk::<8>().expect("32 bytes"));
+    usize::try_from(word % shards as u64).expect("below the shard count")
+}
+
+/// One shard: what the whole set was with a single shard.
+#[derive(Debug, Clone)]
+struct ShardModel {
+    /// The latest `now` an insert or lookup in this shard ran at.
+    horizon: i64,
+    held: BTreeMap<usize, i64>,
+}
+
+impl ShardModel {
+    fn evict(&mut self, now: i64) {
+        self.horizon = self.horizon.max(now);
+        self.held.retain(|_, expiry| *expiry >= now);
+    }
 }
 
 #[derive(Debug, Clone)]
 struct Model {
+    /// The capacity the set was built with, for all its shards together.
     capacity: usize,
+    /// `capacity.div_ceil(shards)`: what each shard holds at most.
+    per_shard: usize,
     now: i64,
-    /// The latest `now` an insert or lookup ran at.
-    horizon: i64,
-    held: BTreeMap<usize, i64>,
+    shards: Vec<ShardModel>,
     last: Option<Outcome>,
 }
 
@@ -54,16 +89,23 @@ enum Transition {
 }
 
 impl Model {
-    fn evict(&mut self) {
-        let now = self.now;
-        self.horizon = self.horizon.max(now);
-        self.held.retain(|_, expiry| *expiry >= now);
+    /// Tag `i`'s shard, evicted at the current time, as every insert and lookup does.
+    fn evicted_shard(&mut self, i: usize) -> &mut ShardModel {
+        let (now, index) = (self.now, shard_of(i, self.shards.len()));
+        let shard = &mut self.shards[index];
+        shard.evict(now);
+        shard
+    }
+
+    fn held(&self) -> usize {
+        self.shards.iter().map(|s| s.held.len()).sum()
     }
 }
 
-struct ReplaySetMachine;
+/// A `ReplaySet` with `SHARDS` shards against the model.
+struct ReplaySetMachine<const SHARDS: usize>;
 
-impl ReferenceStateMachine for ReplaySetMachine {
+impl<const SHARDS: usize> ReferenceStateMachine for ReplaySetMachine<SHARDS> {
     type State = Model;
     type Transition = Transition;
 
@@ -71,9 +113,15 @@ impl ReferenceStateMachine for ReplaySetMachine {
         (1usize..5, -1000i64..1000)
             .prop_map(|(capacity, now)| Model {
                 capacity,
+                per_shard: capacity.div_ceil(SHARDS),
                 now,
-                horizon: i64::MIN,
-                held: BTreeMap::new(),
+                shards: vec![
+                    ShardModel {
+                        horizon: i64::MIN,
+                        held: BTreeMap::new(),
+                    };
+                    SHARDS
+                ],
                 last: None,
             })
             .boxed()
@@ -95,25 +143,26 @@ impl ReferenceStateMachine for ReplaySetMachine {
     fn apply(mut state: Model, transition: &Transition) -> Model {
         let outcome = match *transition {
             Transition::Insert { tag, ttl } => {
-                state.evict();
-                let result = if state.held.contains_key(&tag) {
+                let (expires_at, per_shard) = (state.now + ttl, state.per_shard);
+                let shard = state.evicted_shard(tag);
+                let result = if shard.held.contains_key(&tag) {
                     Err(ReplayError::Replayed)
-                } else if state.now + ttl < state.horizon {
+                } else if expires_at < shard.horizon {
                     Err(ReplayError::Stale)
-                } else if state.held.len() >= state.capacity {
+                } else if shard.held.len() >= per_shard {
                     Err(ReplayError::Capacity)
                 } else {
-                    state.held.insert(tag, state.now + ttl);
+                    shard.held.insert(tag, expires_at);
                     Ok(())
                 };
                 Outcome::Inserted(result)
             }
             Transition::Contains { tag } => {
-                state.evict();
-                Outcome::Contains(state.held.contains_key(&tag))
+                Outcome::Contains(state.evicted_shard(tag).held.contains_key(&tag))
             }
-            // `len` does not evict: expired entries count until the next insert or lookup.
-            Transition::Len => Outcome::Len(state.held.len()),
+            // `len` does not evict: expired entries count until their shard's next insert
+            // or lookup.
+            Transition::Len => Outcome::Len(state.held()),
             Transition::Advance { secs } => {
                 state.now += secs;
                 Outcome::Advanced
@@ -129,13 +178,13 @@ struct Sut {
     now: i64,
 }
 
-impl StateMachineTest for ReplaySetMachine {
+impl<const SHARDS: usize> StateMachineTest for ReplaySetMachine<SHARDS> {
     type SystemUnderTest = Sut;
-    type Reference = ReplaySetMachine;
+    type Reference = Self;
 
     fn init_test(model: &Model) -> Sut {
         Sut {
-            set: ReplaySet::new(model.capacity),
+            set: ReplaySet::sharded(model.capacity, SHARDS, NoProbe),
             now: model.now,
         }
     }
@@ -165,11 +214,19 @@ impl StateMachineTest for ReplaySetMachine {
 
     fn check_invariants(sut: &Sut, model: &Model) {
         assert_eq!(sut.now, model.now);
-        // Nothing held has expired at the latest reading: it could not be refused as stale.
-        assert!(model.held.values().all(|&expiry| expiry >= model.horizon));
-        assert_eq!(sut.set.len(), model.held.len());
-        assert_eq!(sut.set.is_empty(), model.held.is_empty());
-        assert!(sut.set.len() <= model.capacity);
+        for shard in &model.shards {
+            // Nothing held has expired at the shard's latest reading: it could not be
+            // refused as stale.
+            assert!(shard.held.values().all(|&expiry| expiry >= shard.horizon));
+            assert!(shard.held.len() <= model.per_shard);
+        }
+        assert_eq!(sut.set.len(), model.held());
+        assert_eq!(sut.set.is_empty(), model.held() == 0);
+        // Rounding each shard's share up lets a sharded set hold up to `shards - 1` more.
+        assert!(sut.set.len() <= model.per_shard * SHARDS);
+        if SHARDS == 1 {
+            assert!(sut.set.len() <= model.capacity);
+        }
     }
 }
 
@@ -177,7 +234,49 @@ prop_state_machine! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
-    fn replay_set_matches_reference_model(sequential 1..60 => ReplaySetMachine);
+    fn replay_set_matches_reference_model(sequential 1..60 => ReplaySetMachine<1>);
+
+    #[test]
+    fn sharded_replay_set_matches_reference_model(sequential 1..60 => ReplaySetMachine<3>);
+}
+
+/// The tags do spread over the shards (else the three-shard model test would be the
+/// one-shard one), and the set puts them where the model does: with one entry per shard,
+/// each of tags 0, 1, 2 has room, and tag 3 finds tag 0's shard full.
+#[test]
+fn tags_spread_over_three_shards_as_modelled() {
+    let shards: Vec<_> = (0..TAGS).map(|i| shard_of(i, 3)).collect();
+    assert_eq!(shards, [0, 1, 2, 0, 1, 2]);
+    let set = ReplaySet::sharded(3, 3, NoProbe);
+    for i in 0..3 {
+        set.insert_if_absent(tag(i), 100, 0)
+            .expect("its own shard has room");
+    }
+    assert_eq!(
+        set.insert_if_absent(tag(3), 100, 0),
+        Err(ReplayError::Capacity)
+    );
+    assert_eq!(set.len(), 3);
+}
+
+/// Each shard evicts, and keeps its stale horizon, on its own.
+#[test]
+fn shards_evict_and_keep_their_horizon_independently() {
+    let set = ReplaySet::sharded(6, 3, NoProbe);
+    set.insert_if_absent(tag(0), 10, 0).expect("room");
+    set.insert_if_absent(tag(1), 10, 0).expect("room");
+    // A lookup in shard 0 at 50 evicts tag 0; tag 1, expired too, waits for shard 1's turn.
+    assert!(!set.contains(&tag(3), 50));
+    assert_eq!(set.len(), 1);
+    // Back at 5: shard 0 has seen 50, so tag 0 (which it may have evicted) is stale there;
+    // shard 1 has seen only 0, so tag 4 is admitted, and tag 1 is still held.
+    assert_eq!(set.insert_if_absent(tag(0), 20, 5), Err(ReplayError::Stale));
+    set.insert_if_absent(tag(4), 20, 5)
+        .expect("shard 1 has not seen 50");
+    assert_eq!(
+        set.insert_if_absent(tag(1), 20, 5),
+        Err(ReplayError::Replayed)
+    );
 }
 
 /// Eviction is by expiry, not by insertion order: a later insert that expires sooner goes

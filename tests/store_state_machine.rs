@@ -6,13 +6,24 @@
 //! store's result (the exact `StoreError` variant) and every record must equal the model's.
 //! Principals are tracked too: each one remembers the epoch it authenticated at, and once
 //! that user's password changes it must be refused with `CredentialsRevoked`.
+//!
+//! Every lock strategy runs the same model test (one `#[test]` each, from
+//! `per_strategy!`): a strategy changes the cost of an operation, never its result.
 
 use proptest::prelude::*;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
 use raceproof_core::auth::{Argon2Hasher, Credentials, PasswordHash, PasswordHasher};
+use raceproof_core::observe::NoProbe;
 use raceproof_core::store::{MAX_EMAIL_LEN, Principal, Role, StoreError, User, UserStore};
+use raceproof_core::table::{
+    GlobalMutex, GlobalParkingLot, GlobalRwLock, KeyLocks, Sharded, Table,
+};
 use std::collections::BTreeMap;
+use std::marker::PhantomData;
 use std::sync::LazyLock;
+
+/// Sequences per strategy: six strategies share the file's time budget.
+const CASES: u32 = 64;
 
 /// Users that exist from the start, and one that never does.
 const USERS: [&str; 4] = ["alice", "bob", "carol", "mallory"];
@@ -332,17 +343,21 @@ impl ReferenceStateMachine for StoreMachine {
     }
 }
 
-struct Sut {
-    store: UserStore,
+/// The store on lock strategy `T`, driven by [`StoreMachine`]'s transitions.
+struct StoreTest<T>(PhantomData<T>);
+
+struct Sut<T> {
+    store: UserStore<T>,
     principals: Vec<Principal>,
 }
 
-impl StateMachineTest for StoreMachine {
-    type SystemUnderTest = Sut;
+impl<T: Table<User> + Default> StateMachineTest for StoreTest<T> {
+    type SystemUnderTest = Sut<T>;
     type Reference = StoreMachine;
 
-    fn init_test(model: &Model) -> Sut {
-        let store = UserStore::new().require_precondition(model.require_precondition);
+    fn init_test(model: &Model) -> Sut<T> {
+        let store =
+            UserStore::with(T::default(), NoProbe).require_precondition(model.require_precondition);
         for (name, user) in &model.users {
             store
                 .insert(
@@ -359,7 +374,7 @@ impl StateMachineTest for StoreMachine {
         }
     }
 
-    fn apply(mut sut: Sut, model: &Model, transition: Transition) -> Sut {
+    fn apply(mut sut: Sut<T>, model: &Model, transition: Transition) -> Sut<T> {
         let store = &sut.store;
         let got = match &transition {
             Transition::Authenticate { user, password } => {
@@ -408,7 +423,7 @@ impl StateMachineTest for StoreMachine {
         sut
     }
 
-    fn check_invariants(sut: &Sut, model: &Model) {
+    fn check_invariants(sut: &Sut<T>, model: &Model) {
         assert_eq!(sut.principals, model.principals);
         for (i, name) in USERS.iter().enumerate() {
             let got = sut.store.get(name);
@@ -427,19 +442,44 @@ impl StateMachineTest for StoreMachine {
     }
 }
 
-prop_state_machine! {
-    #![proptest_config(ProptestConfig::with_cases(128))]
+/// One module per strategy, each with the model test and the hand-written scenario:
+/// `cargo test --test store_state_machine key_locks` runs one strategy's.
+macro_rules! per_strategy {
+    ($($name:ident: $table:ty,)*) => {$(
+        mod $name {
+            use super::*;
 
-    #[test]
-    fn store_matches_reference_model(sequential 1..40 => StoreMachine);
+            type Machine = StoreTest<$table>;
+
+            prop_state_machine! {
+                #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+                #[test]
+                fn store_matches_reference_model(sequential 1..40 => Machine);
+            }
+
+            #[test]
+            fn hand_written_scenario() {
+                super::hand_written_scenario::<$table>();
+            }
+        }
+    )*};
+}
+
+per_strategy! {
+    global_mutex: GlobalMutex<User>,
+    global_parking_lot: GlobalParkingLot<User>,
+    global_rwlock: GlobalRwLock<User>,
+    sharded_4: Sharded<User, 4>,
+    sharded_16: Sharded<User>,
+    key_locks: KeyLocks<User>,
 }
 
 /// A few outcomes the model must be able to produce, pinned by hand so that a model that
 /// drifted into agreeing with a broken store would be caught.
-#[test]
-fn hand_written_scenario() {
+fn hand_written_scenario<T: Table<User> + Default>() {
     let f = &*FIXTURE;
-    let store = UserStore::new().require_precondition(true);
+    let store = UserStore::with(T::default(), NoProbe).require_precondition(true);
     store
         .insert("alice", f.hashes[0].clone(), Role::Admin, "a@x")
         .expect("valid");

@@ -327,7 +327,8 @@ impl<P: Probe> ReplaySet<P> {
         Self::sharded(capacity, 1, probe)
     }
 
-    /// `shards` independently locked shards (at least one), `capacity` entries in all.
+    /// `shards` independently locked shards (at least one), each holding up to
+    /// `capacity / shards` entries, rounded up.
     pub fn sharded(capacity: usize, shards: usize, probe: P) -> Self {
         let shards = shards.max(1);
         Self {
@@ -406,11 +407,12 @@ pub struct ResourceFlags {
 
 impl ResourceFlags {
     pub fn new<I: IntoIterator<Item = impl Into<String>>>(resources: I) -> Self {
-        let index: HashMap<String, usize> = resources
-            .into_iter()
-            .enumerate()
-            .map(|(i, r)| (r.into(), i))
-            .collect();
+        // One flag per distinct resource: a resource listed twice keeps its first index.
+        let mut index: HashMap<String, usize> = HashMap::new();
+        for resource in resources {
+            let next = index.len();
+            index.entry(resource.into()).or_insert(next);
+        }
         let claimed = (0..index.len()).map(|_| AtomicBool::new(false)).collect();
         Self { index, claimed }
     }
