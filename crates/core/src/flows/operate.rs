@@ -11,7 +11,6 @@ use crate::replay::{
     Clock, HmacKey, ReplayError, ReplayGuard, ResourceFlags, SignedFields, Tag, processed_event,
     seed_concatenation,
 };
-use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::sync::{Arc, Mutex};
 use std::collections::{HashMap, HashSet};
 
@@ -68,8 +67,8 @@ struct LockMap {
     created: usize,
 }
 
-/// Shared state of `/operate`: the seed's sets and lock map, the proven fixes' replay guard
-/// and resource flags, and the count of operations processed (the side effect).
+/// Shared state of `/operate`: the seed's sets and lock map, and the proven fixes' replay
+/// guard and resource flags.
 pub struct Operations<C, P> {
     key: HmacKey,
     /// `processed_set`: resource ids already processed (the seed's notion of "once").
@@ -80,8 +79,6 @@ pub struct Operations<C, P> {
     guard: ReplayGuard<C, P>,
     /// The lock-free proven fix's once-per-resource flags.
     flags: ResourceFlags,
-    /// Operations processed: the side effect that must happen once per message.
-    processed_total: AtomicU64,
 }
 
 impl<C: Clock, P: Probe> Operations<C, P> {
@@ -94,7 +91,6 @@ impl<C: Clock, P: Probe> Operations<C, P> {
             locks: Mutex::new(LockMap::default()),
             guard,
             flags,
-            processed_total: AtomicU64::new(0),
         }
     }
 
@@ -102,14 +98,9 @@ impl<C: Clock, P: Probe> Operations<C, P> {
         self.guard.seen().probe()
     }
 
-    /// How many operations were processed.
-    pub fn processed_total(&self) -> u64 {
-        self.processed_total.load(Ordering::Acquire)
-    }
-
-    /// `process_resource(data)`: the side effect.
+    /// `process_resource(data)`: the business logic, `pass` in the seed. The probe sees it
+    /// run; that is what must happen exactly once.
     fn process(&self, message: impl FnOnce() -> String) {
-        self.processed_total.fetch_add(1, Ordering::AcqRel);
         self.probe().record(|| processed_event(&message()));
     }
 
