@@ -219,13 +219,14 @@ impl<T: Table<User>, P: Probe> UserStore<T, P> {
         let probe = &self.probe;
         self.table
             .write_pair(&actor.user_id, target, |actor_record, target_record| {
-                let self_promotion = actor.user_id == target;
                 check_actor(actor, actor_record.as_deref(), Role::Admin)?;
-                let target_record = match (self_promotion, target_record) {
-                    (true, _) => actor_record,
-                    (false, record) => record,
+                // For a self-promotion the pair holds one entry, passed first.
+                let record = if actor.user_id == target {
+                    actor_record
+                } else {
+                    target_record
                 };
-                let record = target_record.ok_or(StoreError::NotFound)?;
+                let record = record.ok_or(StoreError::NotFound)?;
                 record.role = Role::Admin;
                 record.version += 1;
                 probe.record(|| role_written(target, Role::Admin, &actor.user_id));
