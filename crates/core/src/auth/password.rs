@@ -104,6 +104,13 @@ pub struct Argon2Hasher {
     dummy: PasswordHash,
 }
 
+/// The production default: [`Argon2Hasher::owasp`].
+impl Default for Argon2Hasher {
+    fn default() -> Self {
+        Self::owasp()
+    }
+}
+
 impl Argon2Hasher {
     /// OWASP's first recommendation: Argon2id, 19 MiB, 2 passes, 1 lane.
     pub fn owasp() -> Self {
