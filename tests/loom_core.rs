@@ -217,6 +217,40 @@ fn promote_races_demote<T: Table<User> + Default + 'static>() {
     outcomes.assert_all_seen(&["demote first", "promote first"]);
 }
 
+type SharedStore<T> = Arc<UserStore<T, NoProbe>>;
+
+/// Two admins, alice and bob, demote `targets[i]` as `[alice, bob][i]` at once; returns the
+/// store and both results, in that order. One critical section each, so one must lose.
+fn race_two_admins<T: Table<User> + Default + 'static>(
+    hash: &PasswordHash,
+    targets: [&'static str; 2],
+) -> (SharedStore<T>, Vec<Result<(), StoreError>>) {
+    let store = Arc::new(UserStore::with(T::default(), NoProbe));
+    for user in ["alice", "bob"] {
+        store
+            .insert(user, hash.clone(), Role::Admin, "x@example.com")
+            .expect("valid");
+    }
+    let handles: Vec<_> = ["alice", "bob"]
+        .into_iter()
+        .zip(targets)
+        .map(|(actor, target)| {
+            let store = Arc::clone(&store);
+            thread::spawn(move || store.demote(&principal(actor, Role::Admin), target))
+        })
+        .collect();
+    let results: Vec<_> = handles
+        .into_iter()
+        .map(|h| h.join().expect("no panic"))
+        .collect();
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    (store, results)
+}
+
 per_strategy!(mutual_demotion_leaves_an_admin = mutual_demotion);
 
 /// (b') Two admins demote each other: the admin count is read with the write, so there is
@@ -226,28 +260,7 @@ fn mutual_demotion<T: Table<User> + Default + 'static>() {
     let outcomes = Outcomes::default();
     let seen = outcomes.clone();
     loom::model(move || {
-        let store = Arc::new(UserStore::with(T::default(), NoProbe));
-        for user in ["alice", "bob"] {
-            store
-                .insert(user, hash.clone(), Role::Admin, "x@example.com")
-                .expect("valid");
-        }
-        let handles: Vec<_> = [("alice", "bob"), ("bob", "alice")]
-            .into_iter()
-            .map(|(actor, target)| {
-                let store = Arc::clone(&store);
-                thread::spawn(move || store.demote(&principal(actor, Role::Admin), target))
-            })
-            .collect();
-        let results: Vec<_> = handles
-            .into_iter()
-            .map(|h| h.join().expect("no panic"))
-            .collect();
-        assert_eq!(
-            results.iter().filter(|r| r.is_ok()).count(),
-            1,
-            "{results:?}"
-        );
+        let (store, results) = race_two_admins::<T>(&hash, ["bob", "alice"]);
         // The loser was demoted before it could act.
         assert!(results.contains(&Err(StoreError::Forbidden)), "{results:?}");
         let admins = ["alice", "bob"]
@@ -275,28 +288,7 @@ fn self_demotions<T: Table<User> + Default + 'static>() {
     let outcomes = Outcomes::default();
     let seen = outcomes.clone();
     loom::model(move || {
-        let store = Arc::new(UserStore::with(T::default(), NoProbe));
-        for user in ["alice", "bob"] {
-            store
-                .insert(user, hash.clone(), Role::Admin, "x@example.com")
-                .expect("valid");
-        }
-        let handles: Vec<_> = ["alice", "bob"]
-            .into_iter()
-            .map(|user| {
-                let store = Arc::clone(&store);
-                thread::spawn(move || store.demote(&principal(user, Role::Admin), user))
-            })
-            .collect();
-        let results: Vec<_> = handles
-            .into_iter()
-            .map(|h| h.join().expect("no panic"))
-            .collect();
-        assert_eq!(
-            results.iter().filter(|r| r.is_ok()).count(),
-            1,
-            "{results:?}"
-        );
+        let (store, results) = race_two_admins::<T>(&hash, ["alice", "bob"]);
         assert!(results.contains(&Err(StoreError::LastAdmin)), "{results:?}");
         let admins: Vec<_> = ["alice", "bob"]
             .into_iter()
