@@ -1,9 +1,9 @@
 //! raceproof's model harness.
 //!
 //! A [`Scenario`] builds fresh shared state, runs concurrent actors against it and states
-//! [`Invariant`]s. Under `--cfg loom`, [`Model::check`] explores every interleaving and
+//! [`Invariant`]s. Under `--cfg loom`, `Model::check` explores every interleaving and
 //! returns a [`Verdict`]: proven, or violated with the failing interleaving as a [`Trace`]
-//! in the flow's own words. In a normal build, [`Model::stress`] runs the same scenario on
+//! in the flow's own words. In a normal build, `Model::stress` runs the same scenario on
 //! real threads many times, which is what a hand-written stress test would do.
 //!
 //! The steps come from the core's probes through a [`Recorder`], which uses non-modelled

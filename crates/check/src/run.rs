@@ -1,5 +1,5 @@
-//! Running scenarios: exhaustively under loom ([`Model::check`], `--cfg loom` builds), or
-//! many times on real threads ([`Model::stress`], normal builds), the test a user would
+//! Running scenarios: exhaustively under loom (`Model::check`, `--cfg loom` builds), or
+//! many times on real threads (`Model::stress`, normal builds), the test a user would
 //! otherwise write by hand.
 
 use crate::recorder::{History, Recorder};
