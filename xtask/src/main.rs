@@ -95,38 +95,30 @@ fn run(command: &mut Command) -> Result<(), String> {
     }
 }
 
+/// Runs one of the suite's binaries (`src/bin/`) in release mode with `args`.
+fn run_suite_bin(mut command: Command, bin: &str, args: &[&std::ffi::OsStr]) -> Result<(), String> {
+    command.args([
+        "run",
+        "--release",
+        "--quiet",
+        "-p",
+        "raceproof",
+        "--bin",
+        bin,
+        "--",
+    ]);
+    run(command.args(args))
+}
+
 fn verify(root: &Path) -> Result<(), String> {
     let out = reports_dir(root).join("verdicts.json");
-    run(loom_cargo(root)
-        .args([
-            "run",
-            "--release",
-            "--quiet",
-            "-p",
-            "raceproof",
-            "--bin",
-            "verify",
-            "--",
-        ])
-        .arg(&out))
+    run_suite_bin(loom_cargo(root), "verify", &[out.as_os_str()])
 }
 
 fn stress(root: &Path, runs: Option<&str>) -> Result<(), String> {
     let runs = runs.unwrap_or("10000");
     let out = reports_dir(root).join("stress.json");
-    run(cargo(root)
-        .args([
-            "run",
-            "--release",
-            "--quiet",
-            "-p",
-            "raceproof",
-            "--bin",
-            "stress",
-            "--",
-        ])
-        .arg(runs)
-        .arg(&out))
+    run_suite_bin(cargo(root), "stress", &[runs.as_ref(), out.as_os_str()])
 }
 
 fn test(root: &Path) -> Result<(), String> {
