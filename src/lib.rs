@@ -3,6 +3,7 @@
 
 pub use raceproof_check as check;
 pub use raceproof_core as core;
+pub use raceproof_flows as flows;
 
 pub mod catalogue;
 

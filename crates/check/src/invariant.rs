@@ -6,11 +6,11 @@
 //! [`Linearizable`] (a history of store operations against its sequential specification).
 //! [`FinalState`] turns any predicate on the state into an invariant.
 
+use crate::event::{Call, Fact, Ret};
 use crate::linearizability::{self, Operation};
 use crate::recorder::History;
-use raceproof_core::observe::{Call, Fact, Ret};
-use raceproof_core::store::Role;
-use std::collections::{HashMap, HashSet};
+use raceproof_core::audit::Action;
+use std::collections::HashMap;
 
 /// Where and why an invariant broke.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,13 +44,9 @@ pub trait Invariant<S>: Send + Sync {
     fn check(&self, state: &S, history: &History) -> Result<(), Breach>;
 }
 
-/// `authorized_at_commit`: every role write commits while its actor is an admin *at that
-/// instant*, with credentials that no password change has revoked.
-///
-/// Roles start from the setup's inserts and follow every recorded role write; a password
-/// change revokes every request its user authenticated before it. Scenarios authenticate
-/// each actor once, with the setup's password, so a change revokes every later role write
-/// by that user (a scenario that logs in again with the new password would need more).
+/// `authorized_at_commit`: every write commits while its actor holds the authority it needs
+/// *at that instant* (the role, and the credentials it authenticated with), judged by
+/// [`raceproof_core::audit::Commit::authorized`] over the commits an audit log reported.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AuthorizedAtCommit;
 
@@ -60,34 +56,11 @@ impl<S> Invariant<S> for AuthorizedAtCommit {
     }
 
     fn check(&self, _state: &S, history: &History) -> Result<(), Breach> {
-        let mut roles: HashMap<&str, Role> = HashMap::new();
-        let mut revoked: HashSet<&str> = HashSet::new();
         for (i, step) in history.steps.iter().enumerate() {
-            match step.fact() {
-                Fact::RoleSet { user, role } => {
-                    if !step.is_setup() {
-                        let Some(actor) = history.acts_as(&step.thread) else {
-                            return Err(Breach::at(i, "role written by an anonymous actor"));
-                        };
-                        if roles.get(actor) != Some(&Role::Admin) {
-                            return Err(Breach::at(
-                                i,
-                                format!("{actor} is not an admin at this instant"),
-                            ));
-                        }
-                        if revoked.contains(actor) {
-                            return Err(Breach::at(
-                                i,
-                                format!("{actor}'s password changed before this commit"),
-                            ));
-                        }
-                    }
-                    roles.insert(user, *role);
-                }
-                Fact::PasswordChanged { user } if !step.is_setup() => {
-                    revoked.insert(user);
-                }
-                _ => {}
+            if let Fact::Commit(commit) = step.fact()
+                && let Err(why) = commit.authorized()
+            {
+                return Err(Breach::at(i, format!("{}: {why}", commit.actor)));
             }
         }
         Ok(())
@@ -133,7 +106,10 @@ impl<S> Invariant<S> for NoLostUpdate<S> {
         let mut successes = 0u64;
         for (i, step) in history.steps.iter().enumerate() {
             match step.fact() {
-                Fact::EmailSet { user, version, .. } if *user == self.user => {
+                Fact::Commit(commit)
+                    if let Action::UpdateEmail { user, version, .. } = &commit.action
+                        && *user == self.user =>
+                {
                     if let Some(first) = written.insert(*version, &step.thread) {
                         return Err(Breach::at(
                             i,
@@ -199,7 +175,8 @@ impl<S> Invariant<S> for NoLostUpdate<S> {
 }
 
 /// `exactly_once`: each authentic signed message is processed at most once, and nothing
-/// else is ever processed.
+/// else is ever processed. It reads the effects flows record with
+/// [`crate::Recorder::effect`].
 #[derive(Debug, Clone)]
 pub struct ExactlyOnce {
     authentic: Vec<String>,
@@ -222,11 +199,11 @@ impl<S> Invariant<S> for ExactlyOnce {
     fn check(&self, _state: &S, history: &History) -> Result<(), Breach> {
         let mut done: HashMap<&str, &str> = HashMap::new();
         for (i, step) in history.steps.iter().enumerate() {
-            if let Fact::Processed { message } = step.fact() {
-                if !self.authentic.iter().any(|m| m == message) {
-                    return Err(Breach::at(i, "forged message processed"));
+            if let Fact::Effect { kind, subject } = step.fact() {
+                if !self.authentic.iter().any(|m| m == subject) {
+                    return Err(Breach::at(i, format!("forged message {kind}")));
                 }
-                if let Some(first) = done.insert(message, &step.thread) {
+                if let Some(first) = done.insert(subject, &step.thread) {
                     return Err(Breach::at(
                         i,
                         format!("processed twice (already by {first})"),

@@ -6,9 +6,11 @@
 //! in the flow's own words. In a normal build, `Model::stress` runs the same scenario on
 //! real threads many times, which is what a hand-written stress test would do.
 //!
-//! The steps come from the core's probes through a [`Recorder`], which uses non-modelled
-//! storage, so recording never changes what loom explores.
+//! The steps come from outside the code under test (calls and returns, audit-log commits,
+//! effects a flow records) through a [`Recorder`], which uses non-modelled storage, so
+//! recording never changes what loom explores.
 
+pub mod event;
 pub mod invariant;
 pub mod linearizability;
 pub mod recorder;
@@ -17,6 +19,7 @@ mod run;
 pub mod scenario;
 pub mod verdict;
 
+pub use event::{Call, Event, Fact, Ret};
 pub use invariant::{
     AuthorizedAtCommit, Breach, ExactlyOnce, FinalState, Invariant, Linearizable, NoLostUpdate,
 };

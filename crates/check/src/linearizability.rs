@@ -6,8 +6,8 @@
 //! the sequential specification gives every operation the result it really returned.
 //! Models have a handful of operations, so the exponential search is instant.
 
+use crate::event::{Call, Fact, Ret};
 use crate::recorder::History;
-use raceproof_core::observe::{Call, Fact, Ret};
 use std::collections::HashMap;
 
 /// One completed operation with its real-time interval (indices into the history).

@@ -1,11 +1,13 @@
 //! The ghost recorder: the step-by-step history of one execution.
 //!
-//! It implements the core's [`Probe`], so the store, the replay set and the flows report to it
-//! from inside their critical sections, in the order the effects happen. It is built on
-//! [`ghost`] storage (plain `std`), which loom does not model: recording adds no branch point,
-//! so the checker explores exactly the interleavings of the code under test.
+//! Actors record calls and returns around the operations they make, flows record their
+//! effects and narrate, and a store's audit log reports each commit from inside its critical
+//! section ([`Recorder::commit_listener`]). The recorder is built on [`ghost`] storage (plain
+//! `std`), which loom does not model: recording adds no branch point, so the checker
+//! explores exactly the interleavings of the code under test.
 
-use raceproof_core::observe::{Event, Fact, Probe};
+use crate::event::{Call, Event, Fact, Ret, commit_text};
+use raceproof_core::audit::{Commit, CommitListener};
 use raceproof_core::sync::{ghost, thread};
 
 /// The thread label given to steps recorded before any actor starts (the scenario's setup).
@@ -84,7 +86,53 @@ impl Recorder {
 
     /// Records a narration step (a read, a check, a decision).
     pub fn note(&self, text: impl Into<String>) {
-        self.record(|| Event::note(text));
+        self.record(Event::note(text));
+    }
+
+    /// Records an effect the flow performed: `kind` (e.g. `processed`, `paid`) on
+    /// `subject` (the message, the order). This is the call the built-in effect invariants
+    /// ([`crate::ExactlyOnce`]) read: an effect that is only narrated with [`Self::note`]
+    /// is invisible to them.
+    pub fn effect(&self, kind: &str, subject: impl Into<String>) {
+        let subject = subject.into();
+        self.record(Event::new(
+            format!("{kind} {subject}"),
+            Fact::Effect {
+                kind: kind.to_owned(),
+                subject,
+            },
+        ));
+    }
+
+    /// Records that a write committed (an audit log's entry).
+    pub fn commit(&self, commit: &Commit) {
+        self.record(Event::new(
+            commit_text(commit),
+            Fact::Commit(commit.clone()),
+        ));
+    }
+
+    /// A listener for [`raceproof_core::audit::AuditLog::with_listener`]: each commit lands
+    /// in this recorder, in commit order.
+    pub fn commit_listener(&self) -> CommitListener {
+        let recorder = self.clone();
+        Box::new(move |commit: &Commit| recorder.commit(commit))
+    }
+
+    /// Records that operation `op` was called (client side).
+    pub fn call(&self, op: u64, call: Call) {
+        self.record(Event::new(
+            format!("request {call}"),
+            Fact::Call { op, call },
+        ));
+    }
+
+    /// Records what operation `op` returned (client side).
+    pub fn ret(&self, op: u64, ret: Ret) {
+        self.record(Event::new(
+            format!("respond {ret}"),
+            Fact::Return { op, ret },
+        ));
     }
 
     /// The steps recorded so far.
@@ -93,10 +141,10 @@ impl Recorder {
     }
 }
 
-impl Probe for Recorder {
-    fn record(&self, event: impl FnOnce() -> Event) {
+impl Recorder {
+    /// Records `event` as a step of the calling actor.
+    pub fn record(&self, event: Event) {
         let id = thread::current().id();
-        let event = event();
         let mut log = ghost::lock(&self.log);
         let thread = log
             .labels

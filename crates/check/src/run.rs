@@ -6,9 +6,6 @@ use crate::recorder::{History, Recorder};
 use crate::scenario::{Expected, Scenario};
 #[cfg(loom)]
 use crate::verdict::Verdict;
-#[cfg(not(loom))]
-use raceproof_core::sync::Barrier;
-#[cfg(loom)]
 use raceproof_core::sync::ghost;
 use raceproof_core::sync::{Arc, thread};
 
@@ -96,7 +93,7 @@ impl<S: Send + Sync + 'static> Scenario<S> {
     fn run_on_threads(&self) -> bool {
         let recorder = Recorder::new();
         let state = Arc::new((self.setup)(&recorder));
-        let start = Arc::new(Barrier::new(self.actors.len()));
+        let start = Arc::new(ghost::Barrier::new(self.actors.len()));
         let handles: Vec<_> = self
             .actors
             .iter()

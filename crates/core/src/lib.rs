@@ -2,17 +2,20 @@
 //! endpoints, written once against the [`sync`] facade so that the same code runs in
 //! production (std / parking_lot) and under loom's model checker (`--cfg loom`).
 //!
+//! Production code only: the seeds' deliberately racy ports live in `raceproof-flows`, and
+//! the model checker observes this crate from the outside (calls, returns, the audit log).
+//!
 //! - [`auth`]: RFC 7617 Basic credentials, Argon2id password hashes, constant-time checks.
 //! - [`store`]: the versioned user store, with atomic authorize-and-act operations.
+//! - [`audit`]: every committed write in commit order, with the authority it was made on.
 //! - [`replay`]: HMAC-signed requests, freshness window, bounded replay set.
 //! - [`table`]: the lock strategies the store is generic over.
-//! - [`flows`]: the seeds' endpoints in their vulnerable, seed-fixed and proven variants.
-//! - [`observe`]: the probe through which models see what happened, in order.
+//! - [`service`]: the proven operations a server calls.
 
+pub mod audit;
 pub mod auth;
-pub mod flows;
-pub mod observe;
 pub mod replay;
+pub mod service;
 pub mod store;
 pub mod sync;
 pub mod table;

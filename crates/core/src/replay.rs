@@ -7,7 +7,6 @@
 //! timestamp is acceptable: after that the request is refused as stale anyway, so memory
 //! is bounded by request rate x window.
 
-use crate::observe::{Event, Fact, NoProbe, Probe};
 use crate::sync::atomic::{AtomicBool, Ordering};
 use crate::sync::{ghost, parking_lot::Mutex};
 use hmac::{KeyInit, Mac};
@@ -310,34 +309,26 @@ impl Entries {
 /// (by tag) that lock independently. Shards use parking_lot's mutex: every request takes
 /// one, and in the contention bench it doubled the throughput of std's on a hot key.
 #[derive(Debug)]
-pub struct ReplaySet<P = NoProbe> {
+pub struct ReplaySet {
     shards: Box<[Mutex<Entries>]>,
     capacity_per_shard: usize,
-    probe: P,
 }
 
 impl ReplaySet {
     /// One shard holding up to `capacity` entries.
     pub fn new(capacity: usize) -> Self {
-        Self::with_probe(capacity, NoProbe)
-    }
-}
-
-impl<P: Probe> ReplaySet<P> {
-    pub fn with_probe(capacity: usize, probe: P) -> Self {
-        Self::sharded(capacity, 1, probe)
+        Self::sharded(capacity, 1)
     }
 
     /// `shards` independently locked shards (at least one), each holding up to
     /// `capacity / shards` entries, rounded up.
-    pub fn sharded(capacity: usize, shards: usize, probe: P) -> Self {
+    pub fn sharded(capacity: usize, shards: usize) -> Self {
         let shards = shards.max(1);
         Self {
             shards: (0..shards)
                 .map(|_| Mutex::new(Entries::default()))
                 .collect(),
             capacity_per_shard: capacity.div_ceil(shards),
-            probe,
         }
     }
 
@@ -356,8 +347,6 @@ impl<P: Probe> ReplaySet<P> {
         entries.evict(now);
         let held = entries.expiry.len();
         let Entry::Vacant(slot) = entries.expiry.entry(tag) else {
-            self.probe
-                .record(|| Event::note(format!("replay set already holds {tag:?}")));
             return Err(ReplayError::Replayed);
         };
         if entries.horizon.is_some_and(|horizon| expires_at < horizon) {
@@ -371,8 +360,6 @@ impl<P: Probe> ReplaySet<P> {
             at: expires_at,
             tag,
         }));
-        self.probe
-            .record(|| Event::note(format!("replay set insert {tag:?}: was absent")));
         Ok(())
     }
 
@@ -390,10 +377,6 @@ impl<P: Probe> ReplaySet<P> {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    pub fn probe(&self) -> &P {
-        &self.probe
     }
 }
 
@@ -434,11 +417,11 @@ impl ResourceFlags {
 
 /// Signature, freshness and replay checks for signed requests, in that order.
 #[derive(Debug)]
-pub struct ReplayGuard<C = SystemClock, P = NoProbe> {
+pub struct ReplayGuard<C = SystemClock> {
     key: HmacKey,
     clock: C,
     tolerance: i64,
-    seen: ReplaySet<P>,
+    seen: ReplaySet,
 }
 
 impl ReplayGuard {
@@ -448,8 +431,8 @@ impl ReplayGuard {
     }
 }
 
-impl<C: Clock, P: Probe> ReplayGuard<C, P> {
-    pub fn with(key: HmacKey, clock: C, seen: ReplaySet<P>) -> Self {
+impl<C: Clock> ReplayGuard<C> {
+    pub fn with(key: HmacKey, clock: C, seen: ReplaySet) -> Self {
         Self {
             key,
             clock,
@@ -468,7 +451,7 @@ impl<C: Clock, P: Probe> ReplayGuard<C, P> {
         &self.key
     }
 
-    pub fn seen(&self) -> &ReplaySet<P> {
+    pub fn seen(&self) -> &ReplaySet {
         &self.seen
     }
 
@@ -484,13 +467,6 @@ impl<C: Clock, P: Probe> ReplayGuard<C, P> {
         self.key.verify_fields(fields, &tag)?;
         let now = self.clock.now();
         if fields.timestamp.abs_diff(now) > self.tolerance.unsigned_abs() {
-            self.seen.probe().record(|| {
-                Event::note(format!(
-                    "timestamp {} is {} s from now: stale",
-                    fields.timestamp,
-                    fields.timestamp.abs_diff(now)
-                ))
-            });
             return Err(ReplayError::Stale);
         }
         Ok((tag, now))
@@ -507,20 +483,4 @@ impl<C: Clock, P: Probe> ReplayGuard<C, P> {
         self.seen.insert_if_absent(tag, expires_at, now)?;
         Ok(tag)
     }
-}
-
-/// The seed's signed message, kept to show why it is unsafe: plain concatenation, so
-/// `("ab", "c")` and `("a", "bc")` sign the same bytes.
-pub fn seed_concatenation(resource_id: &str, action: &str, timestamp: &str) -> Vec<u8> {
-    format!("{resource_id}{action}{timestamp}").into_bytes()
-}
-
-/// Records that a message's side effect ran (used by the flows).
-pub fn processed_event(message: &str) -> Event {
-    Event::new(
-        format!("process {message}"),
-        Fact::Processed {
-            message: message.to_owned(),
-        },
-    )
 }

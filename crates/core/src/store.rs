@@ -4,16 +4,12 @@
 //! ETag, bumped by every write) and `credential_epoch` (bumped when the password changes, so
 //! that a request authenticated before the change can be told apart from one after).
 //!
-//! Two kinds of operation live here:
-//! - the **atomic operations** ([`UserStore::promote`], [`UserStore::update_email`],
-//!   [`UserStore::demote`], [`UserStore::change_password`]): check and effect in one critical
-//!   section, the check including the acting user's *current* authority;
-//! - **statement-level access** through [`UserStore::unguarded`]: one critical section per
-//!   call, exactly like the seeds' Python statements. A sequence of these calls is not
-//!   atomic; it exists so that vulnerable code can be ported faithfully and caught.
+//! Every write is an *atomic operation*: the check (the acting user's authority *now*, the
+//! expected version) and the effect are one critical section, and the write is appended to
+//! the store's [`AuditLog`] in that same section.
 
+use crate::audit::{Action, AuditLog, Commit, Pending};
 use crate::auth::{Credentials, PasswordHash, PasswordHasher, verify_or_dummy};
-use crate::observe::{Event, Fact, NoProbe, Probe};
 use crate::table::{GlobalMutex, Table};
 use std::fmt;
 
@@ -49,12 +45,29 @@ pub struct User {
 
 /// A user who proved their password: who, with which role, as of which credential epoch.
 ///
-/// The role is what it was *at authentication*; the atomic operations re-check it.
+/// Only [`UserStore::authenticate`] makes one, so holding a `Principal` means a password
+/// was checked. The role is what it was *at authentication*; the atomic operations re-check
+/// it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    pub user_id: String,
-    pub role: Role,
-    pub credential_epoch: u64,
+    user_id: String,
+    role: Role,
+    credential_epoch: u64,
+}
+
+impl Principal {
+    pub fn user_id(&self) -> &str {
+        &self.user_id
+    }
+
+    /// The role at authentication (possibly stale by now).
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    pub fn credential_epoch(&self) -> u64 {
+        self.credential_epoch
+    }
 }
 
 /// Why a store operation refused. Each maps to one HTTP status.
@@ -72,6 +85,9 @@ pub enum StoreError {
     /// 404: the user named in the request does not exist.
     #[error("user not found")]
     NotFound,
+    /// 409: a user with this id already exists.
+    #[error("user already exists")]
+    AlreadyExists,
     /// 412 (409 in the seed): the record is no longer at the expected version.
     #[error("precondition failed: the record is at version {current}")]
     PreconditionFailed { current: u64 },
@@ -84,19 +100,23 @@ pub enum StoreError {
     /// 400: a field is empty, too long or contains control characters.
     #[error("invalid {field}")]
     InvalidInput { field: &'static str },
+    /// 500: the operation could not run (e.g. the OS random source failed); nothing was
+    /// written.
+    #[error("internal error; nothing was changed")]
+    Internal,
 }
 
-/// The user store, generic over its lock strategy `T` and its probe `P`.
-pub struct UserStore<T = GlobalMutex<User>, P = NoProbe> {
+/// The user store, generic over its lock strategy `T`.
+pub struct UserStore<T = GlobalMutex<User>> {
     table: T,
-    probe: P,
+    audit: AuditLog,
     require_precondition: bool,
 }
 
 impl UserStore {
-    /// A store with the default strategy and no probe.
+    /// A store with the default strategy.
     pub fn new() -> Self {
-        Self::with(GlobalMutex::default(), NoProbe)
+        Self::with_table(GlobalMutex::default())
     }
 }
 
@@ -106,15 +126,40 @@ impl Default for UserStore {
     }
 }
 
-fn check_text(field: &'static str, value: &str, max: usize) -> Result<(), StoreError> {
+/// Checks a text field: not empty, at most `max` bytes, no control characters.
+pub fn check_text(field: &'static str, value: &str, max: usize) -> Result<(), StoreError> {
     if value.is_empty() || value.len() > max || value.chars().any(char::is_control) {
         return Err(StoreError::InvalidInput { field });
     }
     Ok(())
 }
 
+/// The actor's authority as read inside a write's critical section.
+#[derive(Debug, Clone, Copy)]
+struct Witness {
+    role: Role,
+    credential_epoch: u64,
+}
+
+impl Witness {
+    /// The audit entry of `actor`'s write, made with this authority.
+    fn commit(self, actor: &Principal, action: Action) -> Pending {
+        Pending {
+            actor: actor.user_id.clone(),
+            action,
+            actor_role_at_commit: Some(self.role),
+            actor_epoch_at_commit: self.credential_epoch,
+            authenticated_epoch: actor.credential_epoch,
+        }
+    }
+}
+
 /// The actor's authority *now*: same credentials as at authentication, and the role.
-fn check_actor(actor: &Principal, record: Option<&User>, need: Role) -> Result<(), StoreError> {
+fn check_actor(
+    actor: &Principal,
+    record: Option<&User>,
+    need: Role,
+) -> Result<Witness, StoreError> {
     let record = record.ok_or(StoreError::CredentialsRevoked)?;
     if record.credential_epoch != actor.credential_epoch {
         return Err(StoreError::CredentialsRevoked);
@@ -122,16 +167,25 @@ fn check_actor(actor: &Principal, record: Option<&User>, need: Role) -> Result<(
     if need == Role::Admin && record.role != Role::Admin {
         return Err(StoreError::Forbidden);
     }
-    Ok(())
+    Ok(Witness {
+        role: record.role,
+        credential_epoch: record.credential_epoch,
+    })
 }
 
-impl<T: Table<User>, P: Probe> UserStore<T, P> {
-    pub fn with(table: T, probe: P) -> Self {
+impl<T: Table<User>> UserStore<T> {
+    pub fn with_table(table: T) -> Self {
         Self {
             table,
-            probe,
+            audit: AuditLog::default(),
             require_precondition: false,
         }
+    }
+
+    /// Replaces the audit log (its capacity, a listener).
+    pub fn audit_log(mut self, audit: AuditLog) -> Self {
+        self.audit = audit;
+        self
     }
 
     /// Refuse email updates without an expected version (428) instead of applying them.
@@ -140,11 +194,18 @@ impl<T: Table<User>, P: Probe> UserStore<T, P> {
         self
     }
 
-    pub fn probe(&self) -> &P {
-        &self.probe
+    /// Whether email updates need an expected version.
+    pub fn requires_precondition(&self) -> bool {
+        self.require_precondition
     }
 
-    /// Adds or replaces a user at version 1.
+    /// The committed writes kept, in commit order.
+    pub fn audit(&self) -> Vec<Commit> {
+        self.audit.entries()
+    }
+
+    /// Adds a new user at version 1. An existing user is never replaced: that would reset
+    /// its counters and make revoked credentials and stale versions valid again.
     pub fn insert(
         &self,
         user_id: &str,
@@ -161,17 +222,11 @@ impl<T: Table<User>, P: Probe> UserStore<T, P> {
             version: 1,
             credential_epoch: 0,
         };
-        self.table.upsert(user_id, user);
-        self.probe.record(|| {
-            Event::new(
-                format!("insert {user_id} (role {role})"),
-                Fact::RoleSet {
-                    user: user_id.to_owned(),
-                    role,
-                },
-            )
-        });
-        Ok(())
+        if self.table.insert_new(user_id, user) {
+            Ok(())
+        } else {
+            Err(StoreError::AlreadyExists)
+        }
     }
 
     /// A copy of a user's record (one critical section).
@@ -196,30 +251,21 @@ impl<T: Table<User>, P: Probe> UserStore<T, P> {
             snapshot.as_ref().map(|(hash, _, _)| hash),
         );
         match snapshot {
-            Some((_, role, credential_epoch)) if ok => {
-                self.probe
-                    .record(|| Event::note(format!("authenticate {user_id}: ok (role {role})")));
-                Ok(Principal {
-                    user_id: user_id.to_owned(),
-                    role,
-                    credential_epoch,
-                })
-            }
-            _ => {
-                self.probe
-                    .record(|| Event::note(format!("authenticate {user_id}: rejected")));
-                Err(StoreError::InvalidCredentials)
-            }
+            Some((_, role, credential_epoch)) if ok => Ok(Principal {
+                user_id: user_id.to_owned(),
+                role,
+                credential_epoch,
+            }),
+            _ => Err(StoreError::InvalidCredentials),
         }
     }
 
     /// Makes `target` an admin, if `actor` is an admin with unchanged credentials *at the
     /// moment of the write*: check and write are one critical section.
     pub fn promote(&self, actor: &Principal, target: &str) -> Result<(), StoreError> {
-        let probe = &self.probe;
         self.table
             .write_pair(&actor.user_id, target, |actor_record, target_record| {
-                check_actor(actor, actor_record.as_deref(), Role::Admin)?;
+                let witness = check_actor(actor, actor_record.as_deref(), Role::Admin)?;
                 // For a self-promotion the pair holds one entry, passed first.
                 let record = if actor.user_id == target {
                     actor_record
@@ -229,7 +275,10 @@ impl<T: Table<User>, P: Probe> UserStore<T, P> {
                 let record = record.ok_or(StoreError::NotFound)?;
                 record.role = Role::Admin;
                 record.version += 1;
-                probe.record(|| role_written(target, Role::Admin, &actor.user_id));
+                let action = Action::Promote {
+                    target: target.to_owned(),
+                };
+                self.audit.append(witness.commit(actor, action));
                 Ok(())
             })
     }
@@ -238,9 +287,8 @@ impl<T: Table<User>, P: Probe> UserStore<T, P> {
     /// would remain: the admin count is read in the same critical section as the write, so
     /// two admins demoting each other cannot both succeed (no write skew).
     pub fn demote(&self, actor: &Principal, target: &str) -> Result<(), StoreError> {
-        let probe = &self.probe;
         self.table.write_all(|entries| {
-            check_actor(
+            let witness = check_actor(
                 actor,
                 entries.get_mut(&actor.user_id).map(|u| &*u),
                 Role::Admin,
@@ -253,7 +301,11 @@ impl<T: Table<User>, P: Probe> UserStore<T, P> {
             }
             record.role = Role::User;
             record.version += 1;
-            probe.record(|| role_written(target, Role::User, &actor.user_id));
+            // A self-demotion commits with the role the actor had when it decided.
+            let action = Action::Demote {
+                target: target.to_owned(),
+            };
+            self.audit.append(witness.commit(actor, action));
             Ok(())
         })
     }
@@ -266,11 +318,10 @@ impl<T: Table<User>, P: Probe> UserStore<T, P> {
         user: &str,
         new_password: PasswordHash,
     ) -> Result<(), StoreError> {
-        let probe = &self.probe;
         self.table
             .write_pair(&actor.user_id, user, |actor_record, user_record| {
                 let own = actor.user_id == user;
-                check_actor(
+                let witness = check_actor(
                     actor,
                     actor_record.as_deref(),
                     if own { Role::User } else { Role::Admin },
@@ -280,14 +331,10 @@ impl<T: Table<User>, P: Probe> UserStore<T, P> {
                 record.password = new_password;
                 record.credential_epoch += 1;
                 record.version += 1;
-                probe.record(|| {
-                    Event::new(
-                        format!("write {user}.password (credentials revoked)"),
-                        Fact::PasswordChanged {
-                            user: user.to_owned(),
-                        },
-                    )
-                });
+                let action = Action::ChangePassword {
+                    user: user.to_owned(),
+                };
+                self.audit.append(witness.commit(actor, action));
                 Ok(())
             })
     }
@@ -306,7 +353,6 @@ impl<T: Table<User>, P: Probe> UserStore<T, P> {
             return Err(StoreError::PreconditionRequired);
         }
         let user = actor.user_id.as_str();
-        let probe = &self.probe;
         // Refusals (revoked credentials, stale version) are decided by `check`, which a
         // read-sharing strategy can run under its read lock.
         let check = |record: Option<&User>| {
@@ -314,12 +360,6 @@ impl<T: Table<User>, P: Probe> UserStore<T, P> {
             let record = record.ok_or(StoreError::NotFound)?;
             match expected_version {
                 Some(expected) if record.version != expected => {
-                    probe.record(|| {
-                        Event::note(format!(
-                            "compare {user}.version = {} with expected {expected}: conflict",
-                            record.version
-                        ))
-                    });
                     Err(StoreError::PreconditionFailed {
                         current: record.version,
                     })
@@ -328,156 +368,17 @@ impl<T: Table<User>, P: Probe> UserStore<T, P> {
             }
         };
         self.table.write_checked(user, check, |record| {
+            let witness = check_actor(actor, record.as_deref(), Role::User)?;
             let record = record.ok_or(StoreError::NotFound)?;
             record.email = email.to_owned();
             record.version += 1;
-            probe.record(|| email_written(user, email, record.version));
+            let action = Action::UpdateEmail {
+                user: user.to_owned(),
+                email: email.to_owned(),
+                version: record.version,
+            };
+            self.audit.append(witness.commit(actor, action));
             Ok(record.version)
-        })
-    }
-
-    /// Statement-level access: each call its own critical section, as in the seeds.
-    pub fn unguarded(&self) -> Unguarded<'_, T, P> {
-        Unguarded { store: self }
-    }
-}
-
-fn role_written(target: &str, role: Role, by: &str) -> Event {
-    Event::new(
-        format!("write {target}.role = {role} (by {by})"),
-        Fact::RoleSet {
-            user: target.to_owned(),
-            role,
-        },
-    )
-}
-
-fn email_written(user: &str, email: &str, version: u64) -> Event {
-    Event::new(
-        format!("write {user}.email = {email} (version {version})"),
-        Fact::EmailSet {
-            user: user.to_owned(),
-            email: email.to_owned(),
-            version,
-        },
-    )
-}
-
-/// One critical section per call, nothing held between calls: the Python dict the seeds
-/// use, with its statements as methods. Sequences of these calls are where races live.
-pub struct Unguarded<'a, T, P> {
-    store: &'a UserStore<T, P>,
-}
-
-impl<T: Table<User>, P: Probe> Unguarded<'_, T, P> {
-    /// `USERS.get(user)`: the whole record, copied.
-    pub fn get(&self, user_id: &str) -> Option<User> {
-        let probe = &self.store.probe;
-        self.store.table.read(user_id, |user| {
-            probe.record(|| match user {
-                Some(u) => Event::note(format!(
-                    "read {user_id} = {{role {}, email {}, version {}}}",
-                    u.role, u.email, u.version
-                )),
-                None => Event::note(format!("read {user_id} = none")),
-            });
-            user.cloned()
-        })
-    }
-
-    /// `user in USERS`
-    pub fn exists(&self, user_id: &str) -> bool {
-        let probe = &self.store.probe;
-        self.store.table.read(user_id, |user| {
-            probe.record(|| Event::note(format!("read {user_id} exists = {}", user.is_some())));
-            user.is_some()
-        })
-    }
-
-    /// `USERS[user]["role"]`
-    pub fn role(&self, user_id: &str) -> Option<Role> {
-        let probe = &self.store.probe;
-        self.store.table.read(user_id, |user| {
-            let role = user.map(|u| u.role);
-            probe.record(|| match role {
-                Some(role) => Event::note(format!("read {user_id}.role = {role}")),
-                None => Event::note(format!("read {user_id}.role = none")),
-            });
-            role
-        })
-    }
-
-    /// `USERS[user]["_v"]`
-    pub fn version(&self, user_id: &str) -> Option<u64> {
-        let probe = &self.store.probe;
-        self.store.table.read(user_id, |user| {
-            let version = user.map(|u| u.version);
-            probe.record(|| match version {
-                Some(v) => Event::note(format!("read {user_id}.version = {v}")),
-                None => Event::note(format!("read {user_id}.version = none")),
-            });
-            version
-        })
-    }
-
-    /// `len([u for u in USERS.values() if u["role"] == "admin"])`
-    pub fn admin_count(&self) -> usize {
-        let probe = &self.store.probe;
-        self.store.table.write_all(|entries| {
-            let mut admins = 0usize;
-            entries.for_each(&mut |_, user| admins += usize::from(user.role == Role::Admin));
-            probe.record(|| Event::note(format!("count admins = {admins}")));
-            admins
-        })
-    }
-
-    /// `USERS[user]["role"] = role` (acting as `by`, for the trace).
-    pub fn set_role(&self, user_id: &str, role: Role, by: &str) -> Result<(), StoreError> {
-        let probe = &self.store.probe;
-        self.store.table.write(user_id, |user| {
-            let user = user.ok_or(StoreError::NotFound)?;
-            user.role = role;
-            probe.record(|| role_written(user_id, role, by));
-            Ok(())
-        })
-    }
-
-    /// `USERS[user]["email"] = email` (the version is left alone, as in the seed).
-    pub fn set_email(&self, user_id: &str, email: &str) -> Result<(), StoreError> {
-        let probe = &self.store.probe;
-        self.store.table.write(user_id, |user| {
-            let user = user.ok_or(StoreError::NotFound)?;
-            user.email = email.to_owned();
-            probe.record(|| email_written(user_id, email, user.version));
-            Ok(())
-        })
-    }
-
-    /// `USERS[user]["_v"] += 1`: one statement, so one critical section.
-    pub fn increment_version(&self, user_id: &str) -> Result<u64, StoreError> {
-        let probe = &self.store.probe;
-        self.store.table.write(user_id, |user| {
-            let user = user.ok_or(StoreError::NotFound)?;
-            user.version += 1;
-            probe.record(|| Event::note(format!("write {user_id}.version = {}", user.version)));
-            Ok(user.version)
-        })
-    }
-
-    /// `USERS[user] = record`: write a whole (possibly stale) record back, acting as `by`.
-    pub fn put(&self, user_id: &str, record: User, by: &str) -> Result<(), StoreError> {
-        let probe = &self.store.probe;
-        self.store.table.write(user_id, |user| {
-            let user = user.ok_or(StoreError::NotFound)?;
-            probe.record(|| {
-                if record.role == user.role {
-                    email_written(user_id, &record.email, record.version)
-                } else {
-                    role_written(user_id, record.role, by)
-                }
-            });
-            *user = record;
-            Ok(())
         })
     }
 }

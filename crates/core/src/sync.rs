@@ -36,11 +36,6 @@ pub mod thread {
 
 pub use backend::{MutexGuard, RwLockReadGuard, RwLockWriteGuard};
 
-/// Real threads only: the stress runner lines its threads up with it. loom explores every
-/// start order anyway, and its `Barrier` is a stub.
-#[cfg(not(loom))]
-pub use std::sync::Barrier;
-
 /// `std::sync::Mutex` (or loom's) without poisoning in the API.
 #[derive(Debug, Default)]
 pub struct Mutex<T>(backend::Mutex<T>);
@@ -119,6 +114,10 @@ pub mod parking_lot {
 /// its own primitives, so a `ghost` lock never adds a branch point and never blocks inside a
 /// model. Never use it for state the flows depend on: loom cannot see it.
 pub mod ghost {
+    /// Real threads only: the stress runner lines its threads up with it (loom explores
+    /// every start order anyway). Always std, so a crate compiled without `--cfg loom`
+    /// (rustdoc's doctests under a loom build) finds it too.
+    pub use std::sync::Barrier;
     pub use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
     pub use std::sync::{Arc, LazyLock, Mutex, MutexGuard, Once};
     pub use std::thread::{ThreadId, current as current_os_thread};

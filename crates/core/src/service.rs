@@ -1,0 +1,107 @@
+//! The proven operations, as a server calls them: credentials in, one atomic operation, a
+//! typed result out. Each is the `proven_fix` of a flow that raceproof's model catalogue
+//! checks under loom (authenticate outside any lock, then check and act in one critical
+//! section), so a handler that calls these inherits the proof.
+//!
+//! Password hashing is slow on purpose: call these off an async runtime's worker threads
+//! (e.g. tokio's `spawn_blocking`), with a bound on how many run at once.
+
+use crate::auth::{Argon2Hasher, Credentials, PasswordError, PasswordHasher};
+use crate::replay::{Clock, ReplayError, ReplayGuard, SignedFields, SystemClock};
+use crate::store::{Principal, StoreError, User, UserStore};
+use crate::table::{GlobalMutex, Table};
+
+/// The state of the Basic-auth endpoints: the user store and the password hasher.
+pub struct Accounts<T = GlobalMutex<User>, H = Argon2Hasher> {
+    store: UserStore<T>,
+    hasher: H,
+}
+
+impl<T: Table<User>, H: PasswordHasher> Accounts<T, H> {
+    pub fn new(store: UserStore<T>, hasher: H) -> Self {
+        Self { store, hasher }
+    }
+
+    pub fn store(&self) -> &UserStore<T> {
+        &self.store
+    }
+
+    pub fn hasher(&self) -> &H {
+        &self.hasher
+    }
+
+    /// Checks Basic credentials: a principal whose authority the operations re-check at
+    /// commit.
+    pub fn authenticate(&self, credentials: &Credentials) -> Result<Principal, StoreError> {
+        self.store.authenticate(&self.hasher, credentials)
+    }
+
+    /// `POST /promote`: make `target` an admin.
+    pub fn promote(&self, credentials: &Credentials, target: &str) -> Result<(), StoreError> {
+        let actor = self.authenticate(credentials)?;
+        self.store.promote(&actor, target)
+    }
+
+    /// `POST /demote`: make `target` a plain user, keeping at least one admin.
+    pub fn demote(&self, credentials: &Credentials, target: &str) -> Result<(), StoreError> {
+        let actor = self.authenticate(credentials)?;
+        self.store.demote(&actor, target)
+    }
+
+    /// `POST /password`: replace `user`'s password (one's own, or anyone's as an admin),
+    /// revoking every request authenticated with the old one. The new password is hashed
+    /// before any lock is taken.
+    pub fn change_password(
+        &self,
+        credentials: &Credentials,
+        user: &str,
+        new_password: &str,
+    ) -> Result<(), StoreError> {
+        let actor = self.authenticate(credentials)?;
+        let hash = self.hasher.hash(new_password).map_err(|e| match e {
+            PasswordError::TooLong => StoreError::InvalidInput { field: "password" },
+            PasswordError::InvalidParams | PasswordError::Randomness => StoreError::Internal,
+        })?;
+        self.store.change_password(&actor, user, hash)
+    }
+
+    /// `POST /update-email`: compare-and-set of the caller's own email (If-Match). Returns
+    /// the record's new version.
+    pub fn update_email(
+        &self,
+        credentials: &Credentials,
+        expected_version: Option<u64>,
+        email: &str,
+    ) -> Result<u64, StoreError> {
+        let actor = self.authenticate(credentials)?;
+        self.store.update_email(&actor, expected_version, email)
+    }
+}
+
+/// The state of `POST /operate`: signed requests, each admitted at most once.
+pub struct Operations<C = SystemClock> {
+    guard: ReplayGuard<C>,
+}
+
+impl<C: Clock> Operations<C> {
+    pub fn new(guard: ReplayGuard<C>) -> Self {
+        Self { guard }
+    }
+
+    pub fn guard(&self) -> &ReplayGuard<C> {
+        &self.guard
+    }
+
+    /// Verifies the signature and the timestamp, admits the request's identity into the
+    /// replay set if absent (one critical section), and only then runs `process`: at most
+    /// once per signed request, never for a forged or stale one.
+    pub fn operate<R>(
+        &self,
+        fields: &SignedFields,
+        signature: &str,
+        process: impl FnOnce(&SignedFields) -> R,
+    ) -> Result<R, ReplayError> {
+        self.guard.admit(fields, signature)?;
+        Ok(process(fields))
+    }
+}

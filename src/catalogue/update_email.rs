@@ -1,0 +1,75 @@
+//! `update_email` (seed 000): alice sends two (or more) updates, all expecting version 1.
+//! Each actor records its call and what came back, as a client would see them; the
+//! invariants judge that history and the final record.
+
+use super::{AccountsModel, Fixture, Implementation};
+use raceproof_check::{Call, Linearizable, Model, NoLostUpdate, Ret, Scenario};
+use raceproof_core::store::{Role, StoreError};
+use raceproof_flows::Variant;
+
+/// What a client sees of an update's result.
+pub fn to_ret(result: &Result<u64, StoreError>) -> Ret {
+    match result {
+        Ok(version) => Ret::Updated { version: *version },
+        Err(StoreError::PreconditionFailed { .. }) => Ret::Conflict,
+        Err(_) => Ret::Refused,
+    }
+}
+
+/// `writers` concurrent updates of alice's email, each expecting version 1.
+pub fn update_email(imp: Implementation, writers: usize) -> Scenario<AccountsModel> {
+    let fx = Fixture::new(&[("alice", "s3cr3t", Role::User)]);
+    let alice = fx.credentials("alice");
+    let flow = if writers == 2 {
+        "update_email".to_owned()
+    } else {
+        format!("update_email_{writers}_writers")
+    };
+    let mut scenario = Scenario::new(&flow, &imp.name.clone(), move |rec| imp.accounts(&fx, rec));
+    for n in 1..=writers {
+        let (alice, email) = (alice.clone(), format!("alice{n}@example.com"));
+        let op = n as u64;
+        scenario = scenario.actor(
+            Some("alice"),
+            &format!("alice sets {email}, expecting version 1"),
+            move |app| {
+                app.rec.call(
+                    op,
+                    Call::UpdateEmail {
+                        user: "alice".to_owned(),
+                        expected_version: Some(1),
+                        email: email.clone(),
+                    },
+                );
+                let result = app.flows.update_email(&alice, Some(1), &email);
+                app.rec.ret(op, to_ret(&result));
+            },
+        );
+    }
+    scenario
+        .invariant(NoLostUpdate::new("alice", 1, |app: &AccountsModel| {
+            app.flows.user("alice").map(|u| (u.email, u.version))
+        }))
+        .invariant(Linearizable::new([("alice", "alice@example.com", 1)]))
+}
+
+pub fn models() -> Vec<Box<dyn Model>> {
+    let mut models: Vec<Box<dyn Model>> = Variant::ALL
+        .into_iter()
+        .map(|variant| {
+            let scenario = update_email(Implementation::of(variant), 2);
+            let scenario = if variant.is_seed() {
+                scenario.expect_violated("no_lost_update")
+            } else {
+                scenario.expect_proven()
+            };
+            Box::new(scenario) as Box<dyn Model>
+        })
+        .collect();
+    models.push(Box::new(
+        update_email(Implementation::of(Variant::ProvenFix), 3)
+            .preemption_bound(2)
+            .expect_proven(),
+    ));
+    models
+}
