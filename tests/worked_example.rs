@@ -16,17 +16,27 @@ fn racy_coupon_is_caught_with_a_trace() {
     else {
         panic!("the racy redemption escaped the checker: {verdict:?}");
     };
-    assert_eq!(invariant, "paid_once");
+    assert_eq!(invariant, "exactly_once");
     let text = trace.to_string();
     assert!(text.contains("T1") && text.contains("T2"), "{text}");
-    assert!(text.contains("balance is 20"), "{text}");
+    assert!(text.contains("paid twice"), "{text}");
 }
 
 #[test]
-fn atomic_coupon_is_proven_exhaustively() {
+fn atomic_coupon_is_proven_exhaustively_with_coverage() {
     let verdict = example::scenario("atomic", example::redeem_atomic).check();
+    let Verdict::Proven {
+        bound: None,
+        iterations,
+        coverage,
+    } = &verdict
+    else {
+        panic!("expected proven: {verdict:?}");
+    };
+    assert!(*iterations > 1, "{verdict}");
+    // Every invariant saw something in the executions explored.
     assert!(
-        matches!(verdict, Verdict::Proven { bound: None, iterations } if iterations > 1),
-        "{verdict:?}"
+        coverage.invariants.iter().all(|c| c.events > 0),
+        "{verdict}"
     );
 }

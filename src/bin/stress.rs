@@ -16,6 +16,8 @@ fn main() -> std::process::ExitCode {
         runs: usize,
         violations: usize,
         first_violation: Option<usize>,
+        /// A run that never finished (deadlock): stress stopped there.
+        hung: bool,
         seconds: f64,
     }
     #[derive(Serialize)]
@@ -61,6 +63,7 @@ fn main() -> std::process::ExitCode {
             runs: outcome.runs,
             violations: outcome.violations,
             first_violation: outcome.first_violation,
+            hung: outcome.hung,
             seconds: outcome.seconds,
         });
     }

@@ -1,16 +1,43 @@
-//! Runs the model catalogue under loom: prints a verdict table and every counterexample,
-//! writes `verdicts.json`, and exits non-zero when a verdict is not the expected one.
-//! Run it through `cargo xtask verify`, which builds it with `--cfg loom`.
+//! Runs the model catalogue under loom: prints a verdict table (proven, violated,
+//! inconclusive), each proven model's coverage and each counterexample, writes
+//! `verdicts.json`, and exits with a code that says how it went:
+//!
+//! - 0: every verdict is the expected one;
+//! - 1: some model is violated (or proven) against expectations;
+//! - 3: the only surprises are inconclusive verdicts (a checker limit, a vacuous invariant).
+//!
+//! `verify --replay FLOW/VARIANT [--log]` re-runs one violated model on exactly its failing
+//! schedule (through loom's checkpoint file), with loom's own log on `--log`.
+//!
+//! Run it through `cargo xtask verify` / `cargo xtask replay`, which build it with
+//! `--cfg loom`.
 
 #[cfg(loom)]
 fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("--replay") => match args.get(1) {
+            Some(which) => replay(which, args.iter().any(|a| a == "--log")),
+            None => usage(),
+        },
+        Some(flag) if flag.starts_with("--") => usage(),
+        out => verify(out.unwrap_or("target/raceproof/verdicts.json")),
+    }
+}
+
+#[cfg(loom)]
+fn usage() -> std::process::ExitCode {
+    eprintln!("usage: verify [OUT.json] | verify --replay FLOW/VARIANT [--log]");
+    std::process::ExitCode::from(2)
+}
+
+#[cfg(loom)]
+fn verify(out: &str) -> std::process::ExitCode {
     use raceproof::catalogue::catalogue;
     use raceproof::check::{ModelReport, Report, Verdict};
+    use std::fmt::Write as _;
     use std::time::Instant;
 
-    let out = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "target/raceproof/verdicts.json".to_owned());
     let mut report = Report {
         machine: raceproof::machine(),
         ..Report::default()
@@ -20,7 +47,7 @@ fn main() -> std::process::ExitCode {
         "{:<28} {:<24} {:<32} {:<32} {:>10} {:>8} {:>6}",
         "flow", "variant", "expected", "verdict", "iterations", "seconds", "bound"
     );
-    let mut counterexamples = String::new();
+    let mut details = String::new();
     for model in catalogue() {
         let start = Instant::now();
         let verdict = model.check();
@@ -51,34 +78,86 @@ fn main() -> std::process::ExitCode {
                 "   <- UNEXPECTED"
             }
         );
-        if let Verdict::Violated { trace, .. } = &verdict {
-            counterexamples.push_str(&format!(
+        let _ = match &verdict {
+            Verdict::Violated { trace, .. } => write!(
+                details,
                 "\n{} / {} violates {} ({}):\n{trace}",
                 entry.flow,
                 entry.variant,
                 verdict.invariant().unwrap_or_default(),
                 entry.scenario
-            ));
-        }
+            ),
+            other => writeln!(details, "\n{} / {}: {other}", entry.flow, entry.variant),
+        };
         report.models.push(entry);
     }
-    println!("{counterexamples}");
-    let unexpected = report.models.iter().filter(|m| !m.as_expected).count();
+    println!("{details}");
+    let count = |kind: &str| report.models.iter().filter(|m| m.verdict == kind).count();
+    let unexpected: Vec<_> = report.models.iter().filter(|m| !m.as_expected).collect();
     println!(
-        "{} models in {:.2} s; {} as expected, {} not",
+        "{} models in {:.2} s: {} proven, {} violated, {} inconclusive; {} as expected, {} not",
         report.models.len(),
         started.elapsed().as_secs_f64(),
-        report.models.len() - unexpected,
-        unexpected
+        count("proven"),
+        count("violated"),
+        count("inconclusive"),
+        report.models.len() - unexpected.len(),
+        unexpected.len()
     );
-    if let Err(e) = raceproof::write_json(&out, &report) {
+    let only_inconclusive = unexpected.iter().all(|m| m.verdict == "inconclusive");
+    if let Err(e) = raceproof::write_json(out, &report) {
         eprintln!("cannot write {out}: {e}");
         return std::process::ExitCode::FAILURE;
     }
     println!("wrote {out}");
-    if unexpected == 0 {
+    match (unexpected.is_empty(), only_inconclusive) {
+        (true, _) => std::process::ExitCode::SUCCESS,
+        (false, true) => std::process::ExitCode::from(3),
+        (false, false) => std::process::ExitCode::FAILURE,
+    }
+}
+
+/// Finds `FLOW/VARIANT`'s first failing schedule (saving each schedule to a checkpoint
+/// file), then runs that schedule again from the file.
+#[cfg(loom)]
+fn replay(which: &str, log: bool) -> std::process::ExitCode {
+    use raceproof::catalogue::catalogue;
+    let models = catalogue();
+    let Some(model) = models
+        .iter()
+        .find(|m| format!("{}/{}", m.flow(), m.variant()) == which)
+    else {
+        eprintln!("no catalogue model {which}; models are:");
+        for m in &models {
+            eprintln!("  {}/{}", m.flow(), m.variant());
+        }
+        return std::process::ExitCode::from(2);
+    };
+    let dir = std::path::Path::new("target/raceproof/replay");
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        eprintln!("cannot create {}: {e}", dir.display());
+        return std::process::ExitCode::FAILURE;
+    }
+    let file = dir.join(format!("{}.json", which.replace('/', "__")));
+    // A schedule left by an earlier run would be replayed instead of searched for.
+    let _ = std::fs::remove_file(&file);
+    let found = model.replay(&file, false);
+    if found.invariant().is_none() {
+        println!("{which}: {found}\nnothing to replay: the model is not violated");
+        return std::process::ExitCode::SUCCESS;
+    }
+    println!(
+        "{which}: found after {} executions; schedule saved to {}",
+        found.iterations(),
+        file.display()
+    );
+    let again = model.replay(&file, log);
+    println!("replayed from the checkpoint:\n{again}");
+    if again.iterations() == 1 && again.label() == found.label() {
+        println!("the saved schedule reproduces the violation in its first execution");
         std::process::ExitCode::SUCCESS
     } else {
+        eprintln!("the saved schedule did not reproduce the violation first");
         std::process::ExitCode::FAILURE
     }
 }

@@ -163,9 +163,7 @@ pub fn models() -> Vec<Box<dyn Model>> {
         } else {
             models.push(Box::new(twice.expect_proven()));
             models.push(Box::new(splice.expect_proven()));
-            models.push(Box::new(
-                operate(imp, 3).preemption_bound(2).expect_proven(),
-            ));
+            models.push(Box::new(operate(imp, 3).expect_proven()));
         }
     }
     models

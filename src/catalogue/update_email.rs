@@ -67,9 +67,7 @@ pub fn models() -> Vec<Box<dyn Model>> {
         })
         .collect();
     models.push(Box::new(
-        update_email(Implementation::of(Variant::ProvenFix), 3)
-            .preemption_bound(2)
-            .expect_proven(),
+        update_email(Implementation::of(Variant::ProvenFix), 3).expect_proven(),
     ));
     models
 }

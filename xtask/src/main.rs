@@ -3,6 +3,8 @@
 //! - `verify`: the model catalogue under loom (release, its own target dir), verdict table,
 //!   counterexamples, `target/raceproof/verdicts.json`; fails on any unexpected verdict.
 //! - `stress [RUNS]`: the catalogue on real threads, `target/raceproof/stress.json`.
+//! - `replay FLOW/VARIANT [--log]`: re-runs one violated catalogue model on exactly its
+//!   failing schedule (loom's checkpoint), with loom's own log on `--log`.
 //! - `test`: every test, the normal suite and then the loom suite.
 //! - `bench [--quick]`: the criterion benches, `target/raceproof/bench.json` and `bench.md`.
 //! - `readme`: regenerates the README's tables from the reports in `target/raceproof/`.
@@ -13,13 +15,17 @@ mod readme;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <verify | stress [RUNS] | test | bench [--quick] | readme>";
+const USAGE: &str = "usage: cargo xtask <verify | replay FLOW/VARIANT [--log] | stress [RUNS] | test | bench [--quick] | readme>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = workspace_root();
     let result = match args.first().map(String::as_str) {
         Some("verify") => verify(&root),
+        Some("replay") => match args.get(1) {
+            Some(which) => replay(&root, which, args.iter().any(|a| a == "--log")),
+            None => Err(USAGE.to_owned()),
+        },
         Some("stress") => stress(&root, args.get(1).map(String::as_str)),
         Some("test") => test(&root),
         Some("bench") => bench::run(&root, args.iter().any(|a| a == "--quick")),
@@ -113,6 +119,14 @@ fn run_suite_bin(mut command: Command, bin: &str, args: &[&std::ffi::OsStr]) -> 
 fn verify(root: &Path) -> Result<(), String> {
     let out = reports_dir(root).join("verdicts.json");
     run_suite_bin(loom_cargo(root), "verify", &[out.as_os_str()])
+}
+
+fn replay(root: &Path, which: &str, log: bool) -> Result<(), String> {
+    let mut args: Vec<&std::ffi::OsStr> = vec!["--replay".as_ref(), which.as_ref()];
+    if log {
+        args.push("--log".as_ref());
+    }
+    run_suite_bin(loom_cargo(root), "verify", &args)
 }
 
 fn stress(root: &Path, runs: Option<&str>) -> Result<(), String> {

@@ -71,20 +71,31 @@ fn scenarios(report: &Value) -> String {
 
 fn verdict_table(report: &Value) -> String {
     let mut out = String::from(
-        "| flow | variant | expected | verdict | iterations (until found) | preemption bound | seconds |\n\
-         |---|---|---|---|---:|---|---:|\n",
+        "| flow | variant | expected | verdict | iterations (until found) | preemption bound | events checked | seconds |\n\
+         |---|---|---|---|---:|---|---|---:|\n",
     );
     for m in models(report) {
-        let verdict = match m["invariant"].as_str() {
-            Some(invariant) => format!("**violated**: `{invariant}`"),
-            None => "proven".to_owned(),
+        let verdict = match (m["verdict"].as_str(), m["invariant"].as_str()) {
+            (Some("violated"), Some(invariant)) => format!("**violated**: `{invariant}`"),
+            (Some("inconclusive"), _) => format!("*inconclusive*: {}", text(&m["reason"])),
+            _ => "proven".to_owned(),
         };
+        // Per invariant, the relevant events a proven verdict rests on.
+        let coverage = m["coverage"]["invariants"]
+            .as_array()
+            .map(|invs| {
+                invs.iter()
+                    .map(|c| format!("{} {}", text(&c["invariant"]), text(&c["events"])))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_else(|| "-".to_owned());
         let bound = m["preemption_bound"]
             .as_u64()
             .map_or_else(|| "none (exhaustive)".to_owned(), |b| b.to_string());
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {}{} | {} | {} | {:.3} |",
+            "| {} | {} | {} | {}{} | {} | {} | {} | {:.3} |",
             text(&m["flow"]),
             text(&m["variant"]),
             text(&m["expected"]),
@@ -96,6 +107,7 @@ fn verdict_table(report: &Value) -> String {
             },
             text(&m["iterations"]),
             bound,
+            coverage,
             m["seconds"].as_f64().unwrap_or(0.0),
         );
     }

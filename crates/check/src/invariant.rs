@@ -42,6 +42,25 @@ impl Breach {
 pub trait Invariant<S>: Send + Sync {
     fn name(&self) -> &str;
     fn check(&self, state: &S, history: &History) -> Result<(), Breach>;
+
+    /// How many events relevant to this invariant the execution recorded. An invariant
+    /// whose count stays 0 over every execution has checked nothing, and the verdict is
+    /// *inconclusive* rather than proven. The default (1) suits predicates on the final
+    /// state, which always have a state to look at.
+    fn observed(&self, _state: &S, _history: &History) -> usize {
+        1
+    }
+
+    /// What a flow must record for this invariant to see anything (shown when it saw
+    /// nothing).
+    fn needs(&self) -> &str {
+        "nothing: it reads the final state"
+    }
+}
+
+/// Steps of `history` (actors' and setup's alike) whose fact `relevant` accepts.
+fn count(history: &History, relevant: impl Fn(&Fact) -> bool) -> usize {
+    history.steps.iter().filter(|s| relevant(s.fact())).count()
 }
 
 /// `authorized_at_commit`: every write commits while its actor holds the authority it needs
@@ -53,6 +72,15 @@ pub struct AuthorizedAtCommit;
 impl<S> Invariant<S> for AuthorizedAtCommit {
     fn name(&self) -> &str {
         "authorized_at_commit"
+    }
+
+    fn observed(&self, _state: &S, history: &History) -> usize {
+        count(history, |f| matches!(f, Fact::Commit(_)))
+    }
+
+    fn needs(&self) -> &str {
+        "commits: build the store with `AuditLog::with_listener(recorder.commit_listener())`, \
+         or record them with `Recorder::commit`"
     }
 
     fn check(&self, _state: &S, history: &History) -> Result<(), Breach> {
@@ -96,6 +124,18 @@ impl<S> NoLostUpdate<S> {
 impl<S> Invariant<S> for NoLostUpdate<S> {
     fn name(&self) -> &str {
         "no_lost_update"
+    }
+
+    fn observed(&self, _state: &S, history: &History) -> usize {
+        count(history, |f| match f {
+            Fact::Commit(c) => c.action.subject() == self.user,
+            Fact::Return { .. } => true,
+            _ => false,
+        })
+    }
+
+    fn needs(&self) -> &str {
+        "update calls and returns (`Recorder::call`/`Recorder::ret`) and commits"
     }
 
     fn check(&self, state: &S, history: &History) -> Result<(), Breach> {
@@ -196,6 +236,15 @@ impl<S> Invariant<S> for ExactlyOnce {
         "exactly_once"
     }
 
+    fn observed(&self, _state: &S, history: &History) -> usize {
+        count(history, |f| matches!(f, Fact::Effect { .. }))
+    }
+
+    fn needs(&self) -> &str {
+        "effects: call `Recorder::effect(\"processed\", message)` where the flow performs \
+         the effect (a `note` is narration only)"
+    }
+
     fn check(&self, _state: &S, history: &History) -> Result<(), Breach> {
         let mut done: HashMap<&str, &str> = HashMap::new();
         for (i, step) in history.steps.iter().enumerate() {
@@ -204,10 +253,7 @@ impl<S> Invariant<S> for ExactlyOnce {
                     return Err(Breach::at(i, format!("forged message {kind}")));
                 }
                 if let Some(first) = done.insert(subject, &step.thread) {
-                    return Err(Breach::at(
-                        i,
-                        format!("processed twice (already by {first})"),
-                    ));
+                    return Err(Breach::at(i, format!("{kind} twice (already by {first})")));
                 }
             }
         }
@@ -238,6 +284,14 @@ impl Linearizable {
 impl<S> Invariant<S> for Linearizable {
     fn name(&self) -> &str {
         "linearizable"
+    }
+
+    fn observed(&self, _state: &S, history: &History) -> usize {
+        Operation::collect(history).len()
+    }
+
+    fn needs(&self) -> &str {
+        "operations: `Recorder::call` before and `Recorder::ret` after each one"
     }
 
     fn check(&self, _state: &S, history: &History) -> Result<(), Breach> {

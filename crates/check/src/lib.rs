@@ -25,6 +25,6 @@ pub use invariant::{
 };
 pub use recorder::{History, Recorder, Step};
 pub use report::{ModelReport, Report};
-pub use run::{Model, StressOutcome};
-pub use scenario::{Expected, Scenario};
-pub use verdict::{Trace, TraceLine, Verdict};
+pub use run::{Model, RUN_TIMEOUT, STRESS_RUNS, StressOutcome};
+pub use scenario::{Budget, Expected, Scenario};
+pub use verdict::{Coverage, Inconclusive, InvariantCoverage, Trace, TraceLine, Verdict};

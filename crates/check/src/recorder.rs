@@ -139,6 +139,20 @@ impl Recorder {
     pub fn steps(&self) -> Vec<Step> {
         ghost::lock(&self.log).steps.clone()
     }
+
+    /// The label of a thread that entered, if any.
+    pub fn label_of(&self, id: thread::ThreadId) -> Option<String> {
+        ghost::lock(&self.log)
+            .labels
+            .iter()
+            .find(|(tid, _)| *tid == id)
+            .map(|(_, label)| label.clone())
+    }
+
+    /// The label of the calling thread, if it entered.
+    pub fn current_label(&self) -> Option<String> {
+        self.label_of(thread::current().id())
+    }
 }
 
 impl Recorder {

@@ -1,7 +1,7 @@
 //! The machine-readable report `cargo xtask verify` writes (`target/raceproof/verdicts.json`).
 
 use crate::scenario::Expected;
-use crate::verdict::{TraceLine, Verdict};
+use crate::verdict::{Coverage, TraceLine, Verdict};
 use serde::Serialize;
 
 /// `verdicts.json`: one entry per catalogue model.
@@ -20,10 +20,15 @@ pub struct ModelReport {
     pub scenario: String,
     /// `proven` or `violated: <invariant>`.
     pub expected: String,
-    /// `proven` or `violated`.
+    /// `proven`, `violated` or `inconclusive`.
     pub verdict: String,
     /// The invariant broken, if any.
     pub invariant: Option<String>,
+    /// Why the checker could not decide, and what to change (inconclusive only).
+    pub reason: Option<String>,
+    pub hint: Option<String>,
+    /// What a proven verdict rests on: executions and, per invariant, the events checked.
+    pub coverage: Option<Coverage>,
     /// Executions explored (up to the failing one when violated).
     pub iterations: usize,
     pub seconds: f64,
@@ -44,17 +49,30 @@ impl ModelReport {
         verdict: &Verdict,
         seconds: f64,
     ) -> Self {
-        let (verdict_word, trace) = match verdict {
-            Verdict::Proven { .. } => ("proven", Vec::new()),
-            Verdict::Violated { trace, .. } => ("violated", trace.lines.clone()),
+        let trace = match verdict {
+            Verdict::Violated { trace, .. } => trace.lines.clone(),
+            _ => Vec::new(),
+        };
+        let (reason, hint) = match verdict {
+            Verdict::Inconclusive { cause, hint, .. } => {
+                (Some(cause.to_string()), Some(hint.clone()))
+            }
+            _ => (None, None),
+        };
+        let coverage = match verdict {
+            Verdict::Proven { coverage, .. } => Some(coverage.clone()),
+            _ => None,
         };
         Self {
             flow: flow.to_owned(),
             variant: variant.to_owned(),
             scenario: scenario.to_owned(),
             expected: expected.label(),
-            verdict: verdict_word.to_owned(),
+            verdict: verdict.kind().to_owned(),
             invariant: verdict.invariant().map(str::to_owned),
+            reason,
+            hint,
+            coverage,
             iterations: verdict.iterations(),
             seconds,
             preemption_bound: bound,

@@ -10,6 +10,8 @@ pub enum Expected {
     Proven,
     /// Violated, and the named invariant is the one that breaks.
     Violated(String),
+    /// The checker cannot decide (a limit of the checker, or a vacuous invariant).
+    Inconclusive,
 }
 
 impl Expected {
@@ -17,6 +19,24 @@ impl Expected {
         match self {
             Expected::Proven => "proven".to_owned(),
             Expected::Violated(invariant) => format!("violated: {invariant}"),
+            Expected::Inconclusive => "inconclusive".to_owned(),
+        }
+    }
+}
+
+/// How much exploration a model may use before its verdict is *inconclusive*: loom's search
+/// is exhaustive, and a model too large to finish must never be reported proven.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Budget {
+    pub executions: usize,
+    pub seconds: f64,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Self {
+            executions: 200_000,
+            seconds: 300.0,
         }
     }
 }
@@ -55,6 +75,9 @@ pub struct Scenario<S> {
     pub expected: Expected,
     /// loom's preemption bound; `None` explores every interleaving.
     pub preemption_bound: Option<usize>,
+    pub budget: Budget,
+    /// How long one real-thread run may take before the stress runner calls it a deadlock.
+    pub run_timeout: std::time::Duration,
     pub(crate) setup: Setup<S>,
     pub(crate) actors: Vec<Actor<S>>,
     pub(crate) invariants: Vec<ghost::Arc<dyn Invariant<S>>>,
@@ -67,6 +90,8 @@ impl<S> Clone for Scenario<S> {
             variant: self.variant.clone(),
             expected: self.expected.clone(),
             preemption_bound: self.preemption_bound,
+            budget: self.budget,
+            run_timeout: self.run_timeout,
             setup: self.setup.clone(),
             actors: self.actors.clone(),
             invariants: self.invariants.clone(),
@@ -86,6 +111,8 @@ impl<S: Send + Sync + 'static> Scenario<S> {
             variant: variant.to_owned(),
             expected: Expected::Proven,
             preemption_bound: None,
+            budget: Budget::default(),
+            run_timeout: crate::run::RUN_TIMEOUT,
             setup: ghost::Arc::new(setup),
             actors: Vec::new(),
             invariants: Vec::new(),
@@ -125,9 +152,32 @@ impl<S: Send + Sync + 'static> Scenario<S> {
         self
     }
 
-    /// Bounds loom's preemptions: needed for three or more actors to stay fast.
+    /// Expects the checker to be unable to decide (for models that test the checker).
+    pub fn expect_inconclusive(mut self) -> Self {
+        self.expected = Expected::Inconclusive;
+        self
+    }
+
+    /// Bounds loom's preemptions: the verdict then covers every interleaving with at most
+    /// `bound` preemptions, and says so. Most concurrency bugs need two or fewer.
     pub fn preemption_bound(mut self, bound: usize) -> Self {
         self.preemption_bound = Some(bound);
+        self
+    }
+
+    /// How long one real-thread run may take before it counts as a deadlock (default
+    /// [`crate::RUN_TIMEOUT`]).
+    pub fn run_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.run_timeout = timeout;
+        self
+    }
+
+    /// Caps the exploration; past either cap the verdict is *inconclusive*.
+    pub fn budget(mut self, executions: usize, seconds: f64) -> Self {
+        self.budget = Budget {
+            executions,
+            seconds,
+        };
         self
     }
 
@@ -142,6 +192,15 @@ impl<S: Send + Sync + 'static> Scenario<S> {
                 label: a.label.clone(),
                 acts_as: a.acts_as.clone(),
             })
+            .collect()
+    }
+
+    /// How many relevant events each invariant saw in this execution, in order.
+    #[cfg(loom)]
+    pub(crate) fn observe(&self, state: &S, history: &History) -> Vec<usize> {
+        self.invariants
+            .iter()
+            .map(|inv| inv.observed(state, history))
             .collect()
     }
 

@@ -9,17 +9,91 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// Every interleaving (within `bound` preemptions, when there is one) kept every
-    /// invariant.
+    /// invariant, and every invariant saw something to check ([`Coverage`]).
     Proven {
         iterations: usize,
         bound: Option<usize>,
+        coverage: Coverage,
     },
-    /// An interleaving broke `invariant`; `trace` shows it step by step.
+    /// The code under test broke `invariant` (or deadlocked, or panicked); `trace` shows
+    /// the interleaving step by step.
     Violated {
         invariant: String,
         trace: Trace,
         iterations_until_found: usize,
     },
+    /// The checker could not decide: the model hit one of its limits, or an invariant
+    /// never saw what it checks. Says nothing about the code under test.
+    Inconclusive {
+        cause: Inconclusive,
+        /// What to change so that the model can be decided.
+        hint: String,
+        iterations: usize,
+    },
+}
+
+/// Why a verdict is inconclusive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inconclusive {
+    /// An invariant observed no relevant event in any execution: it checked nothing.
+    Vacuous { invariant: String },
+    /// loom explores at most `max` threads, the model's main thread included.
+    ThreadLimit { threads: usize, max: usize },
+    /// An execution took more than loom's branch limit: typically a spin loop that loom
+    /// cannot see make progress.
+    BranchLimit,
+    /// The exploration budget ran out before every interleaving was explored.
+    Budget { executions: usize, millis: u64 },
+    /// Run on real threads, not model-checked: no violation showed in `runs` runs, which
+    /// proves nothing.
+    NotModelChecked { runs: usize },
+    /// loom failed for a reason of its own.
+    Checker { message: String },
+}
+
+impl fmt::Display for Inconclusive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Inconclusive::Vacuous { invariant } => write!(
+                f,
+                "invariant `{invariant}` observed no relevant event in any execution"
+            ),
+            Inconclusive::ThreadLimit { threads, max } => write!(
+                f,
+                "the model needs {threads} threads; loom explores at most {max} (its main thread included)"
+            ),
+            Inconclusive::BranchLimit => f.write_str(
+                "an execution exceeded loom's branch limit (a loop that loom cannot see make progress)",
+            ),
+            Inconclusive::Budget { executions, millis } => write!(
+                f,
+                "exploration stopped after {executions} executions ({:.1} s) before covering every interleaving",
+                *millis as f64 / 1000.0
+            ),
+            Inconclusive::NotModelChecked { runs } => write!(
+                f,
+                "not model-checked: {runs} runs on real threads showed no violation, which proves nothing"
+            ),
+            Inconclusive::Checker { message } => write!(f, "loom failed: {message}"),
+        }
+    }
+}
+
+/// What a proven verdict rests on.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Coverage {
+    /// Executions explored.
+    pub executions: usize,
+    /// Per invariant, the relevant events it checked over all executions.
+    pub invariants: Vec<InvariantCoverage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InvariantCoverage {
+    pub invariant: String,
+    /// Relevant events (commits, effects, operations, final states) checked, summed over
+    /// executions.
+    pub events: usize,
 }
 
 impl Verdict {
@@ -30,15 +104,17 @@ impl Verdict {
     /// The broken invariant, if any.
     pub fn invariant(&self) -> Option<&str> {
         match self {
-            Verdict::Proven { .. } => None,
             Verdict::Violated { invariant, .. } => Some(invariant),
+            _ => None,
         }
     }
 
     /// Executions explored: all of them when proven, up to the failing one when violated.
     pub fn iterations(&self) -> usize {
         match self {
-            Verdict::Proven { iterations, .. } => *iterations,
+            Verdict::Proven { iterations, .. } | Verdict::Inconclusive { iterations, .. } => {
+                *iterations
+            }
             Verdict::Violated {
                 iterations_until_found,
                 ..
@@ -46,11 +122,56 @@ impl Verdict {
         }
     }
 
-    /// `proven` or `violated: <invariant>`, comparable with [`crate::Expected::label`].
+    /// `proven`, `violated`, or `inconclusive`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Verdict::Proven { .. } => "proven",
+            Verdict::Violated { .. } => "violated",
+            Verdict::Inconclusive { .. } => "inconclusive",
+        }
+    }
+
+    /// `proven`, `violated: <invariant>` or `inconclusive`, comparable with
+    /// [`crate::Expected::label`].
     pub fn label(&self) -> String {
         match self {
-            Verdict::Proven { .. } => "proven".to_owned(),
             Verdict::Violated { invariant, .. } => format!("violated: {invariant}"),
+            other => other.kind().to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verdict::Proven {
+                iterations,
+                bound,
+                coverage,
+            } => {
+                match bound {
+                    Some(b) => write!(
+                        f,
+                        "proven: {iterations} executions, every interleaving with at most {b} preemptions"
+                    )?,
+                    None => write!(f, "proven: {iterations} executions, every interleaving")?,
+                }
+                for c in &coverage.invariants {
+                    write!(f, "; {} checked {} events", c.invariant, c.events)?;
+                }
+                Ok(())
+            }
+            Verdict::Violated {
+                invariant,
+                trace,
+                iterations_until_found,
+            } => write!(
+                f,
+                "violated: {invariant} (found after {iterations_until_found} executions)\n{trace}"
+            ),
+            Verdict::Inconclusive { cause, hint, .. } => {
+                write!(f, "inconclusive: {cause}\n  hint: {hint}")
+            }
         }
     }
 }
@@ -77,29 +198,47 @@ impl Trace {
         let marked = breach
             .step
             .filter(|&i| history.steps.get(i).is_some_and(|s| !s.is_setup()));
-        let mut lines = Vec::new();
+        let mut trace = Self::steps(history, marked.map(|i| (i, breach.why.as_str())));
+        if marked.is_none() {
+            trace.push(
+                "end",
+                format!("after every thread finished   <- {}", breach.why),
+            );
+        }
+        trace
+    }
+
+    /// The actors' steps of `history`, then `ending` (lines that say how the execution
+    /// stopped: who is blocked, who panicked).
+    pub fn ending(history: &History, ending: Vec<(String, String)>) -> Self {
+        let mut trace = Self::steps(history, None);
+        for (thread, event) in ending {
+            trace.push(&thread, event);
+        }
+        trace
+    }
+
+    fn steps(history: &History, marked: Option<(usize, &str)>) -> Self {
+        let mut trace = Self::default();
         for (i, step) in history.steps.iter().enumerate() {
             if step.is_setup() {
                 continue;
             }
-            let mut event = step.text().to_owned();
-            if marked == Some(i) {
-                event = format!("{event}   <- {}", breach.why);
-            }
-            lines.push(TraceLine {
-                step: lines.len() + 1,
-                thread: step.thread.clone(),
-                event,
-            });
+            let event = match marked {
+                Some((m, why)) if m == i => format!("{}   <- {why}", step.text()),
+                _ => step.text().to_owned(),
+            };
+            trace.push(&step.thread, event);
         }
-        if marked.is_none() {
-            lines.push(TraceLine {
-                step: lines.len() + 1,
-                thread: "end".to_owned(),
-                event: format!("after every thread finished   <- {}", breach.why),
-            });
-        }
-        Self { lines }
+        trace
+    }
+
+    fn push(&mut self, thread: &str, event: String) {
+        self.lines.push(TraceLine {
+            step: self.lines.len() + 1,
+            thread: thread.to_owned(),
+            event,
+        });
     }
 }
 

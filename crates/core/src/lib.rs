@@ -9,11 +9,13 @@
 //! - [`store`]: the versioned user store, with atomic authorize-and-act operations.
 //! - [`audit`]: every committed write in commit order, with the authority it was made on.
 //! - [`replay`]: HMAC-signed requests, freshness window, bounded replay set.
+//! - [`clock`]: the time the replay guard reads; modelled under loom.
 //! - [`table`]: the lock strategies the store is generic over.
 //! - [`service`]: the proven operations a server calls.
 
 pub mod audit;
 pub mod auth;
+pub mod clock;
 pub mod replay;
 pub mod service;
 pub mod store;

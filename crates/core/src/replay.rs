@@ -7,8 +7,9 @@
 //! timestamp is acceptable: after that the request is refused as stale anyway, so memory
 //! is bounded by request rate x window.
 
+pub use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::sync::atomic::{AtomicBool, Ordering};
-use crate::sync::{ghost, parking_lot::Mutex};
+use crate::sync::parking_lot::Mutex;
 use hmac::{KeyInit, Mac};
 use sha2::Sha256;
 use std::cmp::Reverse;
@@ -184,50 +185,6 @@ impl HmacKey {
         self.mac_fields(fields)?
             .verify_slice(&tag.0)
             .map_err(|_| ReplayError::BadSignature)
-    }
-}
-
-/// Where "now" comes from; injectable so tests and models control time.
-pub trait Clock: Send + Sync {
-    /// Unix seconds.
-    fn now(&self) -> i64;
-}
-
-/// The operating system's clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> i64 {
-        use std::time::{SystemTime, UNIX_EPOCH};
-        match SystemTime::now().duration_since(UNIX_EPOCH) {
-            Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-            Err(_) => 0,
-        }
-    }
-}
-
-/// A clock the test moves by hand. Ghost storage: reading it adds no loom branch point.
-#[derive(Debug, Default)]
-pub struct ManualClock(ghost::AtomicI64);
-
-impl ManualClock {
-    pub fn new(now: i64) -> Self {
-        Self(ghost::AtomicI64::new(now))
-    }
-
-    pub fn set(&self, now: i64) {
-        self.0.store(now, ghost::Ordering::SeqCst);
-    }
-
-    pub fn advance(&self, secs: i64) {
-        self.0.fetch_add(secs, ghost::Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> i64 {
-        self.0.load(ghost::Ordering::SeqCst)
     }
 }
 

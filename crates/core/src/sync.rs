@@ -1,29 +1,42 @@
 //! The sync facade: the only module in raceproof that names a primitive.
 //!
-//! Everything else imports `Arc`, `Mutex`, `RwLock`, atomics and `thread` from here. A normal
-//! build gets `std` (and `parking_lot` under [`parking_lot`]); a build with `--cfg loom` gets
-//! loom's model-checked twins, so the same code is explored interleaving by interleaving.
+//! Everything else imports `Arc`, `Mutex`, `RwLock`, `Condvar`, atomics, `thread` and `hint`
+//! from here. A normal build gets `std` (and `parking_lot` under [`parking_lot`]); a build with
+//! `--cfg loom` gets loom's model-checked twins, so the same code is explored interleaving by
+//! interleaving. The paths mirror `std`'s.
 //!
-//! The paths mirror `std::sync`. Locks return their guard directly: a poisoned lock is taken
-//! over (as tokio's `loom/std` wrapper does), since every critical section in the core either
-//! completes its write or leaves the value untouched, and loom has no poisoning to model.
+//! Locks return their guard directly: a poisoned lock is taken over (as tokio's `loom/std`
+//! wrapper does), since every critical section in the core either completes its write or
+//! leaves the value untouched, and loom has no poisoning to model. Guards are thin wrappers,
+//! so they deref and format (`Display`, `Debug`) the same in both builds.
 //!
-//! [`ghost`] is the exception that proves the rule: plain `std` storage for instrumentation
-//! (trace recorders, test clocks) that must *not* add loom branch points.
+//! Locks can be named where they are created ([`Mutex::named`]); under loom, a lock records
+//! which model thread waits for it and which holds it ([`model`]), so a deadlock is reported
+//! as "T1 waits for `a`, held by T2". In a normal build the name is not even stored.
+//!
+//! Everything a flow reads must come from here: state kept anywhere else (a `std` atomic, a
+//! static, the system clock) is invisible to loom, which then never tries the interleavings
+//! that change it, and a model that depends on it can be reported proven while broken.
 
 #[cfg(loom)]
 use loom::sync as backend;
+use std::fmt;
+use std::ops::{Deref, DerefMut};
 #[cfg(not(loom))]
 use std::sync as backend;
 
 pub use backend::Arc;
 
-/// Atomics, `std::sync::atomic`'s paths.
+/// Atomics and fences, `std::sync::atomic`'s paths.
 pub mod atomic {
     #[cfg(loom)]
-    pub use loom::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+    pub use loom::sync::atomic::{
+        AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
+    };
     #[cfg(not(loom))]
-    pub use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+    pub use std::sync::atomic::{
+        AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
+    };
 }
 
 /// Threads: loom's scheduler-controlled threads under `cfg(loom)`, OS threads otherwise.
@@ -34,56 +47,350 @@ pub mod thread {
     pub use std::thread::{JoinHandle, ThreadId, current, spawn, yield_now};
 }
 
-pub use backend::{MutexGuard, RwLockReadGuard, RwLockWriteGuard};
+/// Spin-loop hints: under loom, `spin_loop` yields to the scheduler, so a spin-wait on
+/// another thread's store makes progress instead of exhausting loom's branch limit.
+pub mod hint {
+    #[cfg(loom)]
+    pub use loom::hint::spin_loop;
+    #[cfg(not(loom))]
+    pub use std::hint::spin_loop;
+}
 
-/// `std::sync::Mutex` (or loom's) without poisoning in the API.
-#[derive(Debug, Default)]
-pub struct Mutex<T>(backend::Mutex<T>);
+/// Where a lock was created, or the name it was given: how traces refer to it.
+#[cfg(loom)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockName(pub String);
 
-impl<T> Mutex<T> {
-    pub fn new(value: T) -> Self {
-        Self(backend::Mutex::new(value))
+#[cfg(loom)]
+impl LockName {
+    #[track_caller]
+    fn here() -> Self {
+        let at = std::panic::Location::caller();
+        Self(format!("lock created at {}:{}", at.file(), at.line()))
+    }
+}
+
+#[cfg(loom)]
+impl fmt::Display for LockName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What each model thread waits for and holds, for deadlock reports (loom builds only).
+///
+/// loom runs every thread of a model as a coroutine on one OS thread, so this is plain
+/// thread-local storage on that OS thread: recording adds no branch point. The harness
+/// calls [`model::reset`] before each execution and reads [`model::threads`] after loom
+/// reports a deadlock.
+#[cfg(loom)]
+pub mod model {
+    use super::LockName;
+    use super::thread::ThreadId;
+    use std::cell::RefCell;
+
+    /// One model thread's locks.
+    #[derive(Debug, Clone, Default)]
+    pub struct ThreadLocks {
+        pub waiting_for: Option<LockName>,
+        pub holding: Vec<LockName>,
     }
 
-    /// Locks the mutex; a lock poisoned by a panicking holder is taken over.
-    pub fn lock(&self) -> MutexGuard<'_, T> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    thread_local! {
+        static THREADS: RefCell<Vec<(ThreadId, ThreadLocks)>> = const { RefCell::new(Vec::new()) };
+    }
+
+    fn with<R>(f: impl FnOnce(&mut ThreadLocks) -> R) -> R {
+        let id = super::thread::current().id();
+        THREADS.with(|threads| {
+            let mut threads = threads.borrow_mut();
+            let i = match threads.iter().position(|(t, _)| *t == id) {
+                Some(i) => i,
+                None => {
+                    threads.push((id, ThreadLocks::default()));
+                    threads.len() - 1
+                }
+            };
+            f(&mut threads[i].1)
+        })
+    }
+
+    pub(super) fn waiting(name: &LockName) {
+        with(|t| t.waiting_for = Some(name.clone()));
+    }
+
+    pub(super) fn acquired(name: &LockName) {
+        with(|t| {
+            t.waiting_for = None;
+            t.holding.push(name.clone());
+        });
+    }
+
+    pub(super) fn released(name: &LockName) {
+        // A guard dropped while loom unwinds a deadlock must not re-enter loom.
+        if std::thread::panicking() {
+            return;
+        }
+        with(|t| {
+            if let Some(i) = t.holding.iter().rposition(|n| n == name) {
+                t.holding.remove(i);
+            }
+        });
+    }
+
+    /// Forgets every thread: call before each execution.
+    pub fn reset() {
+        THREADS.with(|threads| threads.borrow_mut().clear());
+    }
+
+    /// Every model thread seen by a lock in the current execution, with its locks.
+    pub fn threads() -> Vec<(ThreadId, ThreadLocks)> {
+        THREADS.with(|threads| threads.borrow().clone())
+    }
+}
+
+/// Marks a guard's lock as held while the guard lives (loom builds only).
+#[cfg(loom)]
+struct Held<'a>(&'a LockName);
+
+#[cfg(loom)]
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        model::released(self.0);
+    }
+}
+
+macro_rules! guard {
+    ($(#[$doc:meta])* $name:ident, $inner:ident, $($mut:ident)?) => {
+        $(#[$doc])*
+        pub struct $name<'a, T: ?Sized> {
+            inner: backend::$inner<'a, T>,
+            #[cfg(loom)]
+            _held: Held<'a>,
+        }
+
+        impl<T: ?Sized> Deref for $name<'_, T> {
+            type Target = T;
+            fn deref(&self) -> &T {
+                &self.inner
+            }
+        }
+
+        $(
+            impl<T: ?Sized> $mut for $name<'_, T> {
+                fn deref_mut(&mut self) -> &mut T {
+                    &mut self.inner
+                }
+            }
+        )?
+
+        impl<T: ?Sized + fmt::Display> fmt::Display for $name<'_, T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&**self, f)
+            }
+        }
+
+        impl<T: ?Sized + fmt::Debug> fmt::Debug for $name<'_, T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&**self, f)
+            }
+        }
+    };
+}
+
+guard!(
+    /// A held [`Mutex`]; derefs to the value.
+    MutexGuard, MutexGuard, DerefMut
+);
+guard!(
+    /// A shared hold of a [`RwLock`].
+    RwLockReadGuard, RwLockReadGuard,
+);
+guard!(
+    /// An exclusive hold of a [`RwLock`].
+    RwLockWriteGuard, RwLockWriteGuard, DerefMut
+);
+
+/// Takes over a poisoned lock's value: see the module docs.
+fn unpoison<G>(result: std::sync::LockResult<G>) -> G {
+    result.unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// `std::sync::Mutex` (or loom's) without poisoning in the API, optionally named.
+pub struct Mutex<T: ?Sized> {
+    #[cfg(loom)]
+    name: LockName,
+    inner: backend::Mutex<T>,
+}
+
+impl<T> Mutex<T> {
+    #[track_caller]
+    pub fn new(value: T) -> Self {
+        Self {
+            #[cfg(loom)]
+            name: LockName::here(),
+            inner: backend::Mutex::new(value),
+        }
+    }
+
+    /// A mutex that deadlock reports call `name` (the name is kept in loom builds only).
+    pub fn named(name: &str, value: T) -> Self {
+        let _ = name;
+        Self {
+            #[cfg(loom)]
+            name: LockName(format!("`{name}`")),
+            inner: backend::Mutex::new(value),
+        }
     }
 
     pub fn into_inner(self) -> T {
-        self.0
-            .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        unpoison(self.inner.into_inner())
     }
 }
 
-/// `std::sync::RwLock` (or loom's) without poisoning in the API.
-#[derive(Debug, Default)]
-pub struct RwLock<T>(backend::RwLock<T>);
+impl<T: ?Sized> Mutex<T> {
+    /// Locks the mutex; a lock poisoned by a panicking holder is taken over.
+    pub fn lock(&self) -> MutexGuard<'_, T> {
+        #[cfg(loom)]
+        model::waiting(&self.name);
+        let inner = unpoison(self.inner.lock());
+        #[cfg(loom)]
+        model::acquired(&self.name);
+        MutexGuard {
+            inner,
+            #[cfg(loom)]
+            _held: Held(&self.name),
+        }
+    }
+}
+
+impl<T: Default> Default for Mutex<T> {
+    #[track_caller]
+    fn default() -> Self {
+        Self::new(T::default())
+    }
+}
+
+impl<T: ?Sized> fmt::Debug for Mutex<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Mutex { .. }")
+    }
+}
+
+/// `std::sync::RwLock` (or loom's) without poisoning in the API, optionally named.
+pub struct RwLock<T: ?Sized> {
+    #[cfg(loom)]
+    name: LockName,
+    inner: backend::RwLock<T>,
+}
 
 impl<T> RwLock<T> {
+    #[track_caller]
     pub fn new(value: T) -> Self {
-        Self(backend::RwLock::new(value))
+        Self {
+            #[cfg(loom)]
+            name: LockName::here(),
+            inner: backend::RwLock::new(value),
+        }
     }
 
+    /// An RwLock that deadlock reports call `name` (kept in loom builds only).
+    pub fn named(name: &str, value: T) -> Self {
+        let _ = name;
+        Self {
+            #[cfg(loom)]
+            name: LockName(format!("`{name}`")),
+            inner: backend::RwLock::new(value),
+        }
+    }
+}
+
+impl<T: ?Sized> RwLock<T> {
     pub fn read(&self) -> RwLockReadGuard<'_, T> {
-        self.0
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        #[cfg(loom)]
+        model::waiting(&self.name);
+        let inner = unpoison(self.inner.read());
+        #[cfg(loom)]
+        model::acquired(&self.name);
+        RwLockReadGuard {
+            inner,
+            #[cfg(loom)]
+            _held: Held(&self.name),
+        }
     }
 
     pub fn write(&self) -> RwLockWriteGuard<'_, T> {
-        self.0
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        #[cfg(loom)]
+        model::waiting(&self.name);
+        let inner = unpoison(self.inner.write());
+        #[cfg(loom)]
+        model::acquired(&self.name);
+        RwLockWriteGuard {
+            inner,
+            #[cfg(loom)]
+            _held: Held(&self.name),
+        }
     }
 }
 
-/// `parking_lot`'s mutex; under loom, distinct wrappers around loom's (loom has one lock
-/// implementation, so a model proves the *protocol*, and the benches measure the
-/// implementation).
+impl<T: Default> Default for RwLock<T> {
+    #[track_caller]
+    fn default() -> Self {
+        Self::new(T::default())
+    }
+}
+
+impl<T: ?Sized> fmt::Debug for RwLock<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RwLock { .. }")
+    }
+}
+
+/// `std::sync::Condvar` (or loom's), over the facade's [`MutexGuard`].
+#[derive(Debug, Default)]
+pub struct Condvar(backend::Condvar);
+
+impl Condvar {
+    pub fn new() -> Self {
+        Self(backend::Condvar::new())
+    }
+
+    /// Releases the guard's lock, waits for a notification, and locks again. Spurious
+    /// wakeups happen (and loom explores them): wait in a loop on the condition.
+    pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+        let MutexGuard {
+            inner,
+            #[cfg(loom)]
+            _held,
+        } = guard;
+        #[cfg(loom)]
+        let name = {
+            let name = _held.0;
+            drop(_held);
+            model::waiting(name);
+            name
+        };
+        let inner = unpoison(self.0.wait(inner));
+        #[cfg(loom)]
+        model::acquired(name);
+        MutexGuard {
+            inner,
+            #[cfg(loom)]
+            _held: Held(name),
+        }
+    }
+
+    pub fn notify_one(&self) {
+        self.0.notify_one();
+    }
+
+    pub fn notify_all(&self) {
+        self.0.notify_all();
+    }
+}
+
+/// `parking_lot`'s mutex; under loom, the facade's mutex (loom has one lock implementation,
+/// so a model proves the *protocol*, and the benches measure the implementation).
 pub mod parking_lot {
     #[cfg(not(loom))]
     pub use parking_lot::{Mutex, MutexGuard};
@@ -91,13 +398,15 @@ pub mod parking_lot {
     #[cfg(loom)]
     pub use super::MutexGuard;
 
-    /// parking_lot's `Mutex` API over loom's mutex.
+    /// parking_lot's `Mutex` API over the facade's (a distinct type, so code generic over
+    /// lock kinds keeps its impls apart).
     #[cfg(loom)]
     #[derive(Debug, Default)]
     pub struct Mutex<T>(super::Mutex<T>);
 
     #[cfg(loom)]
     impl<T> Mutex<T> {
+        #[track_caller]
         pub fn new(value: T) -> Self {
             Self(super::Mutex::new(value))
         }
@@ -108,19 +417,18 @@ pub mod parking_lot {
     }
 }
 
-/// Non-modelled storage for instrumentation only: always `std`, even under loom.
+/// Non-modelled storage for the *harness* only: always `std`, even under loom.
 ///
 /// loom runs all of a model's threads as coroutines on one OS thread and switches only at
 /// its own primitives, so a `ghost` lock never adds a branch point and never blocks inside a
-/// model. Never use it for state the flows depend on: loom cannot see it.
+/// model. That is exactly why a flow must never read it: loom cannot see a ghost write, so
+/// it never tries the interleaving where the write comes first, and a flow that depends on
+/// ghost state can be reported proven while broken. The only things here are what a
+/// recorder needs (an append-only log behind a lock, a counter), not general atomics.
+#[doc(hidden)]
 pub mod ghost {
-    /// Real threads only: the stress runner lines its threads up with it (loom explores
-    /// every start order anyway). Always std, so a crate compiled without `--cfg loom`
-    /// (rustdoc's doctests under a loom build) finds it too.
-    pub use std::sync::Barrier;
-    pub use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
-    pub use std::sync::{Arc, LazyLock, Mutex, MutexGuard, Once};
-    pub use std::thread::{ThreadId, current as current_os_thread};
+    pub use std::sync::atomic::{AtomicUsize, Ordering};
+    pub use std::sync::{Arc, Barrier, Mutex, MutexGuard, Once};
 
     /// Locks a ghost mutex, taking over a poisoned one (a panicking model leaves its log
     /// behind, and the log is exactly what the counterexample needs).
