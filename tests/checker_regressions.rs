@@ -280,6 +280,51 @@ mod model_checked {
         assert!(!trace.contains("Id("), "{trace}");
     }
 
+    /// Class 5: a weak-memory counterexample says which load read a stale value.
+    #[test]
+    fn a_stale_load_is_marked_stale() {
+        use raceproof::core::sync::atomic::{AtomicBool, AtomicU64};
+        pub struct Message {
+            data: AtomicU64,
+            ready: AtomicBool,
+            seen: Mutex<Option<u64>>,
+            rec: Recorder,
+        }
+        let verdict = Scenario::new("message_passing", "relaxed", |rec: &Recorder| Message {
+            data: AtomicU64::named("data", 0),
+            ready: AtomicBool::named("ready", false),
+            seen: Mutex::new(None),
+            rec: rec.clone(),
+        })
+        .actor(None, "publishes 42", |m: &Message| {
+            m.data.store(42, Ordering::Relaxed);
+            m.rec.note("store data = 42");
+            // Relaxed: nothing orders the data before the flag (Release would).
+            m.ready.store(true, Ordering::Relaxed);
+            m.rec.note("store ready = true");
+        })
+        .actor(None, "reads it once ready", |m: &Message| {
+            if m.ready.load(Ordering::Relaxed) {
+                let data = m.data.load(Ordering::Relaxed);
+                m.rec.note(format!("load data = {data}"));
+                *m.seen.lock() = Some(data);
+            }
+        })
+        .invariant(FinalState::new("reads_42", |m: &Message| {
+            match *m.seen.lock() {
+                Some(0) => Err("read the data before it was published".to_owned()),
+                _ => Ok(()),
+            }
+        }))
+        .check();
+        let (invariant, trace) = violated(&verdict);
+        assert_eq!(invariant, "reads_42");
+        assert!(
+            trace.contains("T2   load `data` = 0: stale, the latest store is 42 (T1's store)"),
+            "{trace}"
+        );
+    }
+
     /// Class 5: a panic names the actor, the message and the source location.
     #[test]
     fn a_panic_names_actor_message_and_location() {

@@ -62,6 +62,9 @@ impl History {
 #[derive(Debug, Default)]
 struct Log {
     steps: Vec<Step>,
+    /// Under loom, each step's position among the execution's ticks (see
+    /// `raceproof_core::sync::model::tick`), to place stale reads among the steps.
+    ticks: Vec<u64>,
     labels: Vec<(thread::ThreadId, String)>,
 }
 
@@ -135,9 +138,18 @@ impl Recorder {
         ));
     }
 
-    /// The steps recorded so far.
+    /// The steps recorded so far. Under loom, loads that read an older value than their
+    /// atomic's latest store are among them, each where it happened.
     pub fn steps(&self) -> Vec<Step> {
-        ghost::lock(&self.log).steps.clone()
+        let log = ghost::lock(&self.log);
+        #[cfg(loom)]
+        {
+            let stale = raceproof_core::sync::model::stale_reads();
+            if !stale.is_empty() {
+                return merge_stale_reads(&log, stale);
+            }
+        }
+        log.steps.clone()
     }
 
     /// The label of a thread that entered, if any.
@@ -166,5 +178,46 @@ impl Recorder {
             .find(|(tid, _)| *tid == id)
             .map_or_else(|| SETUP.to_owned(), |(_, label)| label.clone());
         log.steps.push(Step { thread, event });
+        #[cfg(loom)]
+        log.ticks.push(raceproof_core::sync::model::tick());
+    }
+}
+
+/// The log's steps with each stale read inserted at its tick.
+#[cfg(loom)]
+fn merge_stale_reads(log: &Log, stale: Vec<raceproof_core::sync::model::StaleRead>) -> Vec<Step> {
+    let label = |id: &thread::ThreadId| {
+        log.labels
+            .iter()
+            .find(|(tid, _)| tid == id)
+            .map_or_else(|| SETUP.to_owned(), |(_, label)| label.clone())
+    };
+    let mut stale = stale.into_iter().peekable();
+    let mut steps = Vec::with_capacity(log.steps.len());
+    for (step, tick) in log.steps.iter().zip(&log.ticks) {
+        while let Some(read) = stale.next_if(|r| r.tick < *tick) {
+            steps.push(stale_step(&read, &label));
+        }
+        steps.push(step.clone());
+    }
+    steps.extend(stale.map(|read| stale_step(&read, &label)));
+    steps
+}
+
+#[cfg(loom)]
+fn stale_step(
+    read: &raceproof_core::sync::model::StaleRead,
+    label: &impl Fn(&thread::ThreadId) -> String,
+) -> Step {
+    let by = read.latest_by.as_ref().map_or_else(
+        || "its initial value".to_owned(),
+        |id| format!("{}'s store", label(id)),
+    );
+    Step {
+        thread: label(&read.reader),
+        event: Event::note(format!(
+            "load {} = {}: stale, the latest store is {} ({}); nothing orders this load after it",
+            read.atomic, read.read, read.latest, by
+        )),
     }
 }

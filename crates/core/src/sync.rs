@@ -28,15 +28,140 @@ use std::sync as backend;
 pub use backend::Arc;
 
 /// Atomics and fences, `std::sync::atomic`'s paths.
+///
+/// Under loom the integer and boolean atomics are loom's, watched: a load that returns an
+/// older value than the latest store to the same atomic is noted in the model's trace
+/// ([`model::stale_reads`]), so a weak-memory counterexample says which read was stale.
 pub mod atomic {
     #[cfg(loom)]
-    pub use loom::sync::atomic::{
-        AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
-    };
+    pub use loom::sync::atomic::{AtomicPtr, Ordering, fence};
     #[cfg(not(loom))]
     pub use std::sync::atomic::{
         AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence,
     };
+
+    #[cfg(loom)]
+    macro_rules! watched {
+        ($name:ident, $t:ty, { $($op:ident => |$old:ident, $val:ident| $new:expr),* $(,)? }) => {
+            /// loom's atomic of the same name, watched for stale loads.
+            #[derive(Debug)]
+            pub struct $name {
+                inner: loom::sync::atomic::$name,
+                id: u64,
+            }
+
+            impl $name {
+                #[track_caller]
+                pub fn new(value: $t) -> Self {
+                    let at = std::panic::Location::caller();
+                    Self::labelled(format!("atomic at {}:{}", at.file(), at.line()), value)
+                }
+
+                /// An atomic that traces call `name`.
+                pub fn named(name: &str, value: $t) -> Self {
+                    Self::labelled(format!("`{name}`"), value)
+                }
+
+                fn labelled(label: String, value: $t) -> Self {
+                    Self {
+                        inner: loom::sync::atomic::$name::new(value),
+                        id: super::model::watch(label, value.to_string()),
+                    }
+                }
+
+                pub fn load(&self, order: Ordering) -> $t {
+                    let value = self.inner.load(order);
+                    super::model::loaded(self.id, value.to_string());
+                    value
+                }
+
+                pub fn store(&self, value: $t, order: Ordering) {
+                    self.inner.store(value, order);
+                    super::model::stored(self.id, value.to_string());
+                }
+
+                pub fn swap(&self, value: $t, order: Ordering) -> $t {
+                    let old = self.inner.swap(value, order);
+                    super::model::stored(self.id, value.to_string());
+                    old
+                }
+
+                pub fn compare_exchange(
+                    &self,
+                    current: $t,
+                    new: $t,
+                    success: Ordering,
+                    failure: Ordering,
+                ) -> Result<$t, $t> {
+                    let result = self.inner.compare_exchange(current, new, success, failure);
+                    match result {
+                        Ok(_) => super::model::stored(self.id, new.to_string()),
+                        Err(seen) => super::model::loaded(self.id, seen.to_string()),
+                    }
+                    result
+                }
+
+                pub fn compare_exchange_weak(
+                    &self,
+                    current: $t,
+                    new: $t,
+                    success: Ordering,
+                    failure: Ordering,
+                ) -> Result<$t, $t> {
+                    let result = self.inner.compare_exchange_weak(current, new, success, failure);
+                    match result {
+                        Ok(_) => super::model::stored(self.id, new.to_string()),
+                        Err(seen) => super::model::loaded(self.id, seen.to_string()),
+                    }
+                    result
+                }
+
+                $(
+                    pub fn $op(&self, $val: $t, order: Ordering) -> $t {
+                        let $old = self.inner.$op($val, order);
+                        super::model::stored(self.id, ($new).to_string());
+                        $old
+                    }
+                )*
+
+                pub fn into_inner(self) -> $t {
+                    self.inner.into_inner()
+                }
+            }
+
+            impl Default for $name {
+                #[track_caller]
+                fn default() -> Self {
+                    Self::new(<$t>::default())
+                }
+            }
+        };
+    }
+
+    #[cfg(loom)]
+    macro_rules! watched_int {
+        ($($name:ident: $t:ty),*) => {$(
+            watched!($name, $t, {
+                fetch_add => |old, val| old.wrapping_add(val),
+                fetch_sub => |old, val| old.wrapping_sub(val),
+                fetch_and => |old, val| old & val,
+                fetch_or => |old, val| old | val,
+                fetch_xor => |old, val| old ^ val,
+                fetch_max => |old, val| old.max(val),
+                fetch_min => |old, val| old.min(val),
+            });
+        )*};
+    }
+
+    #[cfg(loom)]
+    watched_int!(AtomicI64: i64, AtomicU32: u32, AtomicU64: u64, AtomicUsize: usize);
+
+    #[cfg(loom)]
+    watched!(AtomicBool, bool, {
+        fetch_and => |old, val| old & val,
+        fetch_or => |old, val| old | val,
+        fetch_xor => |old, val| old ^ val,
+    });
 }
 
 /// Threads: loom's scheduler-controlled threads under `cfg(loom)`, OS threads otherwise.
@@ -96,14 +221,40 @@ pub mod model {
         pub holding: Vec<LockName>,
     }
 
-    thread_local! {
-        static THREADS: RefCell<Vec<(ThreadId, ThreadLocks)>> = const { RefCell::new(Vec::new()) };
+    /// A load that returned an older value than the latest store to its atomic.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct StaleRead {
+        /// Position among the execution's [`tick`]s: where it belongs in a trace.
+        pub tick: u64,
+        pub reader: ThreadId,
+        pub atomic: String,
+        pub read: String,
+        pub latest: String,
+        /// The thread whose store wrote `latest` (`None`: the initial value).
+        pub latest_by: Option<ThreadId>,
     }
 
-    fn with<R>(f: impl FnOnce(&mut ThreadLocks) -> R) -> R {
-        let id = super::thread::current().id();
-        THREADS.with(|threads| {
-            let mut threads = threads.borrow_mut();
+    #[derive(Default)]
+    struct Execution {
+        threads: Vec<(ThreadId, ThreadLocks)>,
+        /// Per watched atomic: its label, latest value stored and who stored it.
+        atomics: Vec<(String, String, Option<ThreadId>)>,
+        stale: Vec<StaleRead>,
+        tick: u64,
+    }
+
+    thread_local! {
+        static EXECUTION: RefCell<Execution> = RefCell::new(Execution::default());
+    }
+
+    fn current() -> ThreadId {
+        super::thread::current().id()
+    }
+
+    fn with_locks<R>(f: impl FnOnce(&mut ThreadLocks) -> R) -> R {
+        let id = current();
+        EXECUTION.with(|e| {
+            let threads = &mut e.borrow_mut().threads;
             let i = match threads.iter().position(|(t, _)| *t == id) {
                 Some(i) => i,
                 None => {
@@ -116,11 +267,11 @@ pub mod model {
     }
 
     pub(super) fn waiting(name: &LockName) {
-        with(|t| t.waiting_for = Some(name.clone()));
+        with_locks(|t| t.waiting_for = Some(name.clone()));
     }
 
     pub(super) fn acquired(name: &LockName) {
-        with(|t| {
+        with_locks(|t| {
             t.waiting_for = None;
             t.holding.push(name.clone());
         });
@@ -131,21 +282,82 @@ pub mod model {
         if std::thread::panicking() {
             return;
         }
-        with(|t| {
+        with_locks(|t| {
             if let Some(i) = t.holding.iter().rposition(|n| n == name) {
                 t.holding.remove(i);
             }
         });
     }
 
-    /// Forgets every thread: call before each execution.
+    /// Starts watching an atomic created with `value`; returns its id.
+    pub(super) fn watch(label: String, value: String) -> u64 {
+        EXECUTION.with(|e| {
+            let atomics = &mut e.borrow_mut().atomics;
+            atomics.push((label, value, None));
+            (atomics.len() - 1) as u64
+        })
+    }
+
+    pub(super) fn stored(id: u64, value: String) {
+        let by = current();
+        EXECUTION.with(|e| {
+            let mut e = e.borrow_mut();
+            if let Some(atomic) = usize::try_from(id).ok().and_then(|i| e.atomics.get_mut(i)) {
+                atomic.1 = value;
+                atomic.2 = Some(by);
+            }
+        });
+    }
+
+    pub(super) fn loaded(id: u64, value: String) {
+        let reader = current();
+        EXECUTION.with(|e| {
+            let mut e = e.borrow_mut();
+            let Some((label, latest, by)) = usize::try_from(id)
+                .ok()
+                .and_then(|i| e.atomics.get(i))
+                .cloned()
+            else {
+                return;
+            };
+            if latest != value {
+                e.tick += 1;
+                let tick = e.tick;
+                e.stale.push(StaleRead {
+                    tick,
+                    reader,
+                    atomic: label,
+                    read: value,
+                    latest,
+                    latest_by: by,
+                });
+            }
+        });
+    }
+
+    /// The next position in this execution: the recorder stamps its steps with it, so stale
+    /// reads can be placed among them.
+    pub fn tick() -> u64 {
+        EXECUTION.with(|e| {
+            let mut e = e.borrow_mut();
+            e.tick += 1;
+            e.tick
+        })
+    }
+
+    /// Forgets the previous execution: call before each one.
     pub fn reset() {
-        THREADS.with(|threads| threads.borrow_mut().clear());
+        EXECUTION.with(|e| *e.borrow_mut() = Execution::default());
     }
 
     /// Every model thread seen by a lock in the current execution, with its locks.
     pub fn threads() -> Vec<(ThreadId, ThreadLocks)> {
-        THREADS.with(|threads| threads.borrow().clone())
+        EXECUTION.with(|e| e.borrow().threads.clone())
+    }
+
+    /// The stale loads of the current execution, in order.
+    pub fn stale_reads() -> Vec<StaleRead> {
+        EXECUTION.with(|e| e.borrow().stale.clone())
     }
 }
 
