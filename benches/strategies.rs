@@ -1,17 +1,23 @@
 //! What each fix costs, lock strategy by lock strategy.
 //!
-//! - `update_email`, `promote`: `seed_vulnerable` against `proven_fix` under every table
-//!   strategy (and `seed_fix` under the default), uncontended, whole flow including
-//!   authentication;
-//! - `operate`: the seed's variants against the proven fix with a global, a sharded and a
-//!   lock-free (compare-and-swap) replay strategy;
+//! - `update_email`, `promote`: the proven fix ([`raceproof_core::service::Accounts`])
+//!   under every table strategy that `for_each_strategy` lists, against the seed's
+//!   variants (`raceproof_flows::SeedAccounts`, which keep the seed's own `USERS` dict behind
+//!   one mutex whatever the strategy, so they are measured once, as `global_mutex`);
+//!   uncontended, whole flow including authentication;
+//! - `operate`: the seed's variants against the proven fix
+//!   ([`raceproof_core::service::Operations`]) with a global and a sharded replay set, and
+//!   the lock-free (compare-and-swap) variant;
 //! - `floor`: the HMAC verification every signed request pays, with the key state prepared
 //!   once and rebuilt per request;
 //! - `contended_same_key`, `contended_distinct_keys`: two threads doing compare-and-set
 //!   updates through the store, per strategy.
 //!
-//! Authentication uses `BenchHasher`, one SHA-256: Argon2id would add the same microseconds
-//! to both sides of every ratio and hide the store's cost. `cargo xtask bench` runs this and
+//! The seed's accounts verify passwords with Argon2id (`SeedAccounts` takes an
+//! `Argon2Hasher`), so `update_email` and `promote` authenticate with the cheapest legal
+//! Argon2id on *both* sides: the ratios compare like with like, and the Argon2id time they
+//! share is in `password_verify`. The contention benches authenticate once, up front, with
+//! `BenchHasher` (one SHA-256), and time the store alone. `cargo xtask bench` runs this and
 //! turns criterion's estimates into `target/raceproof/bench.{json,md}`.
 
 // Benches measure real locks: under `--cfg loom` there is nothing to measure.
@@ -24,20 +30,23 @@ criterion::criterion_main!(real::benches);
 #[cfg(not(loom))]
 mod real {
     use criterion::{BenchmarkId, Criterion, criterion_group};
-    use raceproof_core::auth::{Credentials, DIGEST_LEN, PasswordHash, PasswordHasher, SALT_LEN};
-    use raceproof_core::flows::Accounts;
-    use raceproof_core::flows::operate::{Operations, SeedPayload};
-    use raceproof_core::observe::NoProbe;
+    use raceproof_core::auth::{
+        Argon2Hasher, Credentials, DIGEST_LEN, PasswordHash, PasswordHasher, SALT_LEN,
+    };
     use raceproof_core::replay::{
         HmacKey, ManualClock, ReplayGuard, ReplaySet, ResourceFlags, SignedFields, Tag,
     };
+    use raceproof_core::service::{Accounts, Operations};
     use raceproof_core::store::{Principal, Role, User, UserStore};
-    use raceproof_core::sync::Barrier;
-    use raceproof_core::table::{
-        GlobalMutex, GlobalParkingLot, GlobalRwLock, KeyLocks, Sharded, Table,
+
+    use raceproof_core::table::{StrategyVisitor, Table, for_each_strategy};
+    use raceproof_flows::{
+        AccountFlows, Narrator, OperateFlow, OperateRequest, ProvenOperateCas, SeedAccounts,
+        SeedOperate, SeedPayload, UserSpec,
     };
     use sha2::{Digest, Sha256};
     use std::hint::black_box;
+    use std::sync::{Barrier, LazyLock};
     use std::time::{Duration, Instant};
 
     const SECRET: &[u8] = b"super-secret-key";
@@ -87,70 +96,119 @@ mod real {
         }
     }
 
-    type BenchAccounts<T> = Accounts<T, NoProbe, BenchHasher>;
+    /// The default strategy's name in `for_each_strategy`: where the seed's variants, which
+    /// have one table of their own, are reported.
+    const DEFAULT_STRATEGY: &str = "global_mutex";
 
-    /// alice (user), admin (admin), and `extra` more users `user-N`.
-    fn accounts<T: Table<User> + Default>(extra: usize) -> BenchAccounts<T> {
-        let hasher = BenchHasher::new();
-        let store = UserStore::with(T::default(), NoProbe);
-        let users = [("alice", Role::User), ("admin", Role::Admin)]
+    /// The users of every accounts bench: alice (user), admin (admin), and `extra` more
+    /// users `user-N`, each with password `<id>-pw`.
+    fn users(extra: usize) -> Vec<(String, Role)> {
+        [("alice", Role::User), ("admin", Role::Admin)]
             .into_iter()
             .map(|(u, r)| (u.to_owned(), r))
-            .chain((0..extra).map(|i| (format!("user-{i}"), Role::User)));
-        for (user, role) in users {
+            .chain((0..extra).map(|i| (format!("user-{i}"), Role::User)))
+            .collect()
+    }
+
+    /// The proven fix's accounts under strategy `T`, over `users(extra)`.
+    fn accounts<T: Table<User> + Default, H: PasswordHasher>(
+        hasher: H,
+        extra: usize,
+    ) -> Accounts<T, H> {
+        let store = UserStore::with_table(T::default());
+        for (user, role) in users(extra) {
             let hash = hasher.hash(&format!("{user}-pw")).expect("bench hash");
             store.insert(&user, hash, role, EMAIL).expect("valid user");
         }
         Accounts::new(store, hasher)
     }
 
+    /// The cheapest legal Argon2id, and the fixture's hashes made with it once.
+    static ARGON2: LazyLock<(Argon2Hasher, Vec<UserSpec>)> = LazyLock::new(|| {
+        let hasher = Argon2Hasher::insecure_fast();
+        let specs = users(0)
+            .into_iter()
+            .map(|(id, role)| UserSpec {
+                password: hasher.hash(&format!("{id}-pw")).expect("bench hash"),
+                id,
+                role,
+                email: EMAIL.to_owned(),
+            })
+            .collect();
+        (hasher, specs)
+    });
+
+    /// The seed's accounts (`fixed`: its fix), over `users(0)`.
+    fn seed_accounts(fixed: bool) -> SeedAccounts {
+        let (hasher, specs) = &*ARGON2;
+        SeedAccounts::new(fixed, specs, hasher.clone(), Narrator::silent())
+    }
+
+    /// The proven fix's accounts under strategy `T`, with the seed's hasher.
+    fn proven_accounts<T: Table<User> + Default>() -> Accounts<T, Argon2Hasher> {
+        let (hasher, specs) = &*ARGON2;
+        let store = UserStore::with_table(T::default());
+        for u in specs {
+            store
+                .insert(&u.id, u.password.clone(), u.role, &u.email)
+                .expect("valid user");
+        }
+        Accounts::new(store, hasher.clone())
+    }
+
     fn credentials(user: &str) -> Credentials {
         Credentials::new(user, &format!("{user}-pw")).expect("valid credentials")
     }
 
-    /// `update_email` and `promote`, vulnerable against proven, under strategy `T`.
-    fn flows_under<T: Table<User> + Default>(c: &mut Criterion, strategy: &str) {
-        let alice = credentials("alice");
-        let admin = credentials("admin");
+    /// `update_email` and `promote`: the proven fix under strategy `T`.
+    fn proven_flows<T: Table<User> + Default>(c: &mut Criterion, strategy: &str) {
+        let (alice, admin) = (credentials("alice"), credentials("admin"));
 
         let mut group = c.benchmark_group("update_email");
-        let app = accounts::<T>(0);
-        group.bench_function(BenchmarkId::new("seed_vulnerable", strategy), |b| {
-            b.iter(|| black_box(app.update_email_seed_vulnerable(0, &alice, EMAIL)))
-        });
-        let app = accounts::<T>(0);
+        let app = proven_accounts::<T>();
         let mut version = 1;
         group.bench_function(BenchmarkId::new("proven_fix", strategy), |b| {
             b.iter(|| {
-                let result = app.update_email_proven_fix(0, &alice, Some(version), EMAIL);
+                let result = app.update_email(&alice, Some(version), EMAIL);
                 version += 1;
                 black_box(result)
             })
         });
-        if strategy == "mutex" {
-            let app = accounts::<T>(0);
-            let mut version = 1;
-            group.bench_function(BenchmarkId::new("seed_fix", strategy), |b| {
-                b.iter(|| {
-                    let result = app.update_email_seed_fix(0, &alice, version, EMAIL);
-                    version += 1;
-                    black_box(result)
-                })
-            });
-        }
         group.finish();
 
         let mut group = c.benchmark_group("promote");
-        let app = accounts::<T>(0);
-        group.bench_function(BenchmarkId::new("seed_vulnerable", strategy), |b| {
-            b.iter(|| black_box(app.promote_seed_vulnerable(&admin, "alice")))
-        });
+        let app = proven_accounts::<T>();
         group.bench_function(BenchmarkId::new("proven_fix", strategy), |b| {
-            b.iter(|| black_box(app.promote_proven_fix(&admin, "alice")))
+            b.iter(|| black_box(app.promote(&admin, "alice")))
         });
-        if strategy == "mutex" {
-            group.bench_function(BenchmarkId::new("seed_fix", strategy), |b| {
-                b.iter(|| black_box(app.promote_seed_fix(&admin, "alice")))
+        group.finish();
+    }
+
+    /// `update_email` and `promote`: the seed's variants, over the seed's own dict.
+    fn seed_flows(c: &mut Criterion) {
+        let (alice, admin) = (credentials("alice"), credentials("admin"));
+
+        let mut group = c.benchmark_group("update_email");
+        let app = seed_accounts(false);
+        group.bench_function(BenchmarkId::new("seed_vulnerable", DEFAULT_STRATEGY), |b| {
+            b.iter(|| black_box(app.update_email(&alice, None, EMAIL)))
+        });
+        let app = seed_accounts(true);
+        let mut version = 1;
+        group.bench_function(BenchmarkId::new("seed_fix", DEFAULT_STRATEGY), |b| {
+            b.iter(|| {
+                let result = app.update_email(&alice, Some(version), EMAIL);
+                version += 1;
+                black_box(result)
+            })
+        });
+        group.finish();
+
+        let mut group = c.benchmark_group("promote");
+        for (variant, fixed) in [("seed_vulnerable", false), ("seed_fix", true)] {
+            let app = seed_accounts(fixed);
+            group.bench_function(BenchmarkId::new(variant, DEFAULT_STRATEGY), |b| {
+                b.iter(|| black_box(app.promote(&admin, "alice")))
             });
         }
         group.finish();
@@ -158,7 +216,6 @@ mod real {
 
     /// What a password verification costs: why the flows benches use a stand-in.
     fn password_floor(c: &mut Criterion) {
-        use raceproof_core::auth::Argon2Hasher;
         let mut group = c.benchmark_group("password_verify");
         group.sample_size(10);
         let hashers: [(&str, Box<dyn PasswordHasher>); 3] = [
@@ -179,11 +236,14 @@ mod real {
     }
 
     fn flows(c: &mut Criterion) {
-        flows_under::<GlobalMutex<User>>(c, "mutex");
-        flows_under::<GlobalParkingLot<User>>(c, "parking_lot");
-        flows_under::<GlobalRwLock<User>>(c, "rwlock");
-        flows_under::<Sharded<User>>(c, "sharded");
-        flows_under::<KeyLocks<User>>(c, "key_locks");
+        struct Flows<'c>(&'c mut Criterion);
+        impl StrategyVisitor<User> for Flows<'_> {
+            fn visit<T: Table<User> + Default + 'static>(&mut self, name: &'static str) {
+                proven_flows::<T>(self.0, name);
+            }
+        }
+        seed_flows(c);
+        for_each_strategy(&mut Flows(c));
     }
 
     /// `n` distinct, realistic signed requests: a 22-character request id (16 random bytes in
@@ -199,17 +259,28 @@ mod real {
             .collect()
     }
 
-    type BenchOperations = Operations<ManualClock, NoProbe>;
+    fn key() -> HmacKey {
+        HmacKey::new(SECRET).expect("key")
+    }
 
-    fn operations(shards: usize, registered: &[SignedFields]) -> BenchOperations {
-        let key = HmacKey::new(SECRET).expect("key");
-        let guard = ReplayGuard::with(
-            key.clone(),
+    /// A replay guard at the benches' time, its replay set in `shards` shards, unbounded.
+    fn guard(shards: usize) -> ReplayGuard<ManualClock> {
+        ReplayGuard::with(
+            key(),
             ManualClock::new(NOW),
-            ReplaySet::sharded(usize::MAX, shards, NoProbe),
-        );
+            ReplaySet::sharded(usize::MAX, shards),
+        )
+    }
+
+    /// The seed's `/operate` (`fixed`: its hardened endpoint).
+    fn seed_operate(fixed: bool) -> SeedOperate {
+        SeedOperate::new(fixed, key(), Narrator::silent())
+    }
+
+    /// The lock-free variant, with `registered`'s resources registered.
+    fn proven_operate_cas(registered: &[SignedFields]) -> ProvenOperateCas<ManualClock> {
         let flags = ResourceFlags::new(registered.iter().map(|r| r.resource_id.clone()));
-        Operations::new(key, guard, flags)
+        ProvenOperateCas::new(guard(1), flags, Narrator::silent())
     }
 
     /// Times `each` over `iters` fresh requests, with fresh state built outside the timing.
@@ -228,12 +299,17 @@ mod real {
     }
 
     fn operate(c: &mut Criterion) {
-        let key = HmacKey::new(SECRET).expect("key");
-        let seed_payloads = |fields: &[SignedFields]| -> Vec<SeedPayload> {
+        let key = key();
+        let seed_requests = |fields: &[SignedFields]| -> Vec<OperateRequest> {
             fields
                 .iter()
                 .map(|f| {
-                    SeedPayload::sign(&key, &f.resource_id, &f.action, &f.timestamp.to_string())
+                    OperateRequest::Seed(SeedPayload::sign(
+                        &key,
+                        &f.resource_id,
+                        &f.action,
+                        &f.timestamp.to_string(),
+                    ))
                 })
                 .collect()
         };
@@ -241,6 +317,12 @@ mod real {
             fields
                 .iter()
                 .map(|f| (f.clone(), key.sign(f).expect("valid").to_hex()))
+                .collect()
+        };
+        let signed_requests = |fields: &[SignedFields]| -> Vec<OperateRequest> {
+            signed(fields)
+                .into_iter()
+                .map(|(fields, signature)| OperateRequest::Signed { fields, signature })
                 .collect()
         };
 
@@ -276,36 +358,28 @@ mod real {
         group.finish();
 
         let mut group = c.benchmark_group("operate");
-        group.bench_function(BenchmarkId::new("seed_vulnerable", "mutex"), |b| {
-            b.iter_custom(|iters| {
-                time_requests(
-                    iters,
-                    |f| (operations(1, &[]), seed_payloads(f)),
-                    |ops, p| {
-                        black_box(ops.operate_seed_vulnerable(p)).expect("fresh");
-                    },
-                )
-            })
-        });
-        group.bench_function(BenchmarkId::new("seed_fix", "mutex"), |b| {
-            b.iter_custom(|iters| {
-                time_requests(
-                    iters,
-                    |f| (operations(1, &[]), seed_payloads(f)),
-                    |ops, p| {
-                        black_box(ops.operate_seed_fix(p)).expect("fresh");
-                    },
-                )
-            })
-        });
+        for (variant, fixed) in [("seed_vulnerable", false), ("seed_fix", true)] {
+            group.bench_function(BenchmarkId::new(variant, "mutex"), |b| {
+                b.iter_custom(|iters| {
+                    time_requests(
+                        iters,
+                        |f| (seed_operate(fixed), seed_requests(f)),
+                        |ops, request| {
+                            black_box(ops.operate(request)).expect("fresh");
+                        },
+                    )
+                })
+            });
+        }
         for (strategy, shards) in [("mutex", 1), ("sharded", 16)] {
             group.bench_function(BenchmarkId::new("proven_fix", strategy), |b| {
                 b.iter_custom(|iters| {
                     time_requests(
                         iters,
-                        |f| (operations(shards, &[]), signed(f)),
+                        |f| (Operations::new(guard(shards)), signed(f)),
                         |ops, (f, sig)| {
-                            black_box(ops.operate_proven_fix(f, sig)).expect("fresh");
+                            black_box(ops.operate(f, sig, |f| black_box(f).timestamp))
+                                .expect("fresh");
                         },
                     )
                 })
@@ -315,9 +389,9 @@ mod real {
             b.iter_custom(|iters| {
                 time_requests(
                     iters,
-                    |f| (operations(1, f), signed(f)),
-                    |ops, (f, sig)| {
-                        black_box(ops.operate_proven_fix_cas(f, sig)).expect("fresh");
+                    |f| (proven_operate_cas(f), signed_requests(f)),
+                    |ops, request| {
+                        black_box(ops.operate(request)).expect("fresh");
                     },
                 )
             })
@@ -332,16 +406,12 @@ mod real {
         strategy: &str,
         keys_of: fn(usize) -> Vec<String>,
     ) {
-        let app = accounts::<T>(16);
+        let app = accounts::<T, _>(BenchHasher::new(), 16);
         let principals: Vec<Vec<Principal>> = (0..2)
             .map(|t| {
                 keys_of(t)
                     .iter()
-                    .map(|u| {
-                        app.store
-                            .authenticate(&app.hasher, &credentials(u))
-                            .expect("auth")
-                    })
+                    .map(|u| app.authenticate(&credentials(u)).expect("auth"))
                     .collect()
             })
             .collect();
@@ -351,7 +421,7 @@ mod real {
                 let start = Barrier::new(3);
                 std::thread::scope(|s| {
                     for mine in &principals {
-                        let (store, start) = (&app.store, &start);
+                        let (store, start) = (app.store(), &start);
                         s.spawn(move || {
                             start.wait();
                             for i in 0..iters {
@@ -380,15 +450,21 @@ mod real {
     }
 
     fn contention(c: &mut Criterion) {
+        struct Contention<'c> {
+            c: &'c mut Criterion,
+            group: &'static str,
+            keys: fn(usize) -> Vec<String>,
+        }
+        impl StrategyVisitor<User> for Contention<'_> {
+            fn visit<T: Table<User> + Default + 'static>(&mut self, name: &'static str) {
+                contended::<T>(self.c, self.group, name, self.keys);
+            }
+        }
         for (group, keys) in [
             ("contended_same_key", same_key as fn(usize) -> Vec<String>),
             ("contended_distinct_keys", distinct_keys),
         ] {
-            contended::<GlobalMutex<User>>(c, group, "mutex", keys);
-            contended::<GlobalParkingLot<User>>(c, group, "parking_lot", keys);
-            contended::<GlobalRwLock<User>>(c, group, "rwlock", keys);
-            contended::<Sharded<User>>(c, group, "sharded", keys);
-            contended::<KeyLocks<User>>(c, group, "key_locks", keys);
+            for_each_strategy(&mut Contention { c, group, keys });
         }
     }
 

@@ -2,7 +2,7 @@
 //! checker used to get a user's model wrong (a false proof, a false alarm, a hang, a trace
 //! that misleads). Each asserts the verdict it must get.
 
-use raceproof::check::{ExactlyOnce, FinalState, Model, Recorder, Scenario};
+use raceproof::check::{FinalState, Model, Recorder, Scenario};
 use raceproof::core::clock::{Clock, ManualClock};
 use raceproof::core::sync::atomic::{AtomicBool, Ordering};
 use raceproof::core::sync::{Mutex, hint};
@@ -34,7 +34,8 @@ fn voucher(redeemer_first: bool) -> Scenario<Voucher> {
         "clock_first"
     };
     let scenario = Scenario::new("voucher_expiry", variant, setup);
-    let (redeemer, mover): (fn(&Voucher), fn(&Voucher)) = (redeem, |v| v.clock.advance(1));
+    type Act = fn(&Voucher);
+    let (redeemer, mover): (Act, Act) = (redeem, |v| v.clock.advance(1));
     let scenario = if redeemer_first {
         scenario
             .actor(None, "redeems", redeemer)
@@ -51,42 +52,6 @@ fn voucher(redeemer_first: bool) -> Scenario<Voucher> {
             _ => Ok(()),
         },
     ))
-}
-
-/// A refund processed twice: check "refunded?", then refund, in two critical sections.
-pub struct Refunds {
-    refunded: Mutex<bool>,
-    rec: Recorder,
-    /// Whether the flow records the refund as an effect, or only narrates it.
-    as_effect: bool,
-}
-
-fn refund(r: &Refunds) {
-    let done = *r.refunded.lock();
-    if !done {
-        // RACE WINDOW
-        *r.refunded.lock() = true;
-        if r.as_effect {
-            r.rec.effect("refunded", "order-7");
-        } else {
-            r.rec.note("refund order-7");
-        }
-    }
-}
-
-fn refund_twice(as_effect: bool) -> Scenario<Refunds> {
-    Scenario::new(
-        "refund",
-        if as_effect { "effect" } else { "note" },
-        move |rec| Refunds {
-            refunded: Mutex::new(false),
-            rec: rec.clone(),
-            as_effect,
-        },
-    )
-    .actor(None, "refunds order-7", refund)
-    .actor(None, "refunds order-7 again", refund)
-    .invariant(ExactlyOnce::new(["order-7"]))
 }
 
 /// Lock-order inversion that deadlocks on real threads too: each actor takes its first
@@ -129,7 +94,43 @@ fn inversion() -> Scenario<Inversion> {
 #[cfg(loom)]
 mod model_checked {
     use super::*;
-    use raceproof::check::{Inconclusive, Verdict};
+    use raceproof::check::{ExactlyOnce, Inconclusive, Verdict};
+
+    /// A refund processed twice: check "refunded?", then refund, in two critical sections.
+    pub struct Refunds {
+        refunded: Mutex<bool>,
+        rec: Recorder,
+        /// Whether the flow records the refund as an effect, or only narrates it.
+        as_effect: bool,
+    }
+
+    fn refund(r: &Refunds) {
+        let done = *r.refunded.lock();
+        if !done {
+            // RACE WINDOW
+            *r.refunded.lock() = true;
+            if r.as_effect {
+                r.rec.effect("refunded", "order-7");
+            } else {
+                r.rec.note("refund order-7");
+            }
+        }
+    }
+
+    fn refund_twice(as_effect: bool) -> Scenario<Refunds> {
+        Scenario::new(
+            "refund",
+            if as_effect { "effect" } else { "note" },
+            move |rec| Refunds {
+                refunded: Mutex::new(false),
+                rec: rec.clone(),
+                as_effect,
+            },
+        )
+        .actor(None, "refunds order-7", refund)
+        .actor(None, "refunds order-7 again", refund)
+        .invariant(ExactlyOnce::new(["order-7"]))
+    }
 
     fn violated(verdict: &Verdict) -> (String, String) {
         match verdict {

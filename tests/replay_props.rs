@@ -6,10 +6,11 @@
 use proptest::prelude::*;
 use raceproof_core::replay::{
     Clock, DEFAULT_TOLERANCE_SECS, HmacKey, MAX_FIELD_LEN, ManualClock, ReplayError, ReplayGuard,
-    ReplaySet, SignedFields, TAG_LEN, Tag, seed_concatenation,
+    ReplaySet, SignedFields, TAG_LEN, Tag,
 };
-use raceproof_core::sync::ghost::Arc;
+use raceproof_flows::seed_concatenation;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// A field over a tiny alphabet, so that generated pairs often share prefixes and splits.
 fn small_field() -> impl Strategy<Value = String> + Clone {

@@ -14,7 +14,6 @@
 
 use proptest::prelude::*;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
-use raceproof_core::observe::NoProbe;
 use raceproof_core::replay::{ReplayError, ReplaySet, TAG_LEN, Tag};
 use std::collections::BTreeMap;
 
@@ -184,7 +183,7 @@ impl<const SHARDS: usize> StateMachineTest for ReplaySetMachine<SHARDS> {
 
     fn init_test(model: &Model) -> Sut {
         Sut {
-            set: ReplaySet::sharded(model.capacity, SHARDS, NoProbe),
+            set: ReplaySet::sharded(model.capacity, SHARDS),
             now: model.now,
         }
     }
@@ -247,7 +246,7 @@ prop_state_machine! {
 fn tags_spread_over_three_shards_as_modelled() {
     let shards: Vec<_> = (0..TAGS).map(|i| shard_of(i, 3)).collect();
     assert_eq!(shards, [0, 1, 2, 0, 1, 2]);
-    let set = ReplaySet::sharded(3, 3, NoProbe);
+    let set = ReplaySet::sharded(3, 3);
     for i in 0..3 {
         set.insert_if_absent(tag(i), 100, 0)
             .expect("its own shard has room");
@@ -262,7 +261,7 @@ fn tags_spread_over_three_shards_as_modelled() {
 /// Each shard evicts, and keeps its stale horizon, on its own.
 #[test]
 fn shards_evict_and_keep_their_horizon_independently() {
-    let set = ReplaySet::sharded(6, 3, NoProbe);
+    let set = ReplaySet::sharded(6, 3);
     set.insert_if_absent(tag(0), 10, 0).expect("room");
     set.insert_if_absent(tag(1), 10, 0).expect("room");
     // A lookup in shard 0 at 50 evicts tag 0; tag 1, expired too, waits for shard 1's turn.

@@ -3,7 +3,7 @@
 //! compare-and-set updates with the same expected version both succeed.
 #![cfg(loom)]
 
-use raceproof::catalogue::{ModelAccounts, update_email, update_email_proven};
+use raceproof::catalogue::{Implementation, update_email};
 use raceproof::check::{Model, Verdict};
 use raceproof::core::store::User;
 use raceproof::core::table::{Entries, GlobalRwLock, Table};
@@ -45,15 +45,17 @@ impl Table<User> for CheckOnceRwLock {
         self.0.write_all(f)
     }
 
-    fn upsert(&self, key: &str, value: User) {
-        self.0.upsert(key, value);
+    fn insert_new(&self, key: &str, value: User) -> bool {
+        self.0.insert_new(key, value)
     }
 }
 
 #[test]
 fn a_read_then_write_strategy_without_recheck_loses_updates() {
-    let model =
-        update_email::<CheckOnceRwLock>("proven_fix/rwlock_no_recheck", 2, update_email_proven);
+    let model = update_email::update_email(
+        Implementation::proven_with::<CheckOnceRwLock>("rwlock_no_recheck"),
+        2,
+    );
     let verdict = model.check();
     let Verdict::Violated {
         invariant, trace, ..
@@ -66,8 +68,11 @@ fn a_read_then_write_strategy_without_recheck_loses_updates() {
 
 #[test]
 fn the_real_rwlock_strategy_is_proven_by_the_same_model() {
-    let model = update_email::<GlobalRwLock<User>>("proven_fix/rwlock", 2, update_email_proven);
-    assert!(model.check().is_proven());
-    // ModelAccounts is the state those scenarios build; naming it keeps the alias public.
-    let _: Option<ModelAccounts<GlobalRwLock<User>>> = None;
+    let model = update_email::update_email(
+        Implementation::proven_with::<GlobalRwLock<User>>("rwlock"),
+        2,
+    );
+    assert_eq!(model.variant(), "proven_fix/rwlock");
+    let verdict = model.check();
+    assert!(verdict.is_proven(), "{verdict:?}");
 }

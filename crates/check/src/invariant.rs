@@ -215,7 +215,8 @@ impl<S> Invariant<S> for NoLostUpdate<S> {
 }
 
 /// `exactly_once`: each authentic signed message is processed at most once, and nothing
-/// else is ever processed. It reads the effects flows record with
+/// else is ever processed (per kind of effect: `paid` and `shipped` once each). It reads
+/// the effects flows record with
 /// [`crate::Recorder::effect`].
 #[derive(Debug, Clone)]
 pub struct ExactlyOnce {
@@ -246,13 +247,13 @@ impl<S> Invariant<S> for ExactlyOnce {
     }
 
     fn check(&self, _state: &S, history: &History) -> Result<(), Breach> {
-        let mut done: HashMap<&str, &str> = HashMap::new();
+        let mut done: HashMap<(&String, &String), &str> = HashMap::new();
         for (i, step) in history.steps.iter().enumerate() {
             if let Fact::Effect { kind, subject } = step.fact() {
                 if !self.authentic.iter().any(|m| m == subject) {
                     return Err(Breach::at(i, format!("forged message {kind}")));
                 }
-                if let Some(first) = done.insert(subject, &step.thread) {
+                if let Some(first) = done.insert((kind, subject), &step.thread) {
                     return Err(Breach::at(i, format!("{kind} twice (already by {first})")));
                 }
             }

@@ -64,6 +64,7 @@ struct Log {
     steps: Vec<Step>,
     /// Under loom, each step's position among the execution's ticks (see
     /// `raceproof_core::sync::model::tick`), to place stale reads among the steps.
+    #[cfg(loom)]
     ticks: Vec<u64>,
     labels: Vec<(thread::ThreadId, String)>,
 }

@@ -1,8 +1,9 @@
 //! `verdicts.json` keeps the schema DESIGN.md promises: tools downstream read these keys.
 #![cfg(not(loom))]
 
-use raceproof_check::{Breach, Expected, History, ModelReport, Report, Step, Trace, Verdict};
-use raceproof_core::observe::Event;
+use raceproof_check::{
+    Breach, Coverage, Event, Expected, History, ModelReport, Report, Step, Trace, Verdict,
+};
 
 fn violated() -> Verdict {
     let history = History {
@@ -74,6 +75,7 @@ fn an_unexpected_verdict_is_flagged() {
     let proven = Verdict::Proven {
         iterations: 14,
         bound: Some(2),
+        coverage: Coverage::default(),
     };
     let entry = ModelReport::new(
         "update_email",

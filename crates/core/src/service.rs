@@ -6,7 +6,7 @@
 //! Password hashing is slow on purpose: call these off an async runtime's worker threads
 //! (e.g. tokio's `spawn_blocking`), with a bound on how many run at once.
 
-use crate::auth::{Argon2Hasher, Credentials, PasswordError, PasswordHasher};
+use crate::auth::{Argon2Hasher, Credentials, PasswordHasher};
 use crate::replay::{Clock, ReplayError, ReplayGuard, SignedFields, SystemClock};
 use crate::store::{Principal, StoreError, User, UserStore};
 use crate::table::{GlobalMutex, Table};
@@ -58,10 +58,7 @@ impl<T: Table<User>, H: PasswordHasher> Accounts<T, H> {
         new_password: &str,
     ) -> Result<(), StoreError> {
         let actor = self.authenticate(credentials)?;
-        let hash = self.hasher.hash(new_password).map_err(|e| match e {
-            PasswordError::TooLong => StoreError::InvalidInput { field: "password" },
-            PasswordError::InvalidParams | PasswordError::Randomness => StoreError::Internal,
-        })?;
+        let hash = self.hasher.hash(new_password).map_err(StoreError::from)?;
         self.store.change_password(&actor, user, hash)
     }
 

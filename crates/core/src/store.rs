@@ -382,3 +382,14 @@ impl<T: Table<User>> UserStore<T> {
         })
     }
 }
+
+/// A failed hash of a new password: the client's fault only when it is too long.
+impl From<crate::auth::PasswordError> for StoreError {
+    fn from(e: crate::auth::PasswordError) -> Self {
+        use crate::auth::PasswordError;
+        match e {
+            PasswordError::TooLong => StoreError::InvalidInput { field: "password" },
+            PasswordError::InvalidParams | PasswordError::Randomness => StoreError::Internal,
+        }
+    }
+}

@@ -57,16 +57,16 @@ pub struct UserSpec {
     pub email: String,
 }
 
-/// The seed variants, over the seed's `USERS` dict.
-pub struct SeedAccounts {
+/// The seed variants, over the seed's `USERS` dict, verifying passwords with `H`.
+pub struct SeedAccounts<H = Argon2Hasher> {
     fixed: bool,
     users: SeedUsers,
-    hasher: Argon2Hasher,
+    hasher: H,
 }
 
-impl SeedAccounts {
+impl<H: PasswordHasher> SeedAccounts<H> {
     /// `fixed`: the seed's fixed endpoints (`seed_fix`) rather than the vulnerable ones.
-    pub fn new(fixed: bool, users: &[UserSpec], hasher: Argon2Hasher, log: Narrator) -> Self {
+    pub fn new(fixed: bool, users: &[UserSpec], hasher: H, log: Narrator) -> Self {
         let users = users
             .iter()
             .map(|u| {
@@ -188,7 +188,7 @@ impl SeedAccounts {
     }
 }
 
-impl AccountFlows for SeedAccounts {
+impl<H: PasswordHasher> AccountFlows for SeedAccounts<H> {
     fn promote(&self, credentials: &Credentials, target: &str) -> Result<(), StoreError> {
         if self.fixed {
             self.promote_seed_fix(credentials, target)
@@ -217,10 +217,7 @@ impl AccountFlows for SeedAccounts {
         new_password: &str,
     ) -> Result<(), StoreError> {
         let actor = self.authenticate(credentials)?;
-        let hash = self
-            .hasher
-            .hash(new_password)
-            .map_err(|_| StoreError::InvalidInput { field: "password" })?;
+        let hash = self.hasher.hash(new_password)?;
         self.users.set_password(&actor.user_id, hash, &actor)
     }
 
@@ -249,14 +246,14 @@ impl AccountFlows for SeedAccounts {
 
 /// Ours: [`raceproof_core::service::Accounts`] (authenticate outside any lock, then check
 /// and write in one critical section), under lock strategy `T`.
-pub struct ProvenAccounts<T = GlobalMutex<User>> {
-    accounts: Accounts<T, Argon2Hasher>,
+pub struct ProvenAccounts<T = GlobalMutex<User>, H = Argon2Hasher> {
+    accounts: Accounts<T, H>,
 }
 
-impl<T: Table<User> + Default> ProvenAccounts<T> {
+impl<T: Table<User> + Default, H: PasswordHasher> ProvenAccounts<T, H> {
     pub fn new(
         users: &[UserSpec],
-        hasher: Argon2Hasher,
+        hasher: H,
         require_precondition: bool,
         log: &Narrator,
     ) -> Result<Self, StoreError> {
@@ -275,12 +272,12 @@ impl<T: Table<User> + Default> ProvenAccounts<T> {
         })
     }
 
-    pub fn accounts(&self) -> &Accounts<T, Argon2Hasher> {
+    pub fn accounts(&self) -> &Accounts<T, H> {
         &self.accounts
     }
 }
 
-impl<T: Table<User>> AccountFlows for ProvenAccounts<T> {
+impl<T: Table<User>, H: PasswordHasher> AccountFlows for ProvenAccounts<T, H> {
     fn promote(&self, credentials: &Credentials, target: &str) -> Result<(), StoreError> {
         self.accounts.promote(credentials, target)
     }
