@@ -137,7 +137,15 @@ fn stress(root: &Path, runs: Option<&str>) -> Result<(), String> {
 
 fn test(root: &Path) -> Result<(), String> {
     let normal = run_tests(cargo(root).args(["test", "--workspace"]));
-    let loom = run_tests(loom_cargo(root).args(["test", "--workspace", "--release"]));
+    // Exactly the line users type, `RUSTFLAGS="--cfg loom" cargo test --workspace`
+    // (release, in target/loom): rustdoc gets no `--cfg loom`, so the doctests prove that
+    // line works as it is.
+    let mut loom_test = loom_cargo(root);
+    loom_test.env(
+        "RUSTDOCFLAGS",
+        std::env::var("RUSTDOCFLAGS").unwrap_or_default(),
+    );
+    let loom = run_tests(loom_test.args(["test", "--workspace", "--release"]));
     let (passed, failed) = [&normal, &loom]
         .iter()
         .filter_map(|r| r.as_ref().ok())
