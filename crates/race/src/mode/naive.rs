@@ -1,0 +1,49 @@
+//! The baseline a user would write: one task per request, released by a barrier, each sending a
+//! whole request on a connection opened beforehand (so connection setup is not in the spread).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::Barrier;
+
+use super::Outcome;
+use crate::wire::{Http1, Prepared, Target, since};
+
+pub async fn fire(
+    target: &Target,
+    requests: &[Prepared],
+    origin: Instant,
+) -> Result<Vec<Outcome>, String> {
+    let mut connections = Vec::with_capacity(requests.len());
+    for _ in requests {
+        connections.push(Http1::connect(target).await?);
+    }
+    let barrier = Arc::new(Barrier::new(requests.len()));
+    let mut tasks = Vec::with_capacity(requests.len());
+    for (connection, request) in connections.into_iter().zip(requests) {
+        let barrier = Arc::clone(&barrier);
+        let target = target.clone();
+        let request = request.clone();
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            let invoke_ns = since(origin);
+            match connection.send(&target, &request, origin).await {
+                Ok((response, first_byte)) => Outcome {
+                    invoke_ns,
+                    first_byte_ns: Some(first_byte),
+                    complete_ns: since(origin),
+                    result: Ok(response),
+                },
+                Err(error) => Outcome::failed(invoke_ns, origin, error),
+            }
+        }));
+    }
+    let mut outcomes = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        outcomes.push(
+            task.await
+                .map_err(|error| format!("request task failed: {error}"))?,
+        );
+    }
+    Ok(outcomes)
+}

@@ -1,0 +1,152 @@
+//! Single-packet attack over HTTP/2 cleartext (prior knowledge).
+//!
+//! Every request goes out on one connection without its final frame (a body's last byte, or an
+//! empty END_STREAM DATA frame for a request without a body). A PING round trip then makes sure
+//! all of that has been written and read by the server, and warms the connection. Finally every
+//! final frame is queued with no `.await` in between: `h2` only encodes and writes frames when
+//! its connection task is polled, and on a current-thread runtime that task cannot run until
+//! this one yields, so the final frames leave in one write. Whether they also arrive together is
+//! measured (the server's handler-start stamps), not assumed.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use h2::{Ping, RecvStream, SendStream};
+
+use super::Outcome;
+use crate::wire::{MAX_RESPONSE_BYTES, Prepared, REQUEST_TIMEOUT, Response, Target, since};
+
+pub async fn fire(
+    target: &Target,
+    requests: &[Prepared],
+    origin: Instant,
+) -> Result<Vec<Outcome>, String> {
+    let stream = target.connect().await?;
+    let (client, mut connection) = h2::client::Builder::new()
+        .initial_window_size(1 << 20)
+        .initial_connection_window_size(1 << 24)
+        .handshake::<_, Bytes>(stream)
+        .await
+        .map_err(|error| {
+            format!("h2 handshake (is the target serving h2c with prior knowledge?): {error}")
+        })?;
+    let mut ping_pong = connection.ping_pong().ok_or("h2 ping_pong already taken")?;
+    tokio::spawn(async move {
+        // Ends when every stream is done and the client handle is dropped.
+        let _ = connection.await;
+    });
+    // The server sends its SETTINGS before it can answer a PING: after the PONG the concurrent
+    // stream limit below is the server's, not h2's default.
+    tokio::time::timeout(REQUEST_TIMEOUT, ping_pong.ping(Ping::opaque()))
+        .await
+        .map_err(|_| "no PONG from the server".to_owned())?
+        .map_err(|error| format!("h2 ping: {error}"))?;
+    let mut client = client
+        .ready()
+        .await
+        .map_err(|error| format!("h2 not ready: {error}"))?;
+    let limit = client.current_max_send_streams();
+    if requests.len() > limit {
+        return Err(format!(
+            "a burst of {} requests exceeds the server's SETTINGS_MAX_CONCURRENT_STREAMS ({limit}); lower the actors' counts",
+            requests.len()
+        ));
+    }
+
+    let mut pending = Vec::with_capacity(requests.len());
+    for request in requests {
+        let head = request.to_http(target, true, ())?;
+        let (response, mut send) = client
+            .send_request(head, false)
+            .map_err(|error| format!("h2 send_request: {error}"))?;
+        let body = &request.body;
+        let split = body.len().saturating_sub(1);
+        if split > 0 {
+            send.send_data(body.slice(..split), false)
+                .map_err(|error| format!("h2 send_data: {error}"))?;
+        }
+        pending.push((response, send, body.slice(split..)));
+        client = client
+            .ready()
+            .await
+            .map_err(|error| format!("h2 not ready: {error}"))?;
+    }
+    // Flush every partial request and warm the connection: the PING is queued behind them.
+    tokio::time::timeout(REQUEST_TIMEOUT, ping_pong.ping(Ping::opaque()))
+        .await
+        .map_err(|_| "no PONG from the server".to_owned())?
+        .map_err(|error| format!("h2 ping: {error}"))?;
+
+    // Release: no await between these calls, so they leave in one write.
+    let invoke_ns = since(origin);
+    let mut released: Vec<(h2::client::ResponseFuture, Result<(), String>)> =
+        Vec::with_capacity(pending.len());
+    for (response, mut send, last) in pending {
+        let sent = release(&mut send, last);
+        released.push((response, sent));
+    }
+
+    let mut tasks = Vec::with_capacity(released.len());
+    for (response, sent) in released {
+        tasks.push(tokio::spawn(async move {
+            if let Err(error) = sent {
+                return Outcome::failed(invoke_ns, origin, error);
+            }
+            match tokio::time::timeout(REQUEST_TIMEOUT, receive(response, origin)).await {
+                Ok(Ok((response, first_byte))) => Outcome {
+                    invoke_ns,
+                    first_byte_ns: Some(first_byte),
+                    complete_ns: since(origin),
+                    result: Ok(response),
+                },
+                Ok(Err(error)) => Outcome::failed(invoke_ns, origin, error),
+                Err(_) => Outcome::failed(
+                    invoke_ns,
+                    origin,
+                    format!("no response within {REQUEST_TIMEOUT:?}"),
+                ),
+            }
+        }));
+    }
+    drop(client);
+    let mut outcomes = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        outcomes.push(
+            task.await
+                .map_err(|error| format!("response task failed: {error}"))?,
+        );
+    }
+    Ok(outcomes)
+}
+
+fn release(send: &mut SendStream<Bytes>, last: Bytes) -> Result<(), String> {
+    send.send_data(last, true)
+        .map_err(|error| format!("h2 final frame: {error}"))
+}
+
+async fn receive(
+    response: h2::client::ResponseFuture,
+    origin: Instant,
+) -> Result<(Response, u64), String> {
+    let response = response
+        .await
+        .map_err(|error| format!("h2 response: {error}"))?;
+    let first_byte = since(origin);
+    let (parts, body) = response.into_parts();
+    let body = read_body(body).await?;
+    Ok((Response::from_parts(&parts, body), first_byte))
+}
+
+async fn read_body(mut body: RecvStream) -> Result<Bytes, String> {
+    let mut out = Vec::new();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.map_err(|error| format!("h2 response body: {error}"))?;
+        // Returning the capacity keeps the server able to send; it cannot fail for a live stream.
+        let _ = body.flow_control().release_capacity(chunk.len());
+        if out.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(format!("response body over {MAX_RESPONSE_BYTES} bytes"));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(out))
+}
