@@ -88,7 +88,10 @@ pub async fn run_async(
                 consecutive_errors += 1;
                 let message = keys.mask(&error.to_string());
                 report.first_error.get_or_insert(message);
-                if consecutive_errors >= MAX_CONSECUTIVE_ERRORS {
+                // Nothing judged yet, or failing over and over: the run itself has failed.
+                if consecutive_errors >= MAX_CONSECUTIVE_ERRORS
+                    || (report.bursts == 0 && burst == bursts)
+                {
                     return Err(error);
                 }
             }
