@@ -24,12 +24,17 @@ fn main() -> std::io::Result<()> {
         /// Do not send x-raceproof-handler-start-ns (behave like a foreign server).
         #[arg(long)]
         no_stamp: bool,
+        /// Serve the contract endpoints (/promote, /demote, /password, /update-email, /users,
+        /// /audit) fixed instead of seed-like.
+        #[arg(long)]
+        fixed_contract: bool,
     }
 
     let args = Args::parse();
     let config = support::ToyConfig {
         stamp: !args.no_stamp,
         window: std::time::Duration::from_micros(args.window_us),
+        contract_racy: !args.fixed_contract,
         ..support::ToyConfig::default()
     };
     let server = support::ToyServer::start_on(&format!("127.0.0.1:{}", args.port), config)?;

@@ -14,11 +14,13 @@
 //! raceproof's server does with its timing flag.
 #![allow(dead_code)]
 
+mod contract;
+
 use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -37,6 +39,9 @@ pub struct ToyConfig {
     pub window: Duration,
     /// SETTINGS_MAX_CONCURRENT_STREAMS for h2 connections.
     pub max_streams: u32,
+    /// Whether the contract endpoints (see [`contract`]) check, wait, then write (like the seeds)
+    /// or check and write under one lock (like the fixes).
+    pub contract_racy: bool,
 }
 
 impl Default for ToyConfig {
@@ -45,6 +50,7 @@ impl Default for ToyConfig {
             stamp: true,
             window: Duration::from_millis(50),
             max_streams: 100,
+            contract_racy: true,
         }
     }
 }
@@ -53,6 +59,7 @@ impl Default for ToyConfig {
 struct State {
     redeemed: Mutex<HashSet<String>>,
     items: Mutex<HashMap<String, u64>>,
+    contract: Mutex<contract::Users>,
 }
 
 /// A running toy target; it stops when dropped.
@@ -141,13 +148,13 @@ fn now_ns() -> u128 {
         .map_or(0, |elapsed| elapsed.as_nanos())
 }
 
-/// Waits `window` while letting every other task run (a cooperative spin: µs precision, where
-/// tokio's timer has 1 ms granularity).
-async fn window(window: Duration) {
-    let deadline = Instant::now() + window;
-    tokio::task::yield_now().await;
-    while Instant::now() < deadline {
+/// Waits `window` the way a handler awaits I/O: on a blocking-pool thread (µs precision, where
+/// tokio's timer has 1 ms granularity), leaving the workers free. A zero window is one yield.
+pub(crate) async fn window(window: Duration) {
+    if window.is_zero() {
         tokio::task::yield_now().await;
+    } else {
+        let _ = tokio::task::spawn_blocking(move || std::thread::sleep(window)).await;
     }
 }
 
@@ -202,11 +209,22 @@ async fn handle(
                 .and_then(|value| value.trim_matches('"').parse::<u64>().ok());
             update(&state, kind == &"racy", wait, key, expected).await
         }
-        _ => (
-            StatusCode::NOT_FOUND,
-            "{\"error\":\"not found\"}".to_owned(),
-            None,
-        ),
+        _ => {
+            let header = |name: &str| {
+                parts
+                    .headers
+                    .get(name)
+                    .and_then(|value| value.to_str().ok())
+            };
+            let call = contract::Call {
+                path: parts.uri.path(),
+                method: parts.method.as_str(),
+                authorization: header("authorization"),
+                if_match: header("if-match"),
+                body: &body,
+            };
+            contract::handle(&state.contract, config.contract_racy, wait, call).await
+        }
     };
     let mut response = Response::builder()
         .status(status)
