@@ -315,60 +315,85 @@ pub fn to_json(target: &str, reports: &[ScenarioReport]) -> String {
     serde_json::to_string_pretty(&json).unwrap_or_else(|error| format!("{{\"error\":\"{error}\"}}"))
 }
 
-fn spread_cells(spread: Option<&Spread>) -> (String, String, String, &'static str) {
-    match spread {
-        Some(spread) => (
-            format!("{:.1}", spread.median),
-            format!("{:.1}", spread.p90),
-            format!("{:.1}", spread.sd),
-            match spread.source {
-                SpreadSource::Server => "server",
-                SpreadSource::Client => "client",
-            },
-        ),
-        None => ("-".into(), "-".into(), "-".into(), "-"),
-    }
+/// One report as table cells, shared by the terminal table and the markdown comparison.
+struct Row {
+    cells: [String; 11],
 }
 
-fn first_cell(report: &ScenarioReport) -> String {
-    report
-        .first_anomaly_burst
-        .map_or_else(|| "-".to_owned(), |burst| burst.to_string())
-}
-
-/// The terminal table.
-pub fn table(reports: &[ScenarioReport]) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:<28} {:<14} {:>7} {:>6} {:>9} {:>8} {:>6}  {:>10} {:>10} {:>10}  source",
+impl Row {
+    const HEADINGS: [&'static str; 11] = [
         "scenario",
         "mode",
         "bursts",
         "errors",
         "anomalies",
         "rate",
-        "first",
-        "spread p50",
-        "p90",
-        "sd (us)"
-    );
+        "first anomaly",
+        "spread p50 (µs)",
+        "p90 (µs)",
+        "sd (µs)",
+        "measured by",
+    ];
+
+    fn new(report: &ScenarioReport) -> Self {
+        let (median, p90, sd, source) = match &report.spread_us {
+            Some(spread) => (
+                format!("{:.1}", spread.median),
+                format!("{:.1}", spread.p90),
+                format!("{:.1}", spread.sd),
+                match spread.source {
+                    SpreadSource::Server => "server",
+                    SpreadSource::Client => "client",
+                },
+            ),
+            None => ("-".into(), "-".into(), "-".into(), "-"),
+        };
+        let first = report
+            .first_anomaly_burst
+            .map_or_else(|| "-".to_owned(), |burst| burst.to_string());
+        Row {
+            cells: [
+                report.scenario.clone(),
+                report.mode.as_str().to_owned(),
+                report.bursts.to_string(),
+                report.errors.to_string(),
+                report.anomalies.to_string(),
+                format!("{:.1}%", report.anomaly_rate * 100.0),
+                first,
+                median,
+                p90,
+                sd,
+                source.to_owned(),
+            ],
+        }
+    }
+}
+
+/// Left-aligned text columns, right-aligned numbers.
+const WIDTHS: [isize; 11] = [-28, -14, 7, 6, 9, 7, 13, 15, 10, 10, -11];
+
+fn padded<'a>(cells: impl Iterator<Item = &'a str>) -> String {
+    let padded: Vec<String> = cells
+        .zip(WIDTHS)
+        .map(|(cell, width)| {
+            let (left, width) = (width < 0, width.unsigned_abs());
+            if left {
+                format!("{cell:<width$}")
+            } else {
+                format!("{cell:>width$}")
+            }
+        })
+        .collect();
+    padded.join(" ").trim_end().to_owned()
+}
+
+/// The terminal table.
+pub fn table(reports: &[ScenarioReport]) -> String {
+    let mut out = padded(Row::HEADINGS.into_iter());
+    out.push('\n');
     for report in reports {
-        let (median, p90, sd, source) = spread_cells(report.spread_us.as_ref());
-        let _ = writeln!(
-            out,
-            "{:<28} {:<14} {:>7} {:>6} {:>9} {:>7.1}% {:>6}  {:>10} {:>10} {:>10}  {source}",
-            report.scenario,
-            report.mode.as_str(),
-            report.bursts,
-            report.errors,
-            report.anomalies,
-            report.anomaly_rate * 100.0,
-            first_cell(report),
-            median,
-            p90,
-            sd,
-        );
+        out.push_str(&padded(Row::new(report).cells.iter().map(String::as_str)));
+        out.push('\n');
     }
     if reports.iter().any(|report| {
         report
@@ -377,7 +402,7 @@ pub fn table(reports: &[ScenarioReport]) -> String {
             .is_some_and(|spread| spread.source == SpreadSource::Client)
     }) {
         out.push_str(
-            "source `client`: the target sent no x-raceproof-handler-start-ns header, so the spread is between the arrivals of the response heads at this client, not the server's request starts\n",
+            "measured by `client`: the target sent no x-raceproof-handler-start-ns header, so the spread is between the arrivals of the response heads at this client, not the server's request starts\n",
         );
     }
     for report in reports.iter().filter(|report| report.errors > 0) {
@@ -395,21 +420,13 @@ pub fn table(reports: &[ScenarioReport]) -> String {
 
 /// The comparison of the modes as a markdown table (for the README).
 pub fn compare_markdown(reports: &[ScenarioReport]) -> String {
-    let mut out = String::from(
-        "| scenario | mode | bursts | arrival spread median (µs) | p90 (µs) | SD (µs) | measured by | bursts with an anomaly | first anomaly at burst |\n|---|---|---:|---:|---:|---:|---|---:|---:|\n",
-    );
+    let mut out = format!("| {} |\n|", Row::HEADINGS.join(" | "));
+    for width in WIDTHS {
+        out.push_str(if width < 0 { "---|" } else { "---:|" });
+    }
+    out.push('\n');
     for report in reports {
-        let (median, p90, sd, source) = spread_cells(report.spread_us.as_ref());
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {median} | {p90} | {sd} | {source} | {:.1}% ({}) | {} |",
-            report.scenario,
-            report.mode.as_str(),
-            report.bursts,
-            report.anomaly_rate * 100.0,
-            report.anomalies,
-            first_cell(report)
-        );
+        let _ = writeln!(out, "| {} |", Row::new(report).cells.join(" | "));
     }
     let _ = writeln!(out, "\nMeasured on {}, one run, loopback.", machine());
     out

@@ -19,13 +19,7 @@ fn scenario(file: &str) -> Scenario {
 }
 
 fn target(server: &ToyServer) -> Target {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime
-        .block_on(Target::resolve(&server.url(), false))
-        .unwrap()
+    server.target().unwrap()
 }
 
 fn run(server: &ToyServer, scenario: &Scenario, mode: Mode, bursts: usize) -> ScenarioReport {
@@ -145,7 +139,7 @@ fn without_server_stamps_the_spread_is_client_side() {
     );
     let spread = report.spread_us.as_ref().unwrap();
     assert_eq!((spread.samples, spread.source), (2, SpreadSource::Client));
-    assert!(raceproof_race::report::table(&[report]).contains("source `client`"));
+    assert!(raceproof_race::report::table(&[report]).contains("measured by `client`"));
 }
 
 #[test]

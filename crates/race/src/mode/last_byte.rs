@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::Outcome;
-use crate::wire::{MAX_RESPONSE_BYTES, Prepared, REQUEST_TIMEOUT, Response, Target, since};
+use crate::wire::{MAX_RESPONSE_BYTES, Prepared, Response, Target, since};
 
 pub async fn fire(
     target: &Target,
@@ -35,38 +35,9 @@ pub async fn fire(
             .write_all(&last)
             .await
             .map_err(|error| format!("write last byte: {error}"));
-        released.push((stream, sent));
+        released.push(sent.map(|()| read_response(stream, origin)));
     }
-    let mut tasks = Vec::with_capacity(released.len());
-    for (stream, sent) in released {
-        tasks.push(tokio::spawn(async move {
-            if let Err(error) = sent {
-                return Outcome::failed(invoke_ns, origin, error);
-            }
-            match tokio::time::timeout(REQUEST_TIMEOUT, read_response(stream, origin)).await {
-                Ok(Ok((response, first_byte))) => Outcome {
-                    invoke_ns,
-                    first_byte_ns: Some(first_byte),
-                    complete_ns: since(origin),
-                    result: Ok(response),
-                },
-                Ok(Err(error)) => Outcome::failed(invoke_ns, origin, error),
-                Err(_) => Outcome::failed(
-                    invoke_ns,
-                    origin,
-                    format!("no response within {REQUEST_TIMEOUT:?}"),
-                ),
-            }
-        }));
-    }
-    let mut outcomes = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        outcomes.push(
-            task.await
-                .map_err(|error| format!("response task failed: {error}"))?,
-        );
-    }
-    Ok(outcomes)
+    super::gather(released, invoke_ns, origin).await
 }
 
 async fn read_response(mut stream: TcpStream, origin: Instant) -> Result<(Response, u64), String> {

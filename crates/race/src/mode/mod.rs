@@ -4,9 +4,12 @@ pub mod last_byte;
 pub mod naive;
 pub mod single_packet;
 
+use std::future::Future;
 use std::time::Instant;
 
-use crate::wire::{Prepared, Response, Target};
+use tokio::task::JoinHandle;
+
+use crate::wire::{Prepared, REQUEST_TIMEOUT, Response, Target, since};
 
 /// How the requests of a burst are synchronized.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize)]
@@ -68,4 +71,59 @@ impl Outcome {
             result: Err(error),
         }
     }
+}
+
+/// Awaits one response (for at most [`REQUEST_TIMEOUT`]) and records when it came.
+pub(crate) async fn record<F>(invoke_ns: u64, origin: Instant, response: F) -> Outcome
+where
+    F: Future<Output = Result<(Response, u64), String>>,
+{
+    let result = tokio::time::timeout(REQUEST_TIMEOUT, response)
+        .await
+        .unwrap_or_else(|_| Err(format!("no response within {REQUEST_TIMEOUT:?}")));
+    match result {
+        Ok((response, first_byte)) => Outcome {
+            invoke_ns,
+            first_byte_ns: Some(first_byte),
+            complete_ns: since(origin),
+            result: Ok(response),
+        },
+        Err(error) => Outcome::failed(invoke_ns, origin, error),
+    }
+}
+
+/// Receives every released request's response on its own task; outcomes in request order.
+/// An `Err` entry is a request whose release already failed.
+pub(crate) async fn gather<F>(
+    released: Vec<Result<F, String>>,
+    invoke_ns: u64,
+    origin: Instant,
+) -> Result<Vec<Outcome>, String>
+where
+    F: Future<Output = Result<(Response, u64), String>> + Send + 'static,
+{
+    let tasks = released
+        .into_iter()
+        .map(|released| {
+            tokio::spawn(async move {
+                match released {
+                    Ok(response) => record(invoke_ns, origin, response).await,
+                    Err(error) => Outcome::failed(invoke_ns, origin, error),
+                }
+            })
+        })
+        .collect();
+    join(tasks).await
+}
+
+/// Joins per-request tasks in order.
+pub(crate) async fn join(tasks: Vec<JoinHandle<Outcome>>) -> Result<Vec<Outcome>, String> {
+    let mut outcomes = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        outcomes.push(
+            task.await
+                .map_err(|error| format!("request task failed: {error}"))?,
+        );
+    }
+    Ok(outcomes)
 }

@@ -27,23 +27,13 @@ pub async fn fire(
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
             let invoke_ns = since(origin);
-            match connection.send(&target, &request, origin).await {
-                Ok((response, first_byte)) => Outcome {
-                    invoke_ns,
-                    first_byte_ns: Some(first_byte),
-                    complete_ns: since(origin),
-                    result: Ok(response),
-                },
-                Err(error) => Outcome::failed(invoke_ns, origin, error),
-            }
+            super::record(
+                invoke_ns,
+                origin,
+                connection.send(&target, &request, origin),
+            )
+            .await
         }));
     }
-    let mut outcomes = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        outcomes.push(
-            task.await
-                .map_err(|error| format!("request task failed: {error}"))?,
-        );
-    }
-    Ok(outcomes)
+    super::join(tasks).await
 }

@@ -79,44 +79,12 @@ pub async fn fire(
 
     // Release: no await between these calls, so they leave in one write.
     let invoke_ns = since(origin);
-    let mut released: Vec<(h2::client::ResponseFuture, Result<(), String>)> =
-        Vec::with_capacity(pending.len());
+    let mut released = Vec::with_capacity(pending.len());
     for (response, mut send, last) in pending {
-        let sent = release(&mut send, last);
-        released.push((response, sent));
-    }
-
-    let mut tasks = Vec::with_capacity(released.len());
-    for (response, sent) in released {
-        tasks.push(tokio::spawn(async move {
-            if let Err(error) = sent {
-                return Outcome::failed(invoke_ns, origin, error);
-            }
-            match tokio::time::timeout(REQUEST_TIMEOUT, receive(response, origin)).await {
-                Ok(Ok((response, first_byte))) => Outcome {
-                    invoke_ns,
-                    first_byte_ns: Some(first_byte),
-                    complete_ns: since(origin),
-                    result: Ok(response),
-                },
-                Ok(Err(error)) => Outcome::failed(invoke_ns, origin, error),
-                Err(_) => Outcome::failed(
-                    invoke_ns,
-                    origin,
-                    format!("no response within {REQUEST_TIMEOUT:?}"),
-                ),
-            }
-        }));
+        released.push(release(&mut send, last).map(|()| receive(response, origin)));
     }
     drop(client);
-    let mut outcomes = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        outcomes.push(
-            task.await
-                .map_err(|error| format!("response task failed: {error}"))?,
-        );
-    }
-    Ok(outcomes)
+    super::gather(released, invoke_ns, origin).await
 }
 
 fn release(send: &mut SendStream<Bytes>, last: Bytes) -> Result<(), String> {

@@ -6,7 +6,7 @@
 //! same critical section as the write. Either way the audit records the truth at commit.
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -117,6 +117,41 @@ impl Users {
     }
 }
 
+/// The authority check before a write, and the lock for it. Seed-like: check the role the
+/// caller authenticated with, wait, lock. Fixed: lock, then re-check role and credential epoch.
+async fn authorize<'a>(
+    users: &'a Mutex<Users>,
+    racy: bool,
+    wait: Duration,
+    session: &Session,
+    needs_admin: bool,
+    target: &str,
+) -> Result<MutexGuard<'a, Users>, Reply> {
+    if needs_admin && session.role != "admin" {
+        return Err(reply(
+            StatusCode::FORBIDDEN,
+            json!({"error": "admins only"}),
+        ));
+    }
+    if racy {
+        window(wait).await;
+    }
+    let users = users.lock().unwrap_or_else(PoisonError::into_inner);
+    if !racy && !users.still_authorized(session, needs_admin) {
+        return Err(reply(
+            StatusCode::FORBIDDEN,
+            json!({"error": "no longer authorized"}),
+        ));
+    }
+    if !users.users.contains_key(target) {
+        return Err(reply(
+            StatusCode::NOT_FOUND,
+            json!({"error": "no such user"}),
+        ));
+    }
+    Ok(users)
+}
+
 pub async fn handle(users: &Mutex<Users>, racy: bool, wait: Duration, call: Call<'_>) -> Reply {
     let lock = || users.lock().unwrap_or_else(PoisonError::into_inner);
     if let ("GET", Some(id)) = (call.method, call.path.strip_prefix("/users/")) {
@@ -152,19 +187,10 @@ pub async fn handle(users: &Mutex<Users>, racy: bool, wait: Duration, call: Call
                     json!({"error": "expected {\"target\"}"}),
                 );
             };
-            if session.role != "admin" {
-                return reply(StatusCode::FORBIDDEN, json!({"error": "admins only"}));
-            }
-            if racy {
-                window(wait).await;
-            }
-            let mut users = lock();
-            if !racy && !users.still_authorized(&session, true) {
-                return reply(
-                    StatusCode::FORBIDDEN,
-                    json!({"error": "no longer authorized"}),
-                );
-            }
+            let mut users = match authorize(users, racy, wait, &session, true, &target).await {
+                Ok(users) => users,
+                Err(refused) => return refused,
+            };
             let Some(user) = users.users.get_mut(&target) else {
                 return reply(StatusCode::NOT_FOUND, json!({"error": "no such user"}));
             };
@@ -187,22 +213,11 @@ pub async fn handle(users: &Mutex<Users>, racy: bool, wait: Duration, call: Call
             };
             let target = target.unwrap_or_else(|| session.name.clone());
             let needs_admin = target != session.name;
-            if needs_admin && session.role != "admin" {
-                return reply(StatusCode::FORBIDDEN, json!({"error": "admins only"}));
-            }
-            if racy {
-                window(wait).await;
-            }
-            let mut users = lock();
-            if !racy && !users.still_authorized(&session, needs_admin) {
-                return reply(
-                    StatusCode::FORBIDDEN,
-                    json!({"error": "no longer authorized"}),
-                );
-            }
-            if !users.users.contains_key(&target) {
-                return reply(StatusCode::NOT_FOUND, json!({"error": "no such user"}));
-            }
+            let mut users = match authorize(users, racy, wait, &session, needs_admin, &target).await
+            {
+                Ok(users) => users,
+                Err(refused) => return refused,
+            };
             // Recorded before the epoch moves: the commit is judged by the epoch it ran under.
             users.commit(&session, "change_password", &target);
             if let Some(user) = users.users.get_mut(&target) {

@@ -102,6 +102,16 @@ impl ToyServer {
         format!("http://{}", self.addr)
     }
 
+    /// The tester's view of this server.
+    pub fn target(&self) -> std::io::Result<raceproof_race::Target> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime
+            .block_on(raceproof_race::Target::resolve(&self.url(), false))
+            .map_err(std::io::Error::other)
+    }
+
     /// Runs until the process ends (for the `toy_target` example).
     pub fn wait(mut self) {
         if let Some(thread) = self.thread.take() {
