@@ -16,14 +16,22 @@ use crate::wire::Target;
 pub const EXIT_HELD: u8 = 0;
 /// Exit status when an invariant broke in at least one burst.
 pub const EXIT_ANOMALY: u8 = 1;
-/// Exit status when the run could not be carried out.
+/// Exit status when the run could not be carried out, or only in part.
 pub const EXIT_ERROR: u8 = 2;
+
+/// What a command found.
+enum Verdict {
+    Held,
+    Broken,
+    /// Nothing broke, but some bursts could not be fired: not a clean pass.
+    Incomplete,
+}
 
 #[derive(Debug, Parser)]
 #[command(
     name = "raceproof-race",
     about = "Black-box race tester: synchronized bursts at an HTTP endpoint, invariants on what comes back",
-    after_help = "Exit status: 0 every invariant held, 1 an invariant broke, 2 error."
+    after_help = "Exit status: 0 every invariant held in every burst, 1 an invariant broke, 2 error (or some bursts could not be fired)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -79,7 +87,14 @@ pub enum Command {
 /// Runs the CLI; the exit status says whether an invariant broke.
 pub fn main_with(cli: Cli) -> ExitCode {
     match execute(cli) {
-        Ok(broken) => ExitCode::from(if broken { EXIT_ANOMALY } else { EXIT_HELD }),
+        Ok(Verdict::Held) => ExitCode::from(EXIT_HELD),
+        Ok(Verdict::Broken) => ExitCode::from(EXIT_ANOMALY),
+        Ok(Verdict::Incomplete) => {
+            eprintln!(
+                "error: some bursts could not be fired (see the table); no invariant broke in the others"
+            );
+            ExitCode::from(EXIT_ERROR)
+        }
         Err(error) => {
             eprintln!("error: {error}");
             ExitCode::from(EXIT_ERROR)
@@ -87,7 +102,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
     }
 }
 
-fn execute(cli: Cli) -> Result<bool, RaceError> {
+fn execute(cli: Cli) -> Result<Verdict, RaceError> {
     match cli.command {
         Command::List => {
             for (name, source) in BUILTINS {
@@ -96,7 +111,7 @@ fn execute(cli: Cli) -> Result<bool, RaceError> {
                     .unwrap_or_default();
                 println!("{name:<28} {description}");
             }
-            Ok(false)
+            Ok(Verdict::Held)
         }
         Command::Check { scenarios } => {
             for name in scenarios {
@@ -107,7 +122,7 @@ fn execute(cli: Cli) -> Result<bool, RaceError> {
                     scenario.invariants.len()
                 );
             }
-            Ok(false)
+            Ok(Verdict::Held)
         }
         Command::Run {
             scenarios,
@@ -127,7 +142,7 @@ fn run_modes(
     args: &TargetArgs,
     modes: &[Mode],
     markdown: Option<&PathBuf>,
-) -> Result<bool, RaceError> {
+) -> Result<Verdict, RaceError> {
     let scenarios = names
         .iter()
         .map(|name| Scenario::load(name))
@@ -164,5 +179,11 @@ fn run_modes(
         report::write(path, &report::compare_markdown(&reports))?;
         println!("comparison: {}", path.display());
     }
-    Ok(reports.iter().any(|report| report.anomalies > 0))
+    Ok(if reports.iter().any(|report| report.anomalies > 0) {
+        Verdict::Broken
+    } else if reports.iter().any(|report| report.errors > 0) {
+        Verdict::Incomplete
+    } else {
+        Verdict::Held
+    })
 }

@@ -145,11 +145,11 @@ pub fn prepare(
     signers: &BTreeMap<String, Signer>,
     keys: &Keys,
 ) -> Result<Prepared, String> {
-    let path = cx_expand(&spec.path, cx)?;
-    let mut body = cx_expand(&spec.body, cx)?;
+    let path = spec.path.expand(cx)?;
+    let mut body = spec.body.expand(cx)?;
     let mut headers = Vec::with_capacity(spec.headers.len() + 3);
     for (name, template) in &spec.headers {
-        headers.push((name.clone(), header_value(&cx_expand(template, cx)?)?));
+        headers.push((name.clone(), header_value(&template.expand(cx)?)?));
     }
     if !body.is_empty()
         && !spec
@@ -183,8 +183,8 @@ pub fn prepare(
                 ));
             }
             Signer::StandardWebhooks { id, timestamp, .. } => {
-                let id = cx_expand(id, cx)?;
-                let timestamp = cx_expand(timestamp, cx)?;
+                let id = id.expand(cx)?;
+                let timestamp = timestamp.expand(cx)?;
                 let signature = webhook_signature(key()?, &id, &timestamp, body.as_bytes())?;
                 headers.push((
                     http::HeaderName::from_static("webhook-id"),
@@ -208,7 +208,7 @@ pub fn prepare(
                 for field in fields {
                     let part =
                         match spec.sign_overrides.iter().find(|(over, _)| over == field) {
-                            Some((_, template)) => cx_expand(template, cx)?,
+                            Some((_, template)) => template.expand(cx)?,
                             None => json_text(json.get(field).ok_or_else(|| {
                                 format!("signed field `{field}` is not in the body")
                             })?),
@@ -234,10 +234,6 @@ pub fn prepare(
         headers,
         body: Bytes::from(body),
     })
-}
-
-fn cx_expand(template: &crate::template::Template, cx: &Context<'_>) -> Result<String, String> {
-    template.expand(cx)
 }
 
 fn header_value(text: &str) -> Result<http::HeaderValue, String> {
@@ -282,5 +278,125 @@ mod tests {
             basic_value("Aladdin", "open sesame"),
             "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
         );
+    }
+
+    fn prepared(scenario: &str) -> Prepared {
+        let scenario = Scenario::parse(scenario, "t.toml").unwrap();
+        let keys = Keys::resolve(&scenario).unwrap();
+        let vars = BTreeMap::new();
+        let cx = Context {
+            request_uuid: "r",
+            burst_uuid: "b",
+            burst_index: 1,
+            now_s: 1614265330,
+            credentials: &keys.credentials,
+            vars: &vars,
+        };
+        prepare(
+            &scenario.actors[0].request,
+            0,
+            &cx,
+            &scenario.signers,
+            &keys,
+        )
+        .unwrap()
+    }
+
+    fn header<'a>(request: &'a Prepared, name: &str) -> &'a str {
+        request
+            .headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.to_str().unwrap())
+            .unwrap()
+    }
+
+    #[test]
+    fn hmac_fields_signs_the_named_fields_in_order_into_the_body() {
+        let request = prepared(
+            r#"name = "t"
+[signers.seed]
+kind = "hmac-fields"
+secret = "k3y"
+fields = ["resource_id", "action", "timestamp"]
+into = "signature"
+[[actors]]
+name = "a"
+method = "POST"
+path = "/operate"
+signer = "seed"
+body = '{"resource_id":"res-{{burst.uuid}}","action":"go","timestamp":"{{now}}"}'
+[[invariant]]
+kind = "at_most_one_success"
+"#,
+        );
+        let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+        let mut mac = HmacSha256::new_from_slice(b"k3y").unwrap();
+        mac.update(b"res-bgo1614265330");
+        assert_eq!(body["signature"], hex::encode(mac.finalize().into_bytes()));
+        assert_eq!(body["resource_id"], "res-b");
+        assert_eq!(header(&request, "content-type"), "application/json");
+    }
+
+    #[test]
+    fn standard_webhooks_and_basic_set_their_headers() {
+        let request = prepared(
+            r#"name = "t"
+[signers.hook]
+kind = "standard-webhooks"
+secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+id = "msg_p5jXN8AQM9LWM0D4loKWxJek"
+[[actors]]
+name = "a"
+method = "POST"
+path = "/hook"
+signer = "hook"
+body = '{"test": 2432232314}'
+[[invariant]]
+kind = "at_most_one_success"
+"#,
+        );
+        assert_eq!(
+            header(&request, "webhook-id"),
+            "msg_p5jXN8AQM9LWM0D4loKWxJek"
+        );
+        assert_eq!(header(&request, "webhook-timestamp"), "1614265330");
+        assert_eq!(
+            header(&request, "webhook-signature"),
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+        );
+        let basic = prepared(
+            r#"name = "t"
+credentials.alice = { user = "alice", password = "s3cr3t" }
+signers.alice = { kind = "basic", credential = "alice" }
+[[actors]]
+name = "a"
+method = "GET"
+path = "/users/{{cred.alice.user}}"
+signer = "alice"
+[[invariant]]
+kind = "at_most_one_success"
+"#,
+        );
+        assert_eq!(basic.path, "/users/alice");
+        assert_eq!(
+            header(&basic, "authorization"),
+            basic_value("alice", "s3cr3t")
+        );
+    }
+
+    #[test]
+    fn reports_mask_every_secret() {
+        let scenario = Scenario::parse(
+            "name = \"t\"\ncredentials.alice = { user = \"alice\", password = \"s3cr3t\" }\n[[actors]]\nname = \"a\"\nmethod = \"GET\"\npath = \"/\"\n[[invariant]]\nkind = \"at_most_one_success\"\n",
+            "t.toml",
+        )
+        .unwrap();
+        let keys = Keys::resolve(&scenario).unwrap();
+        assert_eq!(
+            keys.mask("pw s3cr3t, auth Basic YWxpY2U6czNjcjN0"),
+            "pw ***, auth ***"
+        );
+        assert_eq!(format!("{keys:?}"), "Keys(<redacted>)");
     }
 }

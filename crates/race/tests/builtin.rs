@@ -82,3 +82,20 @@ fn operate_scenarios_need_the_signing_secret_from_the_environment() {
         );
     }
 }
+
+#[test]
+fn every_shipped_scenario_file_is_valid() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut checked = 0;
+    for dir in ["scenarios", "examples/scenarios", "tests/scenarios"] {
+        for entry in std::fs::read_dir(format!("{root}/{dir}")).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|ext| ext == "toml") {
+                let loaded = Scenario::load(path.to_str().unwrap());
+                assert!(loaded.is_ok(), "{}: {:?}", path.display(), loaded.err());
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 12, "only {checked} scenario files found");
+}

@@ -16,6 +16,9 @@ use h2::{Ping, RecvStream, SendStream};
 use super::Outcome;
 use crate::wire::{MAX_RESPONSE_BYTES, Prepared, REQUEST_TIMEOUT, Response, Target, since};
 
+/// The HTTP/2 connection-level flow-control window every peer starts with (RFC 9113, 6.9.2).
+const INITIAL_CONNECTION_WINDOW: usize = 65_535;
+
 pub async fn fire(
     target: &Target,
     requests: &[Prepared],
@@ -50,6 +53,18 @@ pub async fn fire(
         return Err(format!(
             "a burst of {} requests exceeds the server's SETTINGS_MAX_CONCURRENT_STREAMS ({limit}); lower the actors' counts",
             requests.len()
+        ));
+    }
+
+    // Everything but the final frames must be on the wire before the release, so it has to fit
+    // in the connection's flow-control window, which starts at 65,535 bytes for every peer.
+    let held_back: usize = requests
+        .iter()
+        .map(|request| request.body.len().saturating_sub(1))
+        .sum();
+    if held_back >= INITIAL_CONNECTION_WINDOW {
+        return Err(format!(
+            "the burst's bodies total {held_back} bytes before their last bytes; single-packet needs them under {INITIAL_CONNECTION_WINDOW} (one HTTP/2 flow-control window): use last-byte, or smaller bodies"
         ));
     }
 
