@@ -242,6 +242,7 @@ fn header_value(text: &str) -> Result<http::HeaderValue, String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
