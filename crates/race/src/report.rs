@@ -68,6 +68,9 @@ pub struct ScenarioReport {
     /// Bursts that could not be fired (setup failed, connection refused...); not judged.
     pub errors: usize,
     pub anomalies: usize,
+    /// Bursts in which no request got a 2xx: if that is every burst, the scenario never
+    /// exercised what it tests (wrong credentials, a precondition not set up...).
+    pub bursts_without_success: usize,
     pub anomaly_rate: f64,
     pub first_anomaly_burst: Option<usize>,
     /// The server's spread when every burst carried its stamps, the client's otherwise.
@@ -88,6 +91,7 @@ impl ScenarioReport {
             bursts: 0,
             errors: 0,
             anomalies: 0,
+            bursts_without_success: 0,
             anomaly_rate: 0.0,
             first_anomaly_burst: None,
             spread_us: None,
@@ -403,6 +407,17 @@ pub fn table(reports: &[ScenarioReport]) -> String {
     }) {
         out.push_str(
             "measured by `client`: the target sent no x-raceproof-handler-start-ns header, so the spread is between the arrivals of the response heads at this client, not the server's request starts\n",
+        );
+    }
+    for report in reports
+        .iter()
+        .filter(|report| report.bursts > 0 && report.bursts_without_success == report.bursts)
+    {
+        let _ = writeln!(
+            out,
+            "{} / {}: warning: no request succeeded in any burst, so nothing was exercised; check the credentials and the setup requests",
+            report.scenario,
+            report.mode.as_str()
         );
     }
     for report in reports.iter().filter(|report| report.errors > 0) {

@@ -63,6 +63,15 @@ pub async fn run_async(
             Ok(done) => {
                 consecutive_errors = 0;
                 report.bursts += 1;
+                if !done.records.iter().any(|record| {
+                    record
+                        .outcome
+                        .result
+                        .as_ref()
+                        .is_ok_and(|response| response.is_success())
+                }) {
+                    report.bursts_without_success += 1;
+                }
                 if let Some(spread) = done.server_spread_ns {
                     server_spreads.push(spread);
                 }

@@ -25,6 +25,10 @@ fn findings(racy: bool, name: &str, mode: Mode) -> (usize, Vec<String>) {
         "{:?}",
         report.first_error
     );
+    assert!(
+        report.bursts_without_success < BURSTS,
+        "{name}: nothing was exercised"
+    );
     let details = report
         .example
         .map(|example| {
@@ -98,4 +102,24 @@ fn every_shipped_scenario_file_is_valid() {
         }
     }
     assert!(checked >= 12, "only {checked} scenario files found");
+}
+
+#[test]
+fn each_scenario_sets_up_its_own_preconditions_whatever_ran_before() {
+    // promote-vs-demote leaves admin demoted, promote-vs-password leaves admin with another
+    // password: run back to back on one server, each must still find the seed-like race.
+    let server = ToyServer::start(ToyConfig::default()).unwrap();
+    let target = server.target().unwrap();
+    for name in [
+        "promote-vs-demote",
+        "promote-vs-password",
+        "promote-vs-demote",
+    ] {
+        let report = runner::run(&Scenario::load(name).unwrap(), &target, Mode::Naive, 2).unwrap();
+        assert!(
+            report.anomalies > 0,
+            "{name} after another scenario: {:?}",
+            report.example
+        );
+    }
 }
