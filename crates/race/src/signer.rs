@@ -281,8 +281,13 @@ mod tests {
         );
     }
 
-    fn prepared(scenario: &str) -> Prepared {
-        let scenario = Scenario::parse(scenario, "t.toml").unwrap();
+    /// Prepares the single request of a scenario made of `signers` (and credentials) and an
+    /// actor signed by `signer`.
+    fn prepared(signers: &str, signer: &str, request: &str) -> Prepared {
+        let source = format!(
+            "name = \"t\"\n{signers}\n[[actors]]\nname = \"a\"\nsigner = \"{signer}\"\n{request}\n[[invariant]]\nkind = \"at_most_one_success\"\n"
+        );
+        let scenario = Scenario::parse(&source, "t.toml").unwrap();
         let keys = Keys::resolve(&scenario).unwrap();
         let vars = BTreeMap::new();
         let cx = Context {
@@ -315,21 +320,15 @@ mod tests {
     #[test]
     fn hmac_fields_signs_the_named_fields_in_order_into_the_body() {
         let request = prepared(
-            r#"name = "t"
-[signers.seed]
+            r#"[signers.seed]
 kind = "hmac-fields"
 secret = "k3y"
 fields = ["resource_id", "action", "timestamp"]
-into = "signature"
-[[actors]]
-name = "a"
-method = "POST"
+into = "signature""#,
+            "seed",
+            r#"method = "POST"
 path = "/operate"
-signer = "seed"
-body = '{"resource_id":"res-{{burst.uuid}}","action":"go","timestamp":"{{now}}"}'
-[[invariant]]
-kind = "at_most_one_success"
-"#,
+body = '{"resource_id":"res-{{burst.uuid}}","action":"go","timestamp":"{{now}}"}'"#,
         );
         let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
         let mut mac = HmacSha256::new_from_slice(b"k3y").unwrap();
@@ -342,20 +341,14 @@ kind = "at_most_one_success"
     #[test]
     fn standard_webhooks_and_basic_set_their_headers() {
         let request = prepared(
-            r#"name = "t"
-[signers.hook]
+            r#"[signers.hook]
 kind = "standard-webhooks"
 secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-id = "msg_p5jXN8AQM9LWM0D4loKWxJek"
-[[actors]]
-name = "a"
-method = "POST"
+id = "msg_p5jXN8AQM9LWM0D4loKWxJek""#,
+            "hook",
+            r#"method = "POST"
 path = "/hook"
-signer = "hook"
-body = '{"test": 2432232314}'
-[[invariant]]
-kind = "at_most_one_success"
-"#,
+body = '{"test": 2432232314}'"#,
         );
         assert_eq!(
             header(&request, "webhook-id"),
@@ -367,17 +360,11 @@ kind = "at_most_one_success"
             "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
         );
         let basic = prepared(
-            r#"name = "t"
-credentials.alice = { user = "alice", password = "s3cr3t" }
-signers.alice = { kind = "basic", credential = "alice" }
-[[actors]]
-name = "a"
-method = "GET"
-path = "/users/{{cred.alice.user}}"
-signer = "alice"
-[[invariant]]
-kind = "at_most_one_success"
-"#,
+            r#"credentials.alice = { user = "alice", password = "s3cr3t" }
+signers.alice = { kind = "basic", credential = "alice" }"#,
+            "alice",
+            r#"method = "GET"
+path = "/users/{{cred.alice.user}}""#,
         );
         assert_eq!(basic.path, "/users/alice");
         assert_eq!(
