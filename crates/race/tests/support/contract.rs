@@ -1,9 +1,11 @@
 //! A stand-in for raceproof's server, following the contract the tester codes against (users
 //! root and admin (admins, `r00t`, `adm1n`), alice and bob (users, `s3cr3t`, `b0b`); Basic auth;
 //! `POST /promote`, `/demote`, `/password`, `/update-email`; `GET /users/{id}` with an ETag;
-//! `GET /audit` for admins). Racy: the handler checks what it authenticated, waits, then
-//! writes, as the seeds do. Safe: authority, credential epoch and version are re-checked in the
-//! same critical section as the write. Either way the audit records the truth at commit.
+//! `GET /audit` for admins). Racy: a promotion checks what it authenticated, waits, then
+//! writes, as the seeds do; demotions and password changes wait half as long, so that they
+//! land inside the promotions' window. Safe: authority, credential epoch and version are
+//! re-checked in the same critical section as the write. Either way the audit records the
+//! truth at commit.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -118,10 +120,14 @@ impl Users {
 }
 
 /// The authority check before a write, and the lock for it. Seed-like: check the role the
-/// caller authenticated with, wait, lock. Fixed: lock, then re-check role and credential epoch.
+/// caller authenticated with, wait (the whole window for a `slow` handler, a promotion; half of
+/// it for a revocation, so that a revocation sent with the promotions lands inside their
+/// check-then-act), lock.
+/// Fixed: lock, then re-check role and credential epoch.
 async fn authorize<'a>(
     users: &'a Mutex<Users>,
     racy: bool,
+    slow: bool,
     wait: Duration,
     session: &Session,
     needs_admin: bool,
@@ -134,7 +140,7 @@ async fn authorize<'a>(
         ));
     }
     if racy {
-        window(wait).await;
+        window(if slow { wait } else { wait / 2 }).await;
     }
     let users = users.lock().unwrap_or_else(PoisonError::into_inner);
     if !racy && !users.still_authorized(session, needs_admin) {
@@ -187,10 +193,11 @@ pub async fn handle(users: &Mutex<Users>, racy: bool, wait: Duration, call: Call
                     json!({"error": "expected {\"target\"}"}),
                 );
             };
-            let mut users = match authorize(users, racy, wait, &session, true, &target).await {
-                Ok(users) => users,
-                Err(refused) => return refused,
-            };
+            let mut users =
+                match authorize(users, racy, promote, wait, &session, true, &target).await {
+                    Ok(users) => users,
+                    Err(refused) => return refused,
+                };
             let Some(user) = users.users.get_mut(&target) else {
                 return reply(StatusCode::NOT_FOUND, json!({"error": "no such user"}));
             };
@@ -213,11 +220,11 @@ pub async fn handle(users: &Mutex<Users>, racy: bool, wait: Duration, call: Call
             };
             let target = target.unwrap_or_else(|| session.name.clone());
             let needs_admin = target != session.name;
-            let mut users = match authorize(users, racy, wait, &session, needs_admin, &target).await
-            {
-                Ok(users) => users,
-                Err(refused) => return refused,
-            };
+            let mut users =
+                match authorize(users, racy, false, wait, &session, needs_admin, &target).await {
+                    Ok(users) => users,
+                    Err(refused) => return refused,
+                };
             // Recorded before the epoch moves: the commit is judged by the epoch it ran under.
             users.commit(&session, "change_password", &target);
             if let Some(user) = users.users.get_mut(&target) {
