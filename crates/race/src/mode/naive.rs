@@ -1,0 +1,39 @@
+//! The baseline a user would write: one task per request, released by a barrier, each sending a
+//! whole request on a connection opened beforehand (so connection setup is not in the spread).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::Barrier;
+
+use super::Outcome;
+use crate::wire::{Http1, Prepared, Target, since};
+
+pub async fn fire(
+    target: &Target,
+    requests: &[Prepared],
+    origin: Instant,
+) -> Result<Vec<Outcome>, String> {
+    let mut connections = Vec::with_capacity(requests.len());
+    for _ in requests {
+        connections.push(Http1::connect(target).await?);
+    }
+    let barrier = Arc::new(Barrier::new(requests.len()));
+    let mut tasks = Vec::with_capacity(requests.len());
+    for (connection, request) in connections.into_iter().zip(requests) {
+        let barrier = Arc::clone(&barrier);
+        let target = target.clone();
+        let request = request.clone();
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            let invoke_ns = since(origin);
+            super::record(
+                invoke_ns,
+                origin,
+                connection.send(&target, &request, origin),
+            )
+            .await
+        }));
+    }
+    super::join(tasks).await
+}

@@ -1,0 +1,284 @@
+//! Targets, prepared requests, responses, and the plain HTTP/1.1 client used outside bursts
+//! (setup, audit and final-state requests) and by the naive mode.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+use crate::error::RaceError;
+
+/// The response header raceproof's server (started with its timing flag) sets to the instant its
+/// handler started, in nanoseconds since the Unix epoch.
+pub const HANDLER_START_HEADER: &str = "x-raceproof-handler-start-ns";
+/// The largest response body read (an audit log over many bursts is the biggest).
+pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+/// How long one request may take before it counts as failed (`info`: outcome unknown).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where requests go: an `http://host:port` URL that was resolved once.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub url: String,
+    /// `host:port` as the Host header / `:authority` carries it.
+    pub authority: String,
+    pub addr: SocketAddr,
+    pub loopback: bool,
+}
+
+impl Target {
+    /// Parses and resolves `url`; refuses any non-loopback address unless `allow_non_loopback`.
+    pub async fn resolve(url: &str, allow_non_loopback: bool) -> Result<Self, RaceError> {
+        let bad = |message: &str| RaceError::Target(url.to_owned(), message.to_owned());
+        let uri: http::Uri = url.parse().map_err(|_| bad("not a URL"))?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some("https") => {
+                return Err(bad(
+                    "https is not supported (h2c and cleartext HTTP/1.1 only)",
+                ));
+            }
+            _ => return Err(bad("expected http://host:port")),
+        }
+        if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+            return Err(bad(
+                "give the origin only (no path); scenario paths are absolute",
+            ));
+        }
+        let authority = uri.authority().ok_or_else(|| bad("no host"))?;
+        let port = authority.port_u16().unwrap_or(80);
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .map_err(|error| RaceError::Target(url.to_owned(), format!("cannot resolve: {error}")))?
+            .collect();
+        let first = *addrs.first().ok_or_else(|| bad("resolves to no address"))?;
+        let loopback = addrs.iter().all(|addr| addr.ip().is_loopback());
+        if !loopback && !allow_non_loopback {
+            let list: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+            return Err(RaceError::NotLoopback(url.to_owned(), list.join(", ")));
+        }
+        Ok(Target {
+            url: url.to_owned(),
+            authority: authority.as_str().to_owned(),
+            addr: first,
+            loopback,
+        })
+    }
+
+    pub async fn connect(&self) -> Result<TcpStream, String> {
+        let stream = tokio::time::timeout(REQUEST_TIMEOUT, TcpStream::connect(self.addr))
+            .await
+            .map_err(|_| "connect timed out".to_owned())?
+            .map_err(|error| format!("connect: {error}"))?;
+        stream
+            .set_nodelay(true)
+            .map_err(|error| format!("set_nodelay: {error}"))?;
+        Ok(stream)
+    }
+}
+
+/// A request ready to go on the wire.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// Index of the actor that sends it.
+    pub actor: usize,
+    pub method: http::Method,
+    pub path: String,
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    pub body: Bytes,
+}
+
+impl Prepared {
+    /// An `http::Request` for hyper (HTTP/1.1) or h2: `uri` is the path for HTTP/1.1 and the
+    /// absolute form for h2 (which derives `:scheme` and `:authority` from it).
+    pub fn to_http<B>(
+        &self,
+        target: &Target,
+        absolute: bool,
+        body: B,
+    ) -> Result<http::Request<B>, String> {
+        let uri = if absolute {
+            format!("http://{}{}", target.authority, self.path)
+        } else {
+            self.path.clone()
+        };
+        let mut builder = http::Request::builder()
+            .method(self.method.clone())
+            .uri(uri);
+        if !absolute {
+            builder = builder.header(http::header::HOST, target.authority.as_str());
+        }
+        for (name, value) in &self.headers {
+            // HTTP/2 forbids connection-specific headers; `:authority` replaces Host.
+            let connection_specific = [
+                http::header::HOST,
+                http::header::CONNECTION,
+                http::header::TRANSFER_ENCODING,
+                http::header::UPGRADE,
+                http::header::TE,
+            ]
+            .contains(name);
+            if !(absolute && connection_specific) {
+                builder = builder.header(name, value);
+            }
+        }
+        builder
+            .body(body)
+            .map_err(|error| format!("invalid request: {error}"))
+    }
+
+    /// The HTTP/1.1 request as bytes (request line and headers built from validated parts).
+    pub fn to_http1_bytes(&self, target: &Target) -> Vec<u8> {
+        let mut out = Vec::with_capacity(256 + self.body.len());
+        out.extend_from_slice(
+            format!(
+                "{} {} HTTP/1.1\r\nhost: {}\r\n",
+                self.method, self.path, target.authority
+            )
+            .as_bytes(),
+        );
+        let has_length = self
+            .headers
+            .iter()
+            .any(|(name, _)| name == http::header::CONTENT_LENGTH);
+        if !has_length
+            && (!self.body.is_empty()
+                || self.method == http::Method::POST
+                || self.method == http::Method::PUT)
+        {
+            out.extend_from_slice(format!("content-length: {}\r\n", self.body.len()).as_bytes());
+        }
+        out.extend_from_slice(b"connection: close\r\n");
+        for (name, value) in &self.headers {
+            out.extend_from_slice(name.as_str().as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&self.body);
+        out
+    }
+}
+
+/// A response as the invariants see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    /// Lower-case names.
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The server's handler-start stamp, if it sent one.
+    pub fn handler_start_ns(&self) -> Option<u64> {
+        self.header(HANDLER_START_HEADER)?.trim().parse().ok()
+    }
+
+    pub(crate) fn from_parts(parts: &http::response::Parts, body: Bytes) -> Self {
+        let headers = parts
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        Response {
+            status: parts.status.as_u16(),
+            headers,
+            body,
+        }
+    }
+}
+
+/// Monotonic nanoseconds since `origin`.
+pub fn since(origin: Instant) -> u64 {
+    u64::try_from(origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// An HTTP/1.1 connection made ready before a burst (naive mode) or for one request.
+pub struct Http1 {
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+}
+
+impl Http1 {
+    pub async fn connect(target: &Target) -> Result<Self, String> {
+        let stream = target.connect().await?;
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|error| format!("handshake: {error}"))?;
+        tokio::spawn(async move {
+            // The connection ends when the response is read or the peer closes; either is fine.
+            let _ = connection.await;
+        });
+        Ok(Http1 { sender })
+    }
+
+    /// Sends one request; returns the response and when its head arrived (ns since `origin`).
+    pub async fn send(
+        mut self,
+        target: &Target,
+        request: &Prepared,
+        origin: Instant,
+    ) -> Result<(Response, u64), String> {
+        let work = async {
+            let request = request.to_http(target, false, Full::new(request.body.clone()))?;
+            let response = self
+                .sender
+                .send_request(request)
+                .await
+                .map_err(|error| format!("request: {error}"))?;
+            let first_byte = since(origin);
+            let (parts, body) = response.into_parts();
+            let body = Limited::new(body, MAX_RESPONSE_BYTES)
+                .collect()
+                .await
+                .map_err(|error| format!("response body: {error}"))?
+                .to_bytes();
+            Ok((Response::from_parts(&parts, body), first_byte))
+        };
+        tokio::time::timeout(REQUEST_TIMEOUT, work)
+            .await
+            .map_err(|_| format!("no response within {REQUEST_TIMEOUT:?}"))?
+    }
+}
+
+/// One request outside a burst, on its own connection.
+pub async fn send_one(
+    target: &Target,
+    request: &Prepared,
+    context: &str,
+) -> Result<Response, RaceError> {
+    let origin = Instant::now();
+    let connection = Http1::connect(target)
+        .await
+        .map_err(|error| RaceError::transport(context, error))?;
+    let (response, _) = connection
+        .send(target, request, origin)
+        .await
+        .map_err(|error| RaceError::transport(context, error))?;
+    Ok(response)
+}
