@@ -34,6 +34,9 @@ type Build = fn(&Fixture, &Narrator) -> Box<dyn AccountFlows>;
 #[derive(Clone)]
 pub struct Implementation {
     pub name: String,
+    /// Whether its clients send an expected version (the seed's vulnerable endpoint takes
+    /// none, so its clients cannot state one).
+    pub takes_version: bool,
     build: Build,
 }
 
@@ -61,6 +64,7 @@ impl Implementation {
         };
         Self {
             name: variant.name().to_owned(),
+            takes_version: variant != Variant::SeedVulnerable,
             build,
         }
     }
@@ -69,6 +73,7 @@ impl Implementation {
     pub fn proven_with<T: Table<User> + Default + 'static>(strategy: &str) -> Self {
         Self {
             name: format!("proven_fix/{strategy}"),
+            takes_version: true,
             build: proven::<T>,
         }
     }

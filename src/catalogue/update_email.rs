@@ -16,7 +16,8 @@ pub fn to_ret(result: &Result<u64, StoreError>) -> Ret {
     }
 }
 
-/// `writers` concurrent updates of alice's email, each expecting version 1.
+/// `writers` concurrent updates of alice's email, each expecting version 1 (or, for an
+/// endpoint that takes no version, stating none).
 pub fn update_email(imp: Implementation, writers: usize) -> Scenario<AccountsModel> {
     let fx = Fixture::new(&[("alice", "s3cr3t", Role::User)]);
     let alice = fx.credentials("alice");
@@ -25,23 +26,27 @@ pub fn update_email(imp: Implementation, writers: usize) -> Scenario<AccountsMod
     } else {
         format!("update_email_{writers}_writers")
     };
+    let expected = imp.takes_version.then_some(1);
     let mut scenario = Scenario::new(&flow, &imp.name.clone(), move |rec| imp.accounts(&fx, rec));
     for n in 1..=writers {
         let (alice, email) = (alice.clone(), format!("alice{n}@example.com"));
         let op = n as u64;
         scenario = scenario.actor(
             Some("alice"),
-            &format!("alice sets {email}, expecting version 1"),
+            &match expected {
+                Some(v) => format!("alice sets {email}, expecting version {v}"),
+                None => format!("alice sets {email}"),
+            },
             move |app| {
                 app.rec.call(
                     op,
                     Call::UpdateEmail {
                         user: "alice".to_owned(),
-                        expected_version: Some(1),
+                        expected_version: expected,
                         email: email.clone(),
                     },
                 );
-                let result = app.flows.update_email(&alice, Some(1), &email);
+                let result = app.flows.update_email(&alice, expected, &email);
                 app.rec.ret(op, to_ret(&result));
             },
         );
