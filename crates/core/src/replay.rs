@@ -30,10 +30,32 @@ pub const DEFAULT_TOLERANCE_SECS: i64 = 300;
 /// Default cap on the replay set's size: beyond it new requests are refused, not admitted.
 pub const DEFAULT_CAPACITY: usize = 1 << 20;
 
-/// Encoding version, first byte of every signed message. Keep the encoding short: with the
-/// version byte, three one-byte lengths and the timestamp, typical requests fit in one
-/// SHA-256 block (55 bytes), so binding more fields than the seed costs no extra hashing.
+/// Encoding version, first byte of every encoding. Keep the encoding short: with the
+/// version byte, three one-byte lengths and the timestamp, a request whose three fields
+/// total up to 43 bytes encodes in at most 55 bytes, which SHA-256 pads into one block (a
+/// 22-character request id, `order-000042` and `refund` encode in 52 bytes).
 const VERSION: &[u8] = &[1];
+
+/// What a request signature is a MAC *of*: this 64-byte block (a label, zero-padded), then
+/// [`SignedFields::encode`]. Without it a MAC of the bare encoding, which any other use
+/// of the same key could produce over the same bytes, would be a valid signature.
+///
+/// The label fills exactly one SHA-256 block, so [`HmacKey::new`] absorbs it once and
+/// every request still costs what it did without it: one compression for the encoding
+/// (55 bytes or less, as above) and one for the outer hash. Fixed length keeps
+/// `context || encoding` as unambiguous as the encoding.
+pub const SIGNING_CONTEXT: [u8; 64] = context_block(b"raceproof/operate/v1");
+
+/// `label` followed by zeros up to one SHA-256 block (labels are shorter than a block).
+const fn context_block(label: &[u8]) -> [u8; 64] {
+    let mut block = [0u8; 64];
+    let mut i = 0;
+    while i < label.len() && i < block.len() {
+        block[i] = label[i];
+        i += 1;
+    }
+    block
+}
 
 /// Why a signed request was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -75,6 +97,14 @@ impl SignedFields {
     /// `f"{resource_id}{action}{timestamp}"`.
     pub fn encode(&self) -> Result<Vec<u8>, ReplayError> {
         let mut out = Vec::with_capacity(VERSION.len() + 3 + 8 + 64);
+        self.write_encoding(|bytes| out.extend_from_slice(bytes))?;
+        Ok(out)
+    }
+
+    /// The bytes a signature is the HMAC of: [`SIGNING_CONTEXT`], then the encoding. For
+    /// clients that MAC a buffer; [`HmacKey::sign`] streams the same bytes.
+    pub fn signed_message(&self) -> Result<Vec<u8>, ReplayError> {
+        let mut out = SIGNING_CONTEXT.to_vec();
         self.write_encoding(|bytes| out.extend_from_slice(bytes))?;
         Ok(out)
     }
@@ -131,10 +161,12 @@ impl Tag {
 }
 
 /// Signs and verifies with one HMAC key. The keyed state (inner and outer pads absorbed)
-/// is prepared once and cloned per message, not rebuilt from the key every time.
+/// is prepared once and cloned per message, not rebuilt from the key every time; so is the
+/// state that has also absorbed [`SIGNING_CONTEXT`], for requests.
 #[derive(Clone)]
 pub struct HmacKey {
     prepared: HmacSha256,
+    requests: HmacSha256,
 }
 
 impl fmt::Debug for HmacKey {
@@ -149,10 +181,13 @@ impl HmacKey {
             return Err(ReplayError::EmptyKey);
         }
         let prepared = HmacSha256::new_from_slice(secret).map_err(|_| ReplayError::EmptyKey)?;
-        Ok(Self { prepared })
+        let mut requests = prepared.clone();
+        requests.update(&SIGNING_CONTEXT);
+        Ok(Self { prepared, requests })
     }
 
-    /// The tag of arbitrary bytes.
+    /// The plain HMAC of arbitrary bytes: never a request signature, which is a MAC in the
+    /// [`SIGNING_CONTEXT`] (see [`Self::sign`]).
     pub fn tag(&self, message: &[u8]) -> Tag {
         let mut mac = self.prepared.clone();
         mac.update(message);
@@ -167,20 +202,21 @@ impl HmacKey {
             .map_err(|_| ReplayError::BadSignature)
     }
 
-    /// The MAC state after absorbing the canonical encoding of `fields`, streamed field by
-    /// field (no buffer is built); equal to MACing [`SignedFields::encode`].
+    /// The MAC state after absorbing [`SIGNING_CONTEXT`] (already in the cloned state) and
+    /// the canonical encoding of `fields`, streamed field by field (no buffer is built);
+    /// equal to MACing [`SignedFields::signed_message`].
     fn mac_fields(&self, fields: &SignedFields) -> Result<HmacSha256, ReplayError> {
-        let mut mac = self.prepared.clone();
+        let mut mac = self.requests.clone();
         fields.write_encoding(|bytes| mac.update(bytes))?;
         Ok(mac)
     }
 
-    /// Signs the canonical encoding of `fields`.
+    /// Signs `fields`: the MAC of [`SIGNING_CONTEXT`] and their canonical encoding.
     pub fn sign(&self, fields: &SignedFields) -> Result<Tag, ReplayError> {
         Ok(Tag(self.mac_fields(fields)?.finalize().into_bytes().into()))
     }
 
-    /// Constant-time check of `tag` over the canonical encoding of `fields`.
+    /// Constant-time check of `tag` as the signature of `fields` (see [`Self::sign`]).
     pub fn verify_fields(&self, fields: &SignedFields, tag: &Tag) -> Result<(), ReplayError> {
         self.mac_fields(fields)?
             .verify_slice(&tag.0)
