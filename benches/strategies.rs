@@ -162,10 +162,13 @@ mod real {
         let mut group = c.benchmark_group("password_verify");
         group.sample_size(10);
         let hashers: [(&str, Box<dyn PasswordHasher>); 3] = [
-            ("argon2id_owasp", Box::new(Argon2Hasher::owasp())),
+            (
+                "argon2id_owasp",
+                Box::new(Argon2Hasher::owasp().expect("random source")),
+            ),
             (
                 "argon2id_insecure_fast",
-                Box::new(Argon2Hasher::insecure_fast()),
+                Box::new(Argon2Hasher::insecure_fast().expect("random source")),
             ),
             ("bench_sha256", Box::new(BenchHasher::new())),
         ];

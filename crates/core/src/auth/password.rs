@@ -147,27 +147,24 @@ pub struct Argon2Hasher {
     dummy: PasswordHash,
 }
 
-/// The production default: [`Argon2Hasher::owasp`].
-impl Default for Argon2Hasher {
-    fn default() -> Self {
-        Self::owasp()
-    }
-}
-
+// No `Default`: making a hasher draws a random secret for its dummy, and the operating
+// system's random source can fail, so every constructor returns a `Result`.
 impl Argon2Hasher {
-    /// OWASP's first recommendation: Argon2id, 19 MiB, 2 passes, 1 lane.
-    pub fn owasp() -> Self {
-        Self::with_params(Params::DEFAULT).expect("argon2's default parameters are valid")
+    /// OWASP's first recommendation: Argon2id, 19 MiB, 2 passes, 1 lane. The production
+    /// choice.
+    pub fn owasp() -> Result<Self, PasswordError> {
+        Self::with_params(Params::DEFAULT)
     }
 
     /// The cheapest legal Argon2id (8 KiB, 1 pass): for tests and models only.
-    pub fn insecure_fast() -> Self {
-        Self::with_params(
-            Params::new(Params::MIN_M_COST, 1, 1, None).expect("minimum parameters are valid"),
-        )
-        .expect("minimum parameters are valid")
+    pub fn insecure_fast() -> Result<Self, PasswordError> {
+        let params = Params::new(Params::MIN_M_COST, 1, 1, None)
+            .map_err(|_| PasswordError::InvalidParams)?;
+        Self::with_params(params)
     }
 
+    /// Argon2id with `params`; errs when the random source fails (the dummy's password is
+    /// random) or the parameters are refused.
     pub fn with_params(params: Params) -> Result<Self, PasswordError> {
         let mut hasher = Self {
             dummy: PasswordHash {
