@@ -39,7 +39,7 @@ pub struct Fixture {
 
 impl Fixture {
     pub fn new(users: &[(&'static str, &'static str, Role)]) -> Self {
-        let hasher = Argon2Hasher::insecure_fast();
+        let hasher = Argon2Hasher::insecure_fast().expect("the random source works");
         let hash = |pw: &str| hasher.hash(pw).expect("fixture passwords are valid");
         Self {
             users: users

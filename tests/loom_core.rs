@@ -19,6 +19,7 @@ use raceproof_core::table::{
 /// models only clone it into their stores.
 fn password_hash() -> PasswordHash {
     Argon2Hasher::insecure_fast()
+        .expect("random source")
         .hash("correct horse")
         .expect("hashable")
 }

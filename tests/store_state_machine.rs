@@ -44,7 +44,7 @@ struct Fixture {
 }
 
 static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
-    let hasher = Argon2Hasher::insecure_fast();
+    let hasher = Argon2Hasher::insecure_fast().expect("random source");
     let hashes = PASSWORDS
         .iter()
         .map(|p| hasher.hash(p).expect("hashable"))
