@@ -187,3 +187,14 @@ proptest! {
         prop_assert_eq!(stats.stored, stats.held);
     }
 }
+
+/// A set's Debug form shows its sizes, not its keys (a million of them, or any one).
+#[test]
+fn debug_shows_sizes_not_keys() {
+    let set = filled(1_000);
+    let text = format!("{set:?}");
+    assert!(text.contains("held: 1000"), "{text}");
+    assert!(text.len() < 1_000, "{} bytes", text.len());
+    let full = tag(7).to_hex();
+    assert!(!text.contains(&full[..16]));
+}

@@ -305,8 +305,14 @@ pub const KEY_LEN: usize = 16;
 /// outputs that only the key holder can make, so colliding by chance among `n` held
 /// entries has probability about `n² / 2¹²⁹` (2⁻⁸⁹ for a million), and aiming a new tag at
 /// a given held one is a 128-bit second preimage on HMAC-SHA256.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 struct Key([u8; KEY_LEN]);
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Key({}..)", hex::encode(&self.0[..4]))
+    }
+}
 
 impl Key {
     fn of(tag: &Tag) -> Self {
@@ -342,8 +348,8 @@ impl Hash for Key {
 /// and a million expired entries are gone after 62,500 requests.
 pub const EVICTION_BUDGET: usize = 16;
 
-/// Entries per table a shard aims for: growing or shrinking one table rehashes at most
-/// about this many entries, whatever the shard holds.
+/// Entries per table a shard aims for at capacity: growing or shrinking one table rehashes
+/// about this many entries (more only in shards of over `MAX_TABLES` times as many).
 const TABLE_TARGET: usize = 8 * 1024;
 /// The most tables one shard is split into (a power of two).
 const MAX_TABLES: usize = 256;
@@ -357,7 +363,7 @@ const CHUNK: usize = 512;
 type Table = HashMap<Key, i64, BuildHasherDefault<TagHasher>>;
 
 /// The keys that expire at one second, in fixed-size chunks.
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Bucket {
     chunks: Vec<Vec<Key>>,
     /// Keys pushed and not yet popped.
@@ -401,7 +407,6 @@ impl Bucket {
 /// second first. Keys live in several small tables chosen by key bits, so no single
 /// resize or shrink moves more than about [`TABLE_TARGET`] entries, and tables give their
 /// memory back as they empty.
-#[derive(Debug)]
 struct Entries {
     tables: Box<[Table]>,
     /// Keys by expiry second, for removal in expiry order.
@@ -516,6 +521,17 @@ impl Entries {
             slots: self.tables.iter().map(HashMap::capacity).sum(),
             evicted: self.evicted,
         }
+    }
+}
+
+/// Sizes, not a million keys.
+impl fmt::Debug for Entries {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Entries")
+            .field("horizon", &self.horizon)
+            .field("stats", &self.stats())
+            .field("seconds", &self.buckets.len())
+            .finish()
     }
 }
 
