@@ -56,6 +56,9 @@ mod real {
         p99_9_ns: u64,
         max_ns: u64,
         mean_ns: f64,
+        /// Admits slower than 100 µs and than 1 ms: one stall or many.
+        over_100us: usize,
+        over_1ms: usize,
     }
 
     impl Percentiles {
@@ -73,6 +76,8 @@ mod real {
                 p99_9_ns: at(0.999),
                 max_ns: ns.last().copied().unwrap_or(0),
                 mean_ns: ns.iter().sum::<u64>() as f64 / ns.len().max(1) as f64,
+                over_100us: ns.iter().filter(|&&n| n > 100_000).count(),
+                over_1ms: ns.iter().filter(|&&n| n > 1_000_000).count(),
             }
         }
     }
