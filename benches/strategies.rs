@@ -125,7 +125,7 @@ mod real {
 
     /// The cheapest legal Argon2id, and the fixture's hashes made with it once.
     static ARGON2: LazyLock<(Argon2Hasher, Vec<UserSpec>)> = LazyLock::new(|| {
-        let hasher = Argon2Hasher::insecure_fast();
+        let hasher = Argon2Hasher::insecure_fast().expect("the OS random source works");
         let specs = users(0)
             .into_iter()
             .map(|(id, role)| UserSpec {
@@ -219,10 +219,13 @@ mod real {
         let mut group = c.benchmark_group("password_verify");
         group.sample_size(10);
         let hashers: [(&str, Box<dyn PasswordHasher>); 3] = [
-            ("argon2id_owasp", Box::new(Argon2Hasher::owasp())),
+            (
+                "argon2id_owasp",
+                Box::new(Argon2Hasher::owasp().expect("random source")),
+            ),
             (
                 "argon2id_insecure_fast",
-                Box::new(Argon2Hasher::insecure_fast()),
+                Box::new(Argon2Hasher::insecure_fast().expect("random source")),
             ),
             ("bench_sha256", Box::new(BenchHasher::new())),
         ];

@@ -24,7 +24,7 @@ const PASSWORD: &str = "correct horse";
 /// slow and allocates a lot); the models clone the hash into their stores and verify it
 /// once per principal.
 fn fixture() -> (Argon2Hasher, PasswordHash) {
-    let hasher = Argon2Hasher::insecure_fast();
+    let hasher = Argon2Hasher::insecure_fast().expect("the OS random source works");
     let hash = hasher.hash(PASSWORD).expect("hashable");
     (hasher, hash)
 }

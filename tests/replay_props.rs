@@ -117,8 +117,8 @@ proptest! {
         prop_assert_ne!(a.encode().expect("valid"), b.encode().expect("valid"));
     }
 
-    /// Signing is MACing the canonical encoding (however the MAC is computed), and a field
-    /// that cannot be encoded cannot be signed either.
+    /// Signing is MACing the context and the canonical encoding (however the MAC is
+    /// computed), and a field that cannot be encoded cannot be signed either.
     #[test]
     fn sign_is_the_tag_of_the_encoding(
         f in fields(any_field()),
@@ -135,8 +135,10 @@ proptest! {
         match f.encode() {
             Ok(encoded) => {
                 let tag = key.sign(&f).expect("encodable");
-                prop_assert_eq!(tag, key.tag(&encoded));
-                prop_assert_eq!(key.verify(&encoded, &tag), Ok(()));
+                // In the signing context: the context block, then the encoding.
+                let signed = [raceproof_core::replay::SIGNING_CONTEXT.as_slice(), &encoded].concat();
+                prop_assert_eq!(tag, key.tag(&signed));
+                prop_assert_eq!(key.verify(&signed, &tag), Ok(()));
             }
             Err(e) => {
                 prop_assert!(break_it.is_some());
@@ -195,9 +197,9 @@ proptest! {
         prop_assert_eq!(key.verify(&seed_j, &seed_tag), Ok(()));
         // Canonical scheme: it is not.
         let tag = key.sign(&fi).expect("valid");
-        prop_assert_eq!(key.verify(&fi.encode().expect("valid"), &tag), Ok(()));
+        prop_assert_eq!(key.verify(&fi.signed_message().expect("valid"), &tag), Ok(()));
         prop_assert_eq!(
-            key.verify(&fj.encode().expect("valid"), &tag),
+            key.verify(&fj.signed_message().expect("valid"), &tag),
             Err(ReplayError::BadSignature)
         );
         // Nor does the guard admit the re-split request under the original signature.

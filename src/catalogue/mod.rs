@@ -107,7 +107,7 @@ pub struct Fixture {
 
 impl Fixture {
     pub fn new(users: &[(&'static str, &'static str, Role)]) -> Self {
-        let hasher = Argon2Hasher::insecure_fast();
+        let hasher = Argon2Hasher::insecure_fast().expect("the OS random source works");
         let hash = |pw: &str| hasher.hash(pw).expect("fixture passwords are valid");
         Self {
             users: users

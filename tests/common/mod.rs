@@ -19,7 +19,7 @@ pub struct Fixture {
 }
 
 pub static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
-    let hasher = Argon2Hasher::insecure_fast();
+    let hasher = Argon2Hasher::insecure_fast().expect("the OS random source works");
     let hashes = PASSWORDS
         .iter()
         .map(|p| hasher.hash(p).expect("hashable"))

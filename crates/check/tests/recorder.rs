@@ -113,7 +113,7 @@ fn only_recorded_effects_reach_exactly_once() {
 #[test]
 fn commit_listener_records_a_stores_commits_in_commit_order() {
     let rec = Recorder::new();
-    let hasher = Argon2Hasher::insecure_fast();
+    let hasher = Argon2Hasher::insecure_fast().expect("the OS random source works");
     let store =
         UserStore::new().audit_log(AuditLog::default().with_listener(rec.commit_listener()));
     for (user, pw, role) in [("root", "r00t", Role::Admin), ("bob", "b0b", Role::User)] {

@@ -3,20 +3,20 @@
 //! A request is admitted once: its signature is verified in constant time over an
 //! unambiguous encoding of every field that must be bound, its timestamp must be within the
 //! tolerance window of the server's clock, and its identity is inserted into the replay set
-//! *if absent*, in one critical section. An entry stays in the set exactly as long as its
-//! timestamp is acceptable: after that the request is refused as stale anyway, so memory
-//! is bounded by request rate x window.
+//! *if absent*, in one critical section. An entry is held exactly as long as its timestamp
+//! is acceptable: after that the request is refused as stale anyway, so memory is bounded
+//! by request rate x window (and by the set's capacity). Expired entries stop counting at
+//! once and leave memory a few per request, so no request pays for a mass expiry.
 
 pub use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::sync::atomic::{AtomicBool, Ordering};
 use crate::sync::parking_lot::Mutex;
 use hmac::{KeyInit, Mac};
 use sha2::Sha256;
-use std::cmp::Reverse;
 use std::collections::hash_map::Entry;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 type HmacSha256 = hmac::Hmac<Sha256>;
 
@@ -30,10 +30,32 @@ pub const DEFAULT_TOLERANCE_SECS: i64 = 300;
 /// Default cap on the replay set's size: beyond it new requests are refused, not admitted.
 pub const DEFAULT_CAPACITY: usize = 1 << 20;
 
-/// Encoding version, first byte of every signed message. Keep the encoding short: with the
-/// version byte, three one-byte lengths and the timestamp, typical requests fit in one
-/// SHA-256 block (55 bytes), so binding more fields than the seed costs no extra hashing.
+/// Encoding version, first byte of every encoding. Keep the encoding short: with the
+/// version byte, three one-byte lengths and the timestamp, a request whose three fields
+/// total up to 43 bytes encodes in at most 55 bytes, which SHA-256 pads into one block (a
+/// 22-character request id, `order-000042` and `refund` encode in 52 bytes).
 const VERSION: &[u8] = &[1];
+
+/// What a request signature is a MAC *of*: this 64-byte block (a label, zero-padded), then
+/// [`SignedFields::encode`]. Without it a MAC of the bare encoding, which any other use
+/// of the same key could produce over the same bytes, would be a valid signature.
+///
+/// The label fills exactly one SHA-256 block, so [`HmacKey::new`] absorbs it once and
+/// every request still costs what it did without it: one compression for the encoding
+/// (55 bytes or less, as above) and one for the outer hash. Fixed length keeps
+/// `context || encoding` as unambiguous as the encoding.
+pub const SIGNING_CONTEXT: [u8; 64] = context_block(b"raceproof/operate/v1");
+
+/// `label` followed by zeros up to one SHA-256 block (labels are shorter than a block).
+const fn context_block(label: &[u8]) -> [u8; 64] {
+    let mut block = [0u8; 64];
+    let mut i = 0;
+    while i < label.len() && i < block.len() {
+        block[i] = label[i];
+        i += 1;
+    }
+    block
+}
 
 /// Why a signed request was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -75,6 +97,14 @@ impl SignedFields {
     /// `f"{resource_id}{action}{timestamp}"`.
     pub fn encode(&self) -> Result<Vec<u8>, ReplayError> {
         let mut out = Vec::with_capacity(VERSION.len() + 3 + 8 + 64);
+        self.write_encoding(|bytes| out.extend_from_slice(bytes))?;
+        Ok(out)
+    }
+
+    /// The bytes a signature is the HMAC of: [`SIGNING_CONTEXT`], then the encoding. For
+    /// clients that MAC a buffer; [`HmacKey::sign`] streams the same bytes.
+    pub fn signed_message(&self) -> Result<Vec<u8>, ReplayError> {
+        let mut out = SIGNING_CONTEXT.to_vec();
         self.write_encoding(|bytes| out.extend_from_slice(bytes))?;
         Ok(out)
     }
@@ -131,10 +161,12 @@ impl Tag {
 }
 
 /// Signs and verifies with one HMAC key. The keyed state (inner and outer pads absorbed)
-/// is prepared once and cloned per message, not rebuilt from the key every time.
+/// is prepared once and cloned per message, not rebuilt from the key every time; so is the
+/// state that has also absorbed [`SIGNING_CONTEXT`], for requests.
 #[derive(Clone)]
 pub struct HmacKey {
     prepared: HmacSha256,
+    requests: HmacSha256,
 }
 
 impl fmt::Debug for HmacKey {
@@ -149,10 +181,13 @@ impl HmacKey {
             return Err(ReplayError::EmptyKey);
         }
         let prepared = HmacSha256::new_from_slice(secret).map_err(|_| ReplayError::EmptyKey)?;
-        Ok(Self { prepared })
+        let mut requests = prepared.clone();
+        requests.update(&SIGNING_CONTEXT);
+        Ok(Self { prepared, requests })
     }
 
-    /// The tag of arbitrary bytes.
+    /// The plain HMAC of arbitrary bytes: never a request signature, which is a MAC in the
+    /// [`SIGNING_CONTEXT`] (see [`Self::sign`]).
     pub fn tag(&self, message: &[u8]) -> Tag {
         let mut mac = self.prepared.clone();
         mac.update(message);
@@ -167,20 +202,21 @@ impl HmacKey {
             .map_err(|_| ReplayError::BadSignature)
     }
 
-    /// The MAC state after absorbing the canonical encoding of `fields`, streamed field by
-    /// field (no buffer is built); equal to MACing [`SignedFields::encode`].
+    /// The MAC state after absorbing [`SIGNING_CONTEXT`] (already in the cloned state) and
+    /// the canonical encoding of `fields`, streamed field by field (no buffer is built);
+    /// equal to MACing [`SignedFields::signed_message`].
     fn mac_fields(&self, fields: &SignedFields) -> Result<HmacSha256, ReplayError> {
-        let mut mac = self.prepared.clone();
+        let mut mac = self.requests.clone();
         fields.write_encoding(|bytes| mac.update(bytes))?;
         Ok(mac)
     }
 
-    /// Signs the canonical encoding of `fields`.
+    /// Signs `fields`: the MAC of [`SIGNING_CONTEXT`] and their canonical encoding.
     pub fn sign(&self, fields: &SignedFields) -> Result<Tag, ReplayError> {
         Ok(Tag(self.mac_fields(fields)?.finalize().into_bytes().into()))
     }
 
-    /// Constant-time check of `tag` over the canonical encoding of `fields`.
+    /// Constant-time check of `tag` as the signature of `fields` (see [`Self::sign`]).
     pub fn verify_fields(&self, fields: &SignedFields, tag: &Tag) -> Result<(), ReplayError> {
         self.mac_fields(fields)?
             .verify_slice(&tag.0)
@@ -188,14 +224,18 @@ impl HmacKey {
     }
 }
 
-/// Hashes a [`Tag`] by its first eight bytes. Tags are HMAC outputs, unpredictable without
-/// the key, and only verified tags are inserted, so a keyed hash would buy nothing here.
+/// Hashes a [`Key`] by its first eight bytes. Keys come from HMAC outputs, unpredictable
+/// without the key, and only verified tags are inserted, so a keyed hash would buy nothing.
 #[derive(Default)]
 struct TagHasher(u64);
 
 impl Hasher for TagHasher {
     fn finish(&self) -> u64 {
         self.0
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.0 ^= word;
     }
 
     fn write(&mut self, bytes: &[u8]) {
@@ -210,54 +250,270 @@ impl Hasher for TagHasher {
     }
 }
 
-/// A tag and when it may be forgotten, ordered by that time alone (ties need no sifting).
-#[derive(Debug, Clone, Copy)]
-struct Expiry {
-    at: i64,
-    tag: Tag,
-}
+/// Length of a tag's identity in the replay set, in bytes.
+pub const KEY_LEN: usize = 16;
 
-impl PartialEq for Expiry {
-    fn eq(&self, other: &Self) -> bool {
-        self.at == other.at
+/// What the replay set stores of a tag: its two 16-byte halves XORed together.
+///
+/// Half the memory of the whole tag, and every bit of the tag still counts. Two distinct
+/// tags with the same key collide: the second is refused as [`ReplayError::Replayed`],
+/// never admitted twice, so a collision costs availability, not safety. Tags are HMAC
+/// outputs that only the key holder can make, so colliding by chance among `n` held
+/// entries has probability about `n² / 2¹²⁹` (2⁻⁸⁹ for a million), and aiming a new tag at
+/// a given held one is a 128-bit second preimage on HMAC-SHA256.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Key([u8; KEY_LEN]);
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Key({}..)", hex::encode(&self.0[..4]))
     }
 }
 
-impl Eq for Expiry {}
+impl Key {
+    fn of(tag: &Tag) -> Self {
+        let (low, high) = tag.0.split_at(KEY_LEN);
+        let mut key = [0u8; KEY_LEN];
+        for ((k, a), b) in key.iter_mut().zip(low).zip(high) {
+            *k = a ^ b;
+        }
+        Self(key)
+    }
 
-impl PartialOrd for Expiry {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
+    /// Bytes 0..8: the hash within a table.
+    fn hash_word(&self) -> u64 {
+        u64::from_le_bytes(*self.0.first_chunk::<8>().unwrap_or(&[0; 8]))
+    }
+
+    /// Bytes 8..16: which table of a shard (independent of the hash within it).
+    fn table_word(&self) -> u64 {
+        u64::from_le_bytes(*self.0.last_chunk::<8>().unwrap_or(&[0; 8]))
     }
 }
 
-impl Ord for Expiry {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.at.cmp(&other.at)
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash_word());
+    }
+}
+
+/// At most this many expired entries are removed by one insert or lookup, so a request
+/// never pays for a mass expiry (removing every expired entry at once held the lock for
+/// half a second after a million expired). Removing more than one per insert lets removal
+/// outpace insertion; a budget of 16 adds a few microseconds to the requests that sweep,
+/// and a million expired entries are gone after 62,500 requests.
+pub const EVICTION_BUDGET: usize = 16;
+
+/// Entries per table a shard aims for at capacity: growing or shrinking one table rehashes
+/// about this many entries (more only in shards of over `MAX_TABLES` times as many).
+const TABLE_TARGET: usize = 8 * 1024;
+/// The most tables one shard is split into (a power of two).
+const MAX_TABLES: usize = 256;
+/// A table is shrunk when it holds less than a quarter of its capacity (and has room for
+/// more than this many entries), to twice what it holds.
+const MIN_SHRINK_CAPACITY: usize = 64;
+/// Keys per chunk of an expiry bucket (8 KiB): buckets grow and are freed chunk by chunk,
+/// never by copying a whole second's keys.
+const CHUNK: usize = 512;
+
+type Table = HashMap<Key, i64, BuildHasherDefault<TagHasher>>;
+
+/// The keys that expire at one second, in fixed-size chunks.
+#[derive(Default)]
+struct Bucket {
+    chunks: Vec<Vec<Key>>,
+    /// Keys pushed and not yet popped.
+    len: usize,
+}
+
+impl Bucket {
+    fn push(&mut self, key: Key) {
+        match self.chunks.last_mut() {
+            Some(chunk) if chunk.len() < CHUNK => chunk.push(key),
+            _ => {
+                let mut chunk = Vec::with_capacity(CHUNK);
+                chunk.push(key);
+                self.chunks.push(chunk);
+            }
+        }
+        self.len += 1;
+    }
+
+    /// Any one key (order within a second does not matter), freeing emptied chunks.
+    fn pop(&mut self) -> Option<Key> {
+        while let Some(chunk) = self.chunks.last_mut() {
+            if let Some(key) = chunk.pop() {
+                if chunk.is_empty() {
+                    self.chunks.pop();
+                }
+                self.len -= 1;
+                return Some(key);
+            }
+            self.chunks.pop();
+        }
+        None
     }
 }
 
 /// Message identities and when each may be forgotten, in one critical section.
-#[derive(Debug, Default)]
+///
+/// An entry is *held* while its expiry is at or after the horizon; entries below it are
+/// logically gone at once (lookups ignore them, [`ReplaySet::len`] does not count them) and
+/// physically removed a few at a time, [`EVICTION_BUDGET`] per insert or lookup, oldest
+/// second first. Keys live in several small tables chosen by key bits, so no single
+/// resize or shrink moves more than about [`TABLE_TARGET`] entries, and tables give their
+/// memory back as they empty.
 struct Entries {
-    expiry: HashMap<Tag, i64, BuildHasherDefault<TagHasher>>,
-    by_expiry: BinaryHeap<Reverse<Expiry>>,
+    tables: Box<[Table]>,
+    /// Keys by expiry second, for removal in expiry order.
+    buckets: BTreeMap<i64, Bucket>,
     /// The latest `now` evicted at. An entry expiring before it may have been held and
     /// forgotten already, so it is refused: a clock that steps back (the system clock can)
     /// must not make an evicted message admissible a second time.
     horizon: Option<i64>,
+    /// Entries whose expiry is at or after the horizon.
+    held: usize,
+    /// Entries in the tables: held ones plus expired ones not yet removed.
+    stored: usize,
+    /// Entries removed since the set was made.
+    evicted: u64,
 }
 
 impl Entries {
-    /// Drops every entry whose timestamp is no longer acceptable at `now`.
+    fn new(capacity: usize) -> Self {
+        let tables = (capacity / TABLE_TARGET)
+            .clamp(1, MAX_TABLES)
+            .next_power_of_two();
+        Self {
+            tables: (0..tables).map(|_| Table::default()).collect(),
+            buckets: BTreeMap::new(),
+            horizon: None,
+            held: 0,
+            stored: 0,
+            evicted: 0,
+        }
+    }
+
+    fn table(&mut self, key: &Key) -> &mut Table {
+        // The table count is a power of two, so the mask keeps the index in range.
+        let mask = self.tables.len() as u64 - 1;
+        &mut self.tables[(key.table_word() & mask) as usize]
+    }
+
+    /// Moves the horizon to `now` if that is later, then removes up to [`EVICTION_BUDGET`]
+    /// expired entries. Seconds that fall below the horizon stop counting as held at once:
+    /// that costs one step per second crossed, not per entry.
     fn evict(&mut self, now: i64) {
-        self.horizon = Some(self.horizon.map_or(now, |h| h.max(now)));
-        while let Some(Reverse(oldest)) = self.by_expiry.peek().copied() {
-            if oldest.at >= now {
+        let old = self.horizon.unwrap_or(i64::MIN);
+        if now > old {
+            for bucket in self.buckets.range(old..now).map(|(_, b)| b) {
+                // A second at or above the horizon holds only current entries: a key is
+                // re-inserted only once its earlier entry is below the horizon.
+                self.held -= bucket.len;
+            }
+        }
+        self.horizon = Some(old.max(now));
+        self.sweep(EVICTION_BUDGET);
+    }
+
+    /// Removes up to `budget` keys of seconds below the horizon, oldest first; returns how
+    /// many it looked at (0: nothing expired is left).
+    fn sweep(&mut self, budget: usize) -> usize {
+        let horizon = self.horizon.unwrap_or(i64::MIN);
+        let mut seen = 0;
+        while seen < budget {
+            let Some(mut first) = self.buckets.first_entry() else {
+                break;
+            };
+            let at = *first.key();
+            if at >= horizon {
                 break;
             }
-            self.by_expiry.pop();
-            self.expiry.remove(&oldest.tag);
+            let Some(key) = first.get_mut().pop() else {
+                first.remove();
+                continue;
+            };
+            if first.get().len == 0 {
+                first.remove();
+            }
+            seen += 1;
+            let table = self.table(&key);
+            // A key re-inserted since has a later expiry in its entry: that one stays.
+            let Entry::Occupied(entry) = table.entry(key) else {
+                continue;
+            };
+            if *entry.get() != at {
+                continue;
+            }
+            entry.remove();
+            if table.capacity() > MIN_SHRINK_CAPACITY && table.len() * 4 < table.capacity() {
+                table.shrink_to(table.len() * 2);
+            }
+            self.stored -= 1;
+            self.evicted += 1;
+        }
+        seen
+    }
+
+    /// Whether `key` is held (its entry, if any, expires at or after the horizon).
+    fn holds(&mut self, key: &Key) -> bool {
+        let horizon = self.horizon.unwrap_or(i64::MIN);
+        self.table(key).get(key).is_some_and(|&at| at >= horizon)
+    }
+
+    /// Stores `key` until `expires_at`; the caller has checked it is not held.
+    fn insert(&mut self, key: Key, expires_at: i64) {
+        if self.table(&key).insert(key, expires_at).is_none() {
+            self.stored += 1;
+        }
+        self.held += 1;
+        self.buckets.entry(expires_at).or_default().push(key);
+    }
+
+    fn stats(&self) -> ReplayStats {
+        ReplayStats {
+            held: self.held,
+            stored: self.stored,
+            slots: self.tables.iter().map(HashMap::capacity).sum(),
+            evicted: self.evicted,
+        }
+    }
+}
+
+/// Sizes, not a million keys.
+impl fmt::Debug for Entries {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Entries")
+            .field("horizon", &self.horizon)
+            .field("stats", &self.stats())
+            .field("seconds", &self.buckets.len())
+            .finish()
+    }
+}
+
+/// What a replay set holds and has done, for monitoring and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplayStats {
+    /// Entries still acceptable: what [`ReplaySet::len`] returns.
+    pub held: usize,
+    /// Entries in memory: held ones plus expired ones not yet removed. Never more than the
+    /// capacity.
+    pub stored: usize,
+    /// Entries the tables have room for without growing (their allocated capacity).
+    pub slots: usize,
+    /// Entries removed since the set was made.
+    pub evicted: u64,
+}
+
+impl std::ops::Add for ReplayStats {
+    type Output = Self;
+
+    fn add(self, other: Self) -> Self {
+        Self {
+            held: self.held + other.held,
+            stored: self.stored + other.stored,
+            slots: self.slots + other.slots,
+            evicted: self.evicted + other.evicted,
         }
     }
 }
@@ -281,11 +537,12 @@ impl ReplaySet {
     /// `capacity / shards` entries, rounded up.
     pub fn sharded(capacity: usize, shards: usize) -> Self {
         let shards = shards.max(1);
+        let capacity_per_shard = capacity.div_ceil(shards);
         Self {
             shards: (0..shards)
-                .map(|_| Mutex::new(Entries::default()))
+                .map(|_| Mutex::new(Entries::new(capacity_per_shard)))
                 .collect(),
-            capacity_per_shard: capacity.div_ceil(shards),
+            capacity_per_shard,
         }
     }
 
@@ -296,27 +553,32 @@ impl ReplaySet {
     }
 
     /// Inserts `tag`, to be kept until `expires_at`, unless it is already present: the
-    /// check and the insert are one critical section. Expired entries are evicted first.
-    /// An entry that expires before the latest `now` seen is refused as stale.
+    /// check and the insert are one critical section. Expired entries stop counting first
+    /// (at most [`EVICTION_BUDGET`] of them are removed from memory per call). An entry
+    /// that expires before the latest `now` seen is refused as stale.
     pub fn insert_if_absent(&self, tag: Tag, expires_at: i64, now: i64) -> Result<(), ReplayError> {
         let mut guard = self.shard(&tag).lock();
         let entries = &mut *guard;
         entries.evict(now);
-        let held = entries.expiry.len();
-        let Entry::Vacant(slot) = entries.expiry.entry(tag) else {
+        let key = Key::of(&tag);
+        if entries.holds(&key) {
             return Err(ReplayError::Replayed);
-        };
+        }
         if entries.horizon.is_some_and(|horizon| expires_at < horizon) {
             return Err(ReplayError::Stale);
         }
-        if held >= self.capacity_per_shard {
+        if entries.held >= self.capacity_per_shard {
             return Err(ReplayError::Capacity);
         }
-        slot.insert(expires_at);
-        entries.by_expiry.push(Reverse(Expiry {
-            at: expires_at,
-            tag,
-        }));
+        // Memory is capped too: expired entries not yet removed make room first. Fewer are
+        // held than the cap, so some are expired, and each is removed once (this loop runs
+        // only when a budget was spent on keys re-inserted since, which a guard never does).
+        while entries.stored >= self.capacity_per_shard {
+            if entries.sweep(EVICTION_BUDGET) == 0 {
+                return Err(ReplayError::Capacity);
+            }
+        }
+        entries.insert(key, expires_at);
         Ok(())
     }
 
@@ -324,16 +586,24 @@ impl ReplaySet {
     pub fn contains(&self, tag: &Tag, now: i64) -> bool {
         let mut entries = self.shard(tag).lock();
         entries.evict(now);
-        entries.expiry.contains_key(tag)
+        entries.holds(&Key::of(tag))
     }
 
-    /// Entries currently held (expired ones included until their shard's next eviction).
+    /// Entries held: those not expired at their shard's latest eviction.
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().expiry.len()).sum()
+        self.shards.iter().map(|s| s.lock().held).sum()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Sizes and eviction count, summed over the shards.
+    pub fn stats(&self) -> ReplayStats {
+        self.shards
+            .iter()
+            .map(|s| s.lock().stats())
+            .fold(ReplayStats::default(), std::ops::Add::add)
     }
 }
 

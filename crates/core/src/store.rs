@@ -251,13 +251,47 @@ impl<T: Table<User>> UserStore<T> {
             snapshot.as_ref().map(|(hash, _, _)| hash),
         );
         match snapshot {
-            Some((_, role, credential_epoch)) if ok => Ok(Principal {
-                user_id: user_id.to_owned(),
-                role,
-                credential_epoch,
-            }),
+            Some((hash, role, credential_epoch)) if ok => {
+                if hasher.needs_rehash(&hash) {
+                    self.upgrade_hash(hasher, credentials, &hash, credential_epoch);
+                }
+                Ok(Principal {
+                    user_id: user_id.to_owned(),
+                    role,
+                    credential_epoch,
+                })
+            }
             _ => Err(StoreError::InvalidCredentials),
         }
+    }
+
+    /// Upgrade on login (the needs-rehash pattern): the password just verified is hashed
+    /// again with the hasher's current parameters, outside any lock, and stored only if the
+    /// record still holds the hash it was verified against (a password change in between
+    /// wins). Same password, so neither the credential epoch nor the version moves: no
+    /// login is revoked and no ETag goes stale. A failed hash leaves the old one in place.
+    ///
+    /// Until a user logs in once after a cost upgrade, their old hash stays at the old cost:
+    /// `verify_or_dummy` pads such logins to the current cost, so timing does not tell them
+    /// from unknown users, but the old digest is as crackable offline as its parameters.
+    fn upgrade_hash<H: PasswordHasher + ?Sized>(
+        &self,
+        hasher: &H,
+        credentials: &Credentials,
+        verified: &PasswordHash,
+        epoch: u64,
+    ) {
+        let Ok(upgraded) = hasher.hash(credentials.password()) else {
+            return;
+        };
+        self.table.write(credentials.user_id(), |user| {
+            if let Some(user) = user
+                && user.password == *verified
+                && user.credential_epoch == epoch
+            {
+                user.password = upgraded;
+            }
+        });
     }
 
     /// Makes `target` an admin, if `actor` is an admin with unchanged credentials *at the

@@ -61,6 +61,18 @@ impl PasswordHash {
         &self.salt
     }
 
+    /// The Argon2id cost parameters it was made with: memory in KiB, passes, lanes (all 0
+    /// for [`Self::from_parts`]).
+    pub fn params(&self) -> (u32, u32, u32) {
+        (self.m_cost, self.t_cost, self.p_cost)
+    }
+
+    /// Whether every cost parameter is at least `other`'s, so that verifying against it
+    /// costs at least as much (without a cost model for trading one parameter for another).
+    fn costs_at_least(&self, other: &Self) -> bool {
+        self.m_cost >= other.m_cost && self.t_cost >= other.t_cost && self.p_cost >= other.p_cost
+    }
+
     /// Compares digests in constant time.
     pub fn digest_matches(&self, digest: &[u8; DIGEST_LEN]) -> bool {
         self.digest.ct_eq(digest).into()
@@ -75,20 +87,51 @@ pub trait PasswordHasher: Send + Sync {
     /// True when `password` matches `stored`; the digest comparison is constant-time.
     fn verify(&self, password: &str, stored: &PasswordHash) -> bool;
 
-    /// A hash of no one's password, with the same cost as real ones: verifying against it
-    /// when a user does not exist makes "unknown user" cost what "wrong password" costs.
+    /// A hash of no one's password, made with the hasher's current parameters: verifying
+    /// against it when a user does not exist makes "unknown user" cost what "wrong
+    /// password" costs.
     fn dummy(&self) -> &PasswordHash;
+
+    /// True when `stored` was made with other parameters than the current ones (the
+    /// dummy's). Upgrade on login: after `verify` accepts a password, store
+    /// `hash(password)` in place of a hash that needs a rehash, so that the user stops
+    /// paying for [`verify_or_dummy`]'s padding and their digest stops being crackable at
+    /// the old cost.
+    fn needs_rehash(&self, stored: &PasswordHash) -> bool {
+        stored.params() != self.dummy().params()
+    }
 }
 
 /// Verifies `password` against `stored`, or against the hasher's dummy when there is no
-/// stored hash, so that both paths run exactly one slow verification.
+/// stored hash, so that no login costs less than one verification at the current
+/// parameters, whether or not the user exists.
+///
+/// A stored hash is verified with the parameters it was made with (a cost upgrade must not
+/// lock anyone out). When they are weaker than the current ones in any parameter, the
+/// dummy is verified too and its answer discarded: otherwise a known user with an old,
+/// cheap hash would answer faster than an unknown user, who costs a full verification at
+/// the current parameters, and timing would tell which users exist. Hashes at or above
+/// the current parameters cost one verification, their own.
+///
+/// What remains: a user whose hash predates the upgrade pays old + current, an unknown
+/// user current alone; they differ by the old verification, which is cheaper than a
+/// current one but not free. That lasts until the user's next successful login stores a
+/// rehash (see [`PasswordHasher::needs_rehash`]); until then their digest also stays at
+/// the old parameters, as cheap to crack offline as those make it if the store leaks.
 pub fn verify_or_dummy<H: PasswordHasher + ?Sized>(
     hasher: &H,
     password: &str,
     stored: Option<&PasswordHash>,
 ) -> bool {
     match stored {
-        Some(hash) => hasher.verify(password, hash),
+        Some(hash) => {
+            let accepted = hasher.verify(password, hash);
+            // Decided by the parameters alone, never by the answer.
+            if !hash.costs_at_least(hasher.dummy()) {
+                std::hint::black_box(hasher.verify(password, hasher.dummy()));
+            }
+            accepted
+        }
         None => {
             // The result is discarded: the user does not exist, the answer is "no".
             let _ = hasher.verify(password, hasher.dummy());
@@ -104,27 +147,24 @@ pub struct Argon2Hasher {
     dummy: PasswordHash,
 }
 
-/// The production default: [`Argon2Hasher::owasp`].
-impl Default for Argon2Hasher {
-    fn default() -> Self {
-        Self::owasp()
-    }
-}
-
+// No `Default`: making a hasher draws a random secret for its dummy, and the operating
+// system's random source can fail, so every constructor returns a `Result`.
 impl Argon2Hasher {
-    /// OWASP's first recommendation: Argon2id, 19 MiB, 2 passes, 1 lane.
-    pub fn owasp() -> Self {
-        Self::with_params(Params::DEFAULT).expect("argon2's default parameters are valid")
+    /// OWASP's first recommendation: Argon2id, 19 MiB, 2 passes, 1 lane. The production
+    /// choice.
+    pub fn owasp() -> Result<Self, PasswordError> {
+        Self::with_params(Params::DEFAULT)
     }
 
     /// The cheapest legal Argon2id (8 KiB, 1 pass): for tests and models only.
-    pub fn insecure_fast() -> Self {
-        Self::with_params(
-            Params::new(Params::MIN_M_COST, 1, 1, None).expect("minimum parameters are valid"),
-        )
-        .expect("minimum parameters are valid")
+    pub fn insecure_fast() -> Result<Self, PasswordError> {
+        let params = Params::new(Params::MIN_M_COST, 1, 1, None)
+            .map_err(|_| PasswordError::InvalidParams)?;
+        Self::with_params(params)
     }
 
+    /// Argon2id with `params`; errs when the random source fails (the dummy's password is
+    /// random) or the parameters are refused.
     pub fn with_params(params: Params) -> Result<Self, PasswordError> {
         let mut hasher = Self {
             dummy: PasswordHash {
