@@ -3,7 +3,8 @@
 //!
 //! `cargo bench -p raceproof-server --bench http` writes `target/raceproof/http.json` and
 //! `target/raceproof/http.md`. `RACEPROOF_BENCH_SECS` (default 3) sets the seconds per
-//! endpoint, `RACEPROOF_BENCH_CONNECTIONS` (default 16) the concurrent connections.
+//! endpoint, `RACEPROOF_BENCH_CONNECTIONS` (default 16) the concurrent connections,
+//! `RACEPROOF_BENCH_ONLY` a filter on the endpoint labels (the floor always runs).
 //!
 //! The servers run on their own 2-worker runtime; the load generator (hyper HTTP/1.1
 //! clients, one request in flight per connection) on another, on the same machine.
@@ -63,7 +64,7 @@ mod bench {
         Get(&'static str),
         GetAs(&'static str, &'static str),
         PostAs(&'static str, &'static str, &'static str),
-        Operate(Arc<WebhookGuard>),
+        Operate(Arc<WebhookGuard>, &'static str),
     }
 
     const ADMIN: &str = "Basic YWRtaW46YWRtMW4="; // admin:adm1n
@@ -86,7 +87,7 @@ mod bench {
                     .header("authorization", *auth)
                     .header("content-type", "application/json")
                     .body(Full::new(Bytes::from_static(body.as_bytes()))),
-                Load::Operate(guard) => {
+                Load::Operate(guard, path) => {
                     let id = format!("bench-{conn}-{n}");
                     let body = format!(r#"{{"resource_id":"r{conn}-{n}","action":"refund"}}"#);
                     let now = std::time::SystemTime::now()
@@ -94,7 +95,7 @@ mod bench {
                         .unwrap()
                         .as_secs() as i64;
                     let signature = guard.sign(&id, now, body.as_bytes());
-                    builder("POST", "/operate")
+                    builder("POST", path)
                         .header("content-type", "application/json")
                         .header("webhook-id", id)
                         .header("webhook-timestamp", now.to_string())
@@ -231,7 +232,10 @@ mod bench {
             .build()
             .unwrap();
 
-        let floor = spawn_server(&servers, Router::new().route("/floor", get(|| async {})));
+        let floor = spawn_server(
+            &servers,
+            Router::new().route("/floor", get(|| async {}).post(|| async {})),
+        );
         let secret = WebhookSecret::parse(SECRET).unwrap();
         let mut proven = Vec::new();
         for kind in [HasherKind::Fast, HasherKind::Owasp] {
@@ -251,8 +255,16 @@ mod bench {
         let (fast, owasp) = (proven[0].1, proven[1].1);
         let mut plan: Vec<(&str, &str, SocketAddr, Load)> = vec![
             ("GET /floor (bare axum)", "-", floor, Load::Get("/floor")),
+            // The floor again, sent /operate's signed request (it reads none of it): what the
+            // bigger request costs HTTP alone.
+            (
+                "POST /floor (bare axum, /operate's request)",
+                "-",
+                floor,
+                Load::Operate(guard.clone(), "/floor"),
+            ),
             ("GET /users/{id}", "-", fast, Load::Get("/users/alice")),
-            ("POST /operate", "-", fast, Load::Operate(guard)),
+            ("POST /operate", "-", fast, Load::Operate(guard, "/operate")),
         ];
         for (label, addr) in [("fast", fast), ("owasp", owasp)] {
             plan.extend([
@@ -278,6 +290,10 @@ mod bench {
             ]);
         }
 
+        // RACEPROOF_BENCH_ONLY=operate: the floor and the endpoints whose label contains it.
+        if let Ok(only) = std::env::var("RACEPROOF_BENCH_ONLY") {
+            plan.retain(|(endpoint, ..)| endpoint.contains("floor") || endpoint.contains(&*only));
+        }
         let mut rows: Vec<Row> = Vec::new();
         let mut floor_rps = 0.0;
         for (endpoint, hasher, addr, load) in plan {
