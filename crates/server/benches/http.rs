@@ -25,11 +25,10 @@ mod bench {
     use axum::routing::get;
     use http_body_util::{BodyExt as _, Full};
     use hyper::Request;
-    use raceproof_core::auth::{Argon2Hasher, PasswordHasher};
-    use raceproof_core::store::Role;
+    use raceproof_core::auth::Argon2Hasher;
     use raceproof_flows::{UserSpec, Variant};
     use raceproof_server::webhook::WebhookGuard;
-    use raceproof_server::{AppState, HasherKind, Settings, WebhookSecret, router};
+    use raceproof_server::{AppState, HasherKind, Settings, UsersFile, WebhookSecret, router};
     use serde::Serialize;
     use std::net::SocketAddr;
     use std::sync::Arc;
@@ -166,21 +165,13 @@ mod bench {
         sorted[rank - 1]
     }
 
+    /// The accounts of users.example.toml.
     fn users(hasher: &Argon2Hasher) -> Vec<UserSpec> {
-        [
-            ("root", Role::Admin, "r00t"),
-            ("admin", Role::Admin, "adm1n"),
-            ("alice", Role::User, "s3cr3t"),
-            ("bob", Role::User, "b0b"),
-        ]
-        .into_iter()
-        .map(|(id, role, password)| UserSpec {
-            id: id.to_owned(),
-            password: hasher.hash(password).unwrap(),
-            role,
-            email: format!("{id}@example.com"),
-        })
-        .collect()
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/users.example.toml");
+        UsersFile::load(std::path::Path::new(path))
+            .unwrap()
+            .specs(hasher)
+            .unwrap()
     }
 
     /// Starts `app` on a loopback port of `runtime`.

@@ -184,7 +184,8 @@ impl UsersFile {
             let at = e
                 .span()
                 .map(|s| {
-                    let line = text[..s.start.min(text.len())].lines().count().max(1);
+                    let before = text.get(..s.start).unwrap_or(text);
+                    let line = before.matches('\n').count() + 1;
                     format!(" (line {line})")
                 })
                 .unwrap_or_default();
@@ -302,5 +303,35 @@ impl Cli {
             timeout: Duration::from_secs(self.timeout_secs.max(1)),
             timestamp_tolerance_secs: self.timestamp_tolerance_secs.max(0),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn users_file_errors_name_the_line_never_the_value() {
+        let text = "[[users]]\nid = \"a\"\nrole = \"admin\"\nemail = \"a@x\"\npassword = \"t0p-s3cret\"\npasword = \"t0p-s3cret\"\n";
+        let err = UsersFile::parse(text).unwrap_err();
+        assert!(err.contains("line 6"), "{err}");
+        assert!(!err.contains("t0p-s3cret"), "{err}");
+        let text =
+            "[[users]]\nid = \"a\"\nrole = \"root\"\nemail = \"a@x\"\npassword = \"t0p-s3cret\"\n";
+        assert!(!UsersFile::parse(text).unwrap_err().contains("t0p-s3cret"));
+    }
+
+    #[test]
+    fn secrets_need_the_prefix_and_base64_and_never_print() {
+        assert!(WebhookSecret::parse("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").is_err());
+        assert!(WebhookSecret::parse("whsec_").is_err());
+        assert!(WebhookSecret::parse("whsec_not base64!").is_err());
+        let secret = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        assert_eq!(format!("{secret:?}"), "WebhookSecret(<redacted>)");
+        assert!(matches!(
+            WebhookSecret::choose(None, None),
+            Err(ConfigError::NoSecret)
+        ));
     }
 }

@@ -67,16 +67,22 @@ fn sign(id: &str, timestamp: i64, body: &str) -> String {
 async fn an_independently_signed_request_is_200_once_then_409() {
     let app = app_at(PY_TIMESTAMP + 10);
     let ts = PY_TIMESTAMP.to_string();
-    let reply = send(&app, signed(PY_ID, &ts, PY_SIGNATURE, PY_BODY))
-        .await
-        .expect(StatusCode::OK);
+    let reply = check(
+        &app,
+        signed(PY_ID, &ts, PY_SIGNATURE, PY_BODY),
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(
         reply.json(),
         serde_json::json!({"processed": true, "resource_id": "invoice-42", "action": "refund"})
     );
-    let reply = send(&app, signed(PY_ID, &ts, PY_SIGNATURE, PY_BODY))
-        .await
-        .expect(StatusCode::CONFLICT);
+    let reply = check(
+        &app,
+        signed(PY_ID, &ts, PY_SIGNATURE, PY_BODY),
+        StatusCode::CONFLICT,
+    )
+    .await;
     assert_eq!(reply.json()["type"], "urn:raceproof:problem:replayed");
 }
 
@@ -85,9 +91,7 @@ async fn one_valid_signature_among_several_is_enough() {
     let app = app_at(PY_TIMESTAMP);
     let ts = PY_TIMESTAMP.to_string();
     let several = format!("v1,Mm7xgUVICxZfQ3bgf0h0Dof65L/IFx+PnZvnDWPCX6Q= {PY_SIGNATURE} v2,xyz");
-    send(&app, signed(PY_ID, &ts, &several, PY_BODY))
-        .await
-        .expect(StatusCode::OK);
+    check(&app, signed(PY_ID, &ts, &several, PY_BODY), StatusCode::OK).await;
 }
 
 #[tokio::test]
@@ -95,28 +99,43 @@ async fn a_bad_signature_is_401() {
     let app = app_at(PY_TIMESTAMP);
     let ts = PY_TIMESTAMP.to_string();
     let tampered = PY_BODY.replace("refund", "refunf");
-    send(&app, signed(PY_ID, &ts, PY_SIGNATURE, &tampered))
-        .await
-        .expect(StatusCode::UNAUTHORIZED);
-    send(&app, signed("msg_other", &ts, PY_SIGNATURE, PY_BODY))
-        .await
-        .expect(StatusCode::UNAUTHORIZED);
-    send(&app, signed(PY_ID, &ts, "v1,not-base64!", PY_BODY))
-        .await
-        .expect(StatusCode::UNAUTHORIZED);
+    check(
+        &app,
+        signed(PY_ID, &ts, PY_SIGNATURE, &tampered),
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    check(
+        &app,
+        signed("msg_other", &ts, PY_SIGNATURE, PY_BODY),
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    check(
+        &app,
+        signed(PY_ID, &ts, "v1,not-base64!", PY_BODY),
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
     // The message was never admitted: the genuine one still goes through.
-    send(&app, signed(PY_ID, &ts, PY_SIGNATURE, PY_BODY))
-        .await
-        .expect(StatusCode::OK);
+    check(
+        &app,
+        signed(PY_ID, &ts, PY_SIGNATURE, PY_BODY),
+        StatusCode::OK,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_stale_timestamp_is_400_with_the_reason() {
     let app = app_at(PY_TIMESTAMP + 301);
     let ts = PY_TIMESTAMP.to_string();
-    let reply = send(&app, signed(PY_ID, &ts, PY_SIGNATURE, PY_BODY))
-        .await
-        .expect(StatusCode::BAD_REQUEST);
+    let reply = check(
+        &app,
+        signed(PY_ID, &ts, PY_SIGNATURE, PY_BODY),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
     assert_eq!(
         reply.json()["type"],
         "urn:raceproof:problem:stale-timestamp"
@@ -129,12 +148,12 @@ async fn a_stale_timestamp_is_400_with_the_reason() {
     let app = common::app(Variant::ProvenFix);
     let future = now() + 3600;
     let signature = sign("msg_f", future, PY_BODY);
-    let reply = send(
+    let reply = check(
         &app,
         signed("msg_f", &future.to_string(), &signature, PY_BODY),
+        StatusCode::BAD_REQUEST,
     )
-    .await
-    .expect(StatusCode::BAD_REQUEST);
+    .await;
     assert!(
         reply.json()["detail"]
             .as_str()
@@ -149,9 +168,12 @@ async fn the_same_operation_under_a_new_id_is_a_new_message() {
     let t = now();
     for id in ["msg_a", "msg_b"] {
         let signature = sign(id, t, PY_BODY);
-        send(&app, signed(id, &t.to_string(), &signature, PY_BODY))
-            .await
-            .expect(StatusCode::OK);
+        check(
+            &app,
+            signed(id, &t.to_string(), &signature, PY_BODY),
+            StatusCode::OK,
+        )
+        .await;
     }
 }
 
@@ -162,22 +184,31 @@ async fn missing_or_malformed_parts_are_400() {
     for header in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
         let mut request = signed(PY_ID, &ts, PY_SIGNATURE, PY_BODY);
         request.headers_mut().remove(header);
-        send(&app, request).await.expect(StatusCode::BAD_REQUEST);
+        check(&app, request, StatusCode::BAD_REQUEST).await;
     }
-    send(&app, signed(PY_ID, "01614265330", PY_SIGNATURE, PY_BODY))
-        .await
-        .expect(StatusCode::BAD_REQUEST);
+    check(
+        &app,
+        signed(PY_ID, "01614265330", PY_SIGNATURE, PY_BODY),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
     // Signed, but not the body /operate expects.
     let body = r#"{"resource_id":"invoice-42"}"#;
     let signature = sign(PY_ID, PY_TIMESTAMP, body);
-    send(&app, signed(PY_ID, &ts, &signature, body))
-        .await
-        .expect(StatusCode::BAD_REQUEST);
+    check(
+        &app,
+        signed(PY_ID, &ts, &signature, body),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
     let body = r#"{"resource_id":"","action":"refund"}"#;
     let signature = sign(PY_ID, PY_TIMESTAMP, body);
-    send(&app, signed(PY_ID, &ts, &signature, body))
-        .await
-        .expect(StatusCode::BAD_REQUEST);
+    check(
+        &app,
+        signed(PY_ID, &ts, &signature, body),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
 }
 
 fn seed_request(body: &str) -> Request<Body> {
@@ -200,18 +231,19 @@ async fn seed_variants_take_the_seed_body_once_then_409() {
             } else {
                 StatusCode::CONFLICT
             };
-            send(&app, seed_request(&body)).await.expect(expected);
+            check(&app, seed_request(&body), expected).await;
         }
         let forged = format!(
             r#"{{"resource_id":"invoice-43","action":"refund","timestamp":"1614265330","signature":"{PY_SEED_SIGNATURE}"}}"#
         );
-        send(&app, seed_request(&forged))
-            .await
-            .expect(StatusCode::UNAUTHORIZED);
+        check(&app, seed_request(&forged), StatusCode::UNAUTHORIZED).await;
         // The Standard Webhooks form is not what the seed reads.
         let ts = PY_TIMESTAMP.to_string();
-        send(&app, signed(PY_ID, &ts, PY_SIGNATURE, PY_BODY))
-            .await
-            .expect(StatusCode::BAD_REQUEST);
+        check(
+            &app,
+            signed(PY_ID, &ts, PY_SIGNATURE, PY_BODY),
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
     }
 }

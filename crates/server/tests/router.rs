@@ -38,11 +38,9 @@ async fn promote_by_an_admin_is_200_and_audited() {
         reply.json(),
         serde_json::json!({"target": "alice", "role": "admin"})
     );
-    let record = send(&app, get("/users/alice")).await.expect(StatusCode::OK);
+    let record = check(&app, get("/users/alice"), StatusCode::OK).await;
     assert_eq!(record.json()["role"], "admin");
-    let audit = send(&app, get_as("/audit", "root", "r00t"))
-        .await
-        .expect(StatusCode::OK);
+    let audit = check(&app, get_as("/audit", "root", "r00t"), StatusCode::OK).await;
     assert_eq!(
         audit.json(),
         serde_json::json!({"entries": [{
@@ -60,19 +58,19 @@ async fn promote_without_credentials_is_401_with_the_basic_challenge() {
         .header("content-type", "application/json")
         .body(Body::from(r#"{"target":"alice"}"#))
         .unwrap();
-    let reply = send(&app, request).await.expect(StatusCode::UNAUTHORIZED);
+    let reply = check(&app, request, StatusCode::UNAUTHORIZED).await;
     assert_challenge(&reply);
 }
 
 #[tokio::test]
 async fn promote_with_a_wrong_password_is_401_and_never_echoes_it() {
     let app = app(PROVEN);
-    let reply = send(
+    let reply = check(
         &app,
         post_as("/promote", "admin", "hunter2", r#"{"target":"alice"}"#),
+        StatusCode::UNAUTHORIZED,
     )
-    .await
-    .expect(StatusCode::UNAUTHORIZED);
+    .await;
     assert_challenge(&reply);
     assert!(!String::from_utf8_lossy(&reply.body).contains("hunter2"));
     // Malformed credentials are 401 too, and the header is not echoed either.
@@ -81,74 +79,76 @@ async fn promote_with_a_wrong_password_is_401_and_never_echoes_it() {
         .header("content-type", "application/json")
         .body(Body::from(r#"{"target":"alice"}"#))
         .unwrap();
-    let reply = send(&app, request).await.expect(StatusCode::UNAUTHORIZED);
+    let reply = check(&app, request, StatusCode::UNAUTHORIZED).await;
     assert!(!String::from_utf8_lossy(&reply.body).contains("not*base64"));
 }
 
 #[tokio::test]
 async fn promote_by_a_plain_user_is_403() {
     let app = app(PROVEN);
-    send(
+    check(
         &app,
         post_as("/promote", "alice", "s3cr3t", r#"{"target":"bob"}"#),
+        StatusCode::FORBIDDEN,
     )
-    .await
-    .expect(StatusCode::FORBIDDEN);
-    let record = send(&app, get("/users/bob")).await.expect(StatusCode::OK);
+    .await;
+    let record = check(&app, get("/users/bob"), StatusCode::OK).await;
     assert_eq!(record.json()["role"], "user");
 }
 
 #[tokio::test]
 async fn promote_of_an_unknown_user_is_404() {
     let app = app(PROVEN);
-    send(
+    check(
         &app,
         post_as("/promote", "admin", "adm1n", r#"{"target":"mallory"}"#),
+        StatusCode::NOT_FOUND,
     )
-    .await
-    .expect(StatusCode::NOT_FOUND);
+    .await;
 }
 
 #[tokio::test]
 async fn malformed_bodies_are_400_415_and_413() {
     let app = app(PROVEN);
-    send(&app, post_as("/promote", "admin", "adm1n", r#"{"target":"#))
-        .await
-        .expect(StatusCode::BAD_REQUEST);
-    let reply = send(
+    check(
+        &app,
+        post_as("/promote", "admin", "adm1n", r#"{"target":"#),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    let reply = check(
         &app,
         post_as("/promote", "admin", "adm1n", r#"{"target":42}"#),
+        StatusCode::BAD_REQUEST,
     )
-    .await
-    .expect(StatusCode::BAD_REQUEST);
+    .await;
     assert!(!String::from_utf8_lossy(&reply.body).contains("42"));
-    send(
+    check(
         &app,
         post_as("/promote", "admin", "adm1n", r#"{"target":"a","x":1}"#),
+        StatusCode::BAD_REQUEST,
     )
-    .await
-    .expect(StatusCode::BAD_REQUEST);
+    .await;
     let request = Request::post("/promote")
         .header("authorization", basic("admin", "adm1n"))
         .header("content-type", "text/plain")
         .body(Body::from(r#"{"target":"alice"}"#))
         .unwrap();
-    send(&app, request)
-        .await
-        .expect(StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    check(&app, request, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
     let huge = format!(r#"{{"target":"{}"}}"#, "a".repeat(20_000));
-    send(&app, post_as("/promote", "admin", "adm1n", &huge))
-        .await
-        .expect(StatusCode::PAYLOAD_TOO_LARGE);
+    check(
+        &app,
+        post_as("/promote", "admin", "adm1n", &huge),
+        StatusCode::PAYLOAD_TOO_LARGE,
+    )
+    .await;
     // Streamed without a Content-Length, the cap still holds.
     let request = Request::post("/promote")
         .header("authorization", basic("admin", "adm1n"))
         .header("content-type", "application/json")
         .body(Body::new(Chunks::new(vec![huge.into_bytes()])))
         .unwrap();
-    send(&app, request)
-        .await
-        .expect(StatusCode::PAYLOAD_TOO_LARGE);
+    check(&app, request, StatusCode::PAYLOAD_TOO_LARGE).await;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -157,60 +157,72 @@ async fn malformed_bodies_are_400_415_and_413() {
 #[tokio::test]
 async fn demote_is_200_until_the_last_admin_then_409() {
     let app = app(PROVEN);
-    let reply = send(
+    let reply = check(
         &app,
         post_as("/demote", "admin", "adm1n", r#"{"target":"root"}"#),
+        StatusCode::OK,
     )
-    .await
-    .expect(StatusCode::OK);
+    .await;
     assert_eq!(
         reply.json(),
         serde_json::json!({"target": "root", "role": "user"})
     );
-    let reply = send(
+    let reply = check(
         &app,
         post_as("/demote", "admin", "adm1n", r#"{"target":"admin"}"#),
+        StatusCode::CONFLICT,
     )
-    .await
-    .expect(StatusCode::CONFLICT);
+    .await;
     assert_eq!(reply.json()["type"], "urn:raceproof:problem:last-admin");
     // root lost the role: 403 now.
-    send(
+    check(
         &app,
         post_as("/demote", "root", "r00t", r#"{"target":"admin"}"#),
+        StatusCode::FORBIDDEN,
     )
-    .await
-    .expect(StatusCode::FORBIDDEN);
+    .await;
 }
 
 #[tokio::test]
 async fn password_change_is_200_and_revokes_the_old_password() {
     let app = app(PROVEN);
     let body = r#"{"new_password":"n3w-pass"}"#;
-    let reply = send(&app, post_as("/password", "alice", "s3cr3t", body))
-        .await
-        .expect(StatusCode::OK);
+    let reply = check(
+        &app,
+        post_as("/password", "alice", "s3cr3t", body),
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(
         reply.json(),
         serde_json::json!({"user": "alice", "password_changed": true})
     );
     assert!(!String::from_utf8_lossy(&reply.body).contains("n3w-pass"));
-    send(&app, post_as("/password", "alice", "s3cr3t", body))
-        .await
-        .expect(StatusCode::UNAUTHORIZED);
+    check(
+        &app,
+        post_as("/password", "alice", "s3cr3t", body),
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
     let email = r#"{"email":"a@example.org"}"#;
-    send(&app, post_as("/update-email", "alice", "n3w-pass", email))
-        .await
-        .expect(StatusCode::OK);
+    check(
+        &app,
+        post_as("/update-email", "alice", "n3w-pass", email),
+        StatusCode::OK,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn password_that_basic_auth_cannot_carry_is_400() {
     let app = app(PROVEN);
     for body in [r#"{"new_password":""}"#, r#"{"new_password":"a\u0000b"}"#] {
-        send(&app, post_as("/password", "alice", "s3cr3t", body))
-            .await
-            .expect(StatusCode::BAD_REQUEST);
+        check(
+            &app,
+            post_as("/password", "alice", "s3cr3t", body),
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
     }
 }
 
@@ -220,15 +232,13 @@ async fn password_that_basic_auth_cannot_carry_is_400() {
 #[tokio::test]
 async fn user_record_has_a_strong_etag_and_never_the_hash() {
     let app = app(PROVEN);
-    let reply = send(&app, get("/users/alice")).await.expect(StatusCode::OK);
+    let reply = check(&app, get("/users/alice"), StatusCode::OK).await;
     assert_eq!(reply.header("etag"), Some("\"1\""));
     assert_eq!(
         reply.json(),
         serde_json::json!({"id": "alice", "role": "user", "email": "alice@example.com", "version": 1})
     );
-    send(&app, get("/users/mallory"))
-        .await
-        .expect(StatusCode::NOT_FOUND);
+    check(&app, get("/users/mallory"), StatusCode::NOT_FOUND).await;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -247,12 +257,12 @@ fn update_email(if_match: Option<&str>, body: &str) -> Request<Body> {
 #[tokio::test]
 async fn update_email_with_the_current_etag_is_200_with_the_new_etag() {
     let app = app(PROVEN);
-    let reply = send(
+    let reply = check(
         &app,
         update_email(Some("\"1\""), r#"{"email":"a@example.org"}"#),
+        StatusCode::OK,
     )
-    .await
-    .expect(StatusCode::OK);
+    .await;
     assert_eq!(reply.header("etag"), Some("\"2\""));
     assert_eq!(
         reply.json(),
@@ -265,18 +275,18 @@ async fn update_email_with_the_current_etag_is_200_with_the_new_etag() {
 #[tokio::test]
 async fn update_email_with_a_stale_etag_is_412_and_writes_nothing() {
     let app = app(PROVEN);
-    send(
+    check(
         &app,
         update_email(Some("\"1\""), r#"{"email":"a@example.org"}"#),
+        StatusCode::OK,
     )
-    .await
-    .expect(StatusCode::OK);
-    send(
+    .await;
+    check(
         &app,
         update_email(Some("\"1\""), r#"{"email":"b@example.org"}"#),
+        StatusCode::PRECONDITION_FAILED,
     )
-    .await
-    .expect(StatusCode::PRECONDITION_FAILED);
+    .await;
     let record = send(&app, get("/users/alice")).await;
     assert_eq!(record.json()["email"], "a@example.org");
 }
@@ -287,26 +297,30 @@ async fn if_match_is_strict() {
     let body = r#"{"email":"a@example.org"}"#;
     // Weak and foreign tags are well formed but never match (strong comparison): 412.
     for tag in ["W/\"1\"", "\"abc\"", "\"01\""] {
-        send(&app, update_email(Some(tag), body))
-            .await
-            .expect(StatusCode::PRECONDITION_FAILED);
+        check(
+            &app,
+            update_email(Some(tag), body),
+            StatusCode::PRECONDITION_FAILED,
+        )
+        .await;
     }
     // `*`, lists and malformed values are refused: 400.
     for tag in ["*", "\"1\", \"2\"", "1", "\"1", ""] {
-        send(&app, update_email(Some(tag), body))
-            .await
-            .expect(StatusCode::BAD_REQUEST);
+        check(&app, update_email(Some(tag), body), StatusCode::BAD_REQUEST).await;
     }
     let mut twice = update_email(Some("\"1\""), body);
     twice
         .headers_mut()
         .append("if-match", "\"1\"".parse().unwrap());
-    send(&app, twice).await.expect(StatusCode::BAD_REQUEST);
+    check(&app, twice, StatusCode::BAD_REQUEST).await;
     // Both kinds of precondition at once: 400.
     let both = r#"{"email":"a@example.org","expected_version":1}"#;
-    send(&app, update_email(Some("\"1\""), both))
-        .await
-        .expect(StatusCode::BAD_REQUEST);
+    check(
+        &app,
+        update_email(Some("\"1\""), both),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
     // Nothing was written by any of these.
     assert_eq!(
         send(&app, get("/users/alice")).await.header("etag"),
@@ -322,21 +336,27 @@ async fn update_email_without_a_precondition_is_428_when_required() {
             ..settings(variant)
         });
         let app = router(Arc::new(state));
-        send(&app, update_email(None, r#"{"email":"a@example.org"}"#))
-            .await
-            .expect(StatusCode::PRECONDITION_REQUIRED);
-        send(
+        check(
+            &app,
+            update_email(None, r#"{"email":"a@example.org"}"#),
+            StatusCode::PRECONDITION_REQUIRED,
+        )
+        .await;
+        check(
             &app,
             update_email(Some("\"1\""), r#"{"email":"a@example.org"}"#),
+            StatusCode::OK,
         )
-        .await
-        .expect(StatusCode::OK);
+        .await;
     }
     // Not required: applied.
     let app = app(PROVEN);
-    send(&app, update_email(None, r#"{"email":"a@example.org"}"#))
-        .await
-        .expect(StatusCode::OK);
+    check(
+        &app,
+        update_email(None, r#"{"email":"a@example.org"}"#),
+        StatusCode::OK,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -344,13 +364,9 @@ async fn seed_clients_send_expected_version_and_get_409_when_stale() {
     for variant in [Variant::ProvenFix, Variant::SeedFix] {
         let app = app(variant);
         let body = r#"{"email":"a@example.org","expected_version":1}"#;
-        let reply = send(&app, update_email(None, body))
-            .await
-            .expect(StatusCode::OK);
+        let reply = check(&app, update_email(None, body), StatusCode::OK).await;
         assert_eq!(reply.json()["version"], 2, "{variant}");
-        let reply = send(&app, update_email(None, body))
-            .await
-            .expect(StatusCode::CONFLICT);
+        let reply = check(&app, update_email(None, body), StatusCode::CONFLICT).await;
         assert_eq!(
             reply.json()["type"],
             "urn:raceproof:problem:version-conflict"
@@ -363,9 +379,7 @@ async fn update_email_rejects_invalid_emails_with_400() {
     let app = app(PROVEN);
     let long = format!(r#"{{"email":"{}"}}"#, "a".repeat(300));
     for body in [r#"{"email":""}"#, r#"{"email":"a\nb"}"#, long.as_str()] {
-        send(&app, update_email(None, body))
-            .await
-            .expect(StatusCode::BAD_REQUEST);
+        check(&app, update_email(None, body), StatusCode::BAD_REQUEST).await;
     }
 }
 
@@ -375,21 +389,19 @@ async fn update_email_rejects_invalid_emails_with_400() {
 #[tokio::test]
 async fn audit_lists_commits_in_order_for_admins_only() {
     let app = app(PROVEN);
-    send(
+    check(
         &app,
         post_as("/promote", "admin", "adm1n", r#"{"target":"bob"}"#),
+        StatusCode::OK,
     )
-    .await
-    .expect(StatusCode::OK);
-    send(
+    .await;
+    check(
         &app,
         update_email(Some("\"1\""), r#"{"email":"a@example.org"}"#),
+        StatusCode::OK,
     )
-    .await
-    .expect(StatusCode::OK);
-    let reply = send(&app, get_as("/audit", "admin", "adm1n"))
-        .await
-        .expect(StatusCode::OK);
+    .await;
+    let reply = check(&app, get_as("/audit", "admin", "adm1n"), StatusCode::OK).await;
     let entries = reply.json()["entries"].clone();
     assert_eq!(entries[0]["seq"], 1);
     assert_eq!(entries[0]["action"], "promote");
@@ -401,16 +413,20 @@ async fn audit_lists_commits_in_order_for_admins_only() {
             "authenticated_epoch": 0, "email": "a@example.org", "version": 2
         })
     );
-    send(&app, get_as("/audit", "alice", "s3cr3t"))
-        .await
-        .expect(StatusCode::FORBIDDEN);
-    let reply = send(&app, get("/audit"))
-        .await
-        .expect(StatusCode::UNAUTHORIZED);
+    check(
+        &app,
+        get_as("/audit", "alice", "s3cr3t"),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    let reply = check(&app, get("/audit"), StatusCode::UNAUTHORIZED).await;
     assert_challenge(&reply);
-    send(&app, get_as("/audit", "admin", "wrong"))
-        .await
-        .expect(StatusCode::UNAUTHORIZED);
+    check(
+        &app,
+        get_as("/audit", "admin", "wrong"),
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -419,10 +435,8 @@ async fn audit_lists_commits_in_order_for_admins_only() {
 #[tokio::test]
 async fn unknown_paths_are_404_and_wrong_methods_405_as_problems() {
     let app = app(PROVEN);
-    send(&app, get("/nope")).await.expect(StatusCode::NOT_FOUND);
-    let reply = send(&app, get("/promote"))
-        .await
-        .expect(StatusCode::METHOD_NOT_ALLOWED);
+    check(&app, get("/nope"), StatusCode::NOT_FOUND).await;
+    let reply = check(&app, get("/promote"), StatusCode::METHOD_NOT_ALLOWED).await;
     assert_eq!(reply.header("allow"), Some("POST"));
 }
 
@@ -474,11 +488,9 @@ async fn a_body_that_never_arrives_is_408() {
     let request = Request::post("/promote")
         .header("authorization", basic("admin", "adm1n"))
         .header("content-type", "application/json")
-        .body(Body::new(Stalled))
+        .body(Body::new(Chunks::stalled()))
         .unwrap();
-    send(&app, request)
-        .await
-        .expect(StatusCode::REQUEST_TIMEOUT);
+    check(&app, request, StatusCode::REQUEST_TIMEOUT).await;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -533,17 +545,15 @@ async fn a_panicking_handler_is_a_500_problem_and_the_server_goes_on() {
     let state = state(settings(PROVEN)).with_accounts(Arc::new(Faulty { sleep: None }));
     let app = router(Arc::new(state));
     // In the handler itself, and in its blocking task.
-    let reply = send(&app, get("/users/alice"))
-        .await
-        .expect(StatusCode::INTERNAL_SERVER_ERROR);
+    let reply = check(&app, get("/users/alice"), StatusCode::INTERNAL_SERVER_ERROR).await;
     assert!(!String::from_utf8_lossy(&reply.body).contains("a bug"));
-    send(
+    check(
         &app,
         post_as("/promote", "admin", "adm1n", r#"{"target":"bob"}"#),
+        StatusCode::INTERNAL_SERVER_ERROR,
     )
-    .await
-    .expect(StatusCode::INTERNAL_SERVER_ERROR);
-    send(&app, get("/nope")).await.expect(StatusCode::NOT_FOUND);
+    .await;
+    check(&app, get("/nope"), StatusCode::NOT_FOUND).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -568,12 +578,12 @@ async fn saturated_password_checks_are_503_with_retry_after_and_operate_still_an
         }
     });
     tokio::time::sleep(Duration::from_millis(150)).await;
-    let reply = send(
+    let reply = check(
         &app,
         post_as("/promote", "admin", "adm1n", r#"{"target":"bob"}"#),
+        StatusCode::SERVICE_UNAVAILABLE,
     )
-    .await
-    .expect(StatusCode::SERVICE_UNAVAILABLE);
+    .await;
     assert_eq!(reply.header("retry-after"), Some("1"));
     // /operate needs no hashing: it answers (here 400, unsigned) while the slot is taken.
     let started = std::time::Instant::now();
@@ -581,7 +591,7 @@ async fn saturated_password_checks_are_503_with_retry_after_and_operate_still_an
         .header("content-type", "application/json")
         .body(Body::from("{}"))
         .unwrap();
-    send(&app, request).await.expect(StatusCode::BAD_REQUEST);
+    check(&app, request, StatusCode::BAD_REQUEST).await;
     assert!(started.elapsed() < Duration::from_millis(300));
     slow.await.unwrap().expect(StatusCode::OK);
 }

@@ -5,11 +5,11 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt as _;
-use raceproof_core::auth::{Argon2Hasher, Credentials, PasswordHasher};
+use raceproof_core::auth::{Argon2Hasher, Credentials};
 use raceproof_core::replay::Clock;
-use raceproof_core::store::Role;
 use raceproof_flows::{UserSpec, Variant};
-use raceproof_server::{AppState, Settings, WebhookSecret, router};
+use raceproof_server::{AppState, Settings, UsersFile, WebhookSecret, router};
+use std::path::Path;
 use std::sync::Arc;
 use tower::ServiceExt as _;
 
@@ -20,23 +20,15 @@ pub fn hasher() -> Argon2Hasher {
     Argon2Hasher::insecure_fast()
 }
 
-/// root and admin (admins), alice and bob (users), as in users.example.toml.
+/// The accounts of users.example.toml: root and admin (admins), alice and bob (users).
 pub fn users(hasher: &Argon2Hasher) -> Vec<UserSpec> {
-    [
-        ("root", Role::Admin, "r00t"),
-        ("admin", Role::Admin, "adm1n"),
-        ("alice", Role::User, "s3cr3t"),
-        ("bob", Role::User, "b0b"),
-    ]
-    .into_iter()
-    .map(|(id, role, password)| UserSpec {
-        id: id.to_owned(),
-        password: hasher.hash(password).unwrap(),
-        role,
-        email: format!("{id}@example.com"),
-    })
-    .collect()
+    UsersFile::load(Path::new(EXAMPLE_USERS))
+        .unwrap()
+        .specs(hasher)
+        .unwrap()
 }
+
+pub const EXAMPLE_USERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/users.example.toml");
 
 pub fn settings(variant: Variant) -> Settings {
     Settings {
@@ -132,6 +124,11 @@ impl Reply {
     }
 }
 
+/// Sends `request` and asserts the answer's status (and problem body, for an error).
+pub async fn check(app: &Router, request: Request<Body>, status: StatusCode) -> Reply {
+    send(app, request).await.expect(status)
+}
+
 pub async fn send(app: &Router, request: Request<Body>) -> Reply {
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
@@ -150,12 +147,27 @@ pub async fn send(app: &Router, request: Request<Body>) -> Reply {
     }
 }
 
-/// A request body of data chunks, with no known length (as a chunked upload).
-pub struct Chunks(std::collections::VecDeque<Vec<u8>>);
+/// A request body of data chunks with no known length (as a chunked upload), which
+/// stalls forever after the last chunk when `stall` is set.
+pub struct Chunks {
+    chunks: std::collections::VecDeque<Vec<u8>>,
+    stall: bool,
+}
 
 impl Chunks {
     pub fn new(chunks: Vec<Vec<u8>>) -> Self {
-        Self(chunks.into())
+        Self {
+            chunks: chunks.into(),
+            stall: false,
+        }
+    }
+
+    /// A body that never arrives.
+    pub fn stalled() -> Self {
+        Self {
+            chunks: Default::default(),
+            stall: true,
+        }
     }
 }
 
@@ -167,22 +179,11 @@ impl axum::body::HttpBody for Chunks {
         self: std::pin::Pin<&mut Self>,
         _: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
-        let next = self.get_mut().0.pop_front();
-        std::task::Poll::Ready(next.map(|chunk| Ok(hyper::body::Frame::data(chunk.into()))))
-    }
-}
-
-/// A request body that never arrives.
-pub struct Stalled;
-
-impl axum::body::HttpBody for Stalled {
-    type Data = axum::body::Bytes;
-    type Error = std::io::Error;
-
-    fn poll_frame(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
-        std::task::Poll::Pending
+        let this = self.get_mut();
+        match this.chunks.pop_front() {
+            Some(chunk) => std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(chunk.into())))),
+            None if this.stall => std::task::Poll::Pending,
+            None => std::task::Poll::Ready(None),
+        }
     }
 }
