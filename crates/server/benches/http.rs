@@ -6,6 +6,8 @@
 //! endpoint, `RACEPROOF_BENCH_CONNECTIONS` (default 16) the concurrent connections,
 //! `RACEPROOF_BENCH_ONLY` a filter on the endpoint labels (the floor always runs).
 //!
+//! Each endpoint runs in 3 slices, each right after a slice of the floor, and its ratio is
+//! to those floor slices: other work on the machine shifts throughput over a run.
 //! The servers run on their own 2-worker runtime; the load generator (hyper HTTP/1.1
 //! clients, one request in flight per connection) on another, on the same machine.
 #![allow(clippy::unwrap_used)]
@@ -45,6 +47,7 @@ mod bench {
         rps: f64,
         p50_us: u64,
         p99_us: u64,
+        /// Throughput over the floor's, measured in slices interleaved with this one's.
         ratio_to_floor: f64,
         /// Responses other than 2xx (each endpoint is set up to succeed: expected 0).
         errors: u64,
@@ -106,10 +109,39 @@ mod bench {
         }
     }
 
+    #[derive(Default)]
     struct Measured {
         latencies_us: Vec<u64>,
         errors: u64,
         seconds: f64,
+    }
+
+    impl Measured {
+        fn add(&mut self, other: Measured) {
+            self.latencies_us.extend(other.latencies_us);
+            self.errors += other.errors;
+            self.seconds += other.seconds;
+        }
+
+        fn rps(&self) -> f64 {
+            self.latencies_us.len() as f64 / self.seconds
+        }
+
+        fn row(mut self, endpoint: &str, hasher: &str, connections: usize, ratio: f64) -> Row {
+            self.latencies_us.sort_unstable();
+            Row {
+                endpoint: endpoint.to_owned(),
+                hasher: hasher.to_owned(),
+                requests: self.latencies_us.len() as u64,
+                seconds: self.seconds,
+                rps: self.rps(),
+                p50_us: percentile(&self.latencies_us, 0.50),
+                p99_us: percentile(&self.latencies_us, 0.99),
+                ratio_to_floor: ratio,
+                errors: self.errors,
+                connections,
+            }
+        }
     }
 
     /// `connections` clients, each sending `load` back to back for `secs`.
@@ -223,6 +255,13 @@ mod bench {
             .build()
             .unwrap();
 
+        let floor_with_middleware = spawn_server(
+            &servers,
+            raceproof_server::app::with_middleware(
+                Router::new().route("/floor", get(|| async {})),
+                &Settings::default(),
+            ),
+        );
         let floor = spawn_server(
             &servers,
             Router::new().route("/floor", get(|| async {}).post(|| async {})),
@@ -253,6 +292,13 @@ mod bench {
                 "-",
                 floor,
                 Load::Operate(guard.clone(), "/floor"),
+            ),
+            // The bare handler inside raceproof's middleware: what the middleware costs.
+            (
+                "GET /floor + raceproof middleware",
+                "-",
+                floor_with_middleware,
+                Load::Get("/floor"),
             ),
             ("GET /users/{id}", "-", fast, Load::Get("/users/alice")),
             ("POST /operate", "-", fast, Load::Operate(guard, "/operate")),
@@ -285,32 +331,30 @@ mod bench {
         if let Ok(only) = std::env::var("RACEPROOF_BENCH_ONLY") {
             plan.retain(|(endpoint, ..)| endpoint.contains("floor") || endpoint.contains(&*only));
         }
+        // Other work on the machine shifts throughput over a run, so each endpoint is
+        // measured in ROUNDS slices, each right after a slice of the floor, and its ratio is
+        // to the floor measured beside it. The floor row is all of the floor's slices.
+        const ROUNDS: usize = 3;
+        let slice = secs / ROUNDS as f64;
         let mut rows: Vec<Row> = Vec::new();
-        let mut floor_rps = 0.0;
+        let mut floor_all = Measured::default();
+        let (_, _, floor_addr, floor_load) = plan.remove(0);
         for (endpoint, hasher, addr, load) in plan {
-            let mut measured = clients.block_on(measure(addr, &load, connections, secs));
-            measured.latencies_us.sort_unstable();
-            let requests = measured.latencies_us.len() as u64;
-            let rps = requests as f64 / measured.seconds;
-            if rows.is_empty() {
-                floor_rps = rps;
+            let mut beside = Measured::default();
+            let mut measured = Measured::default();
+            for _ in 0..ROUNDS {
+                beside.add(clients.block_on(measure(floor_addr, &floor_load, connections, slice)));
+                measured.add(clients.block_on(measure(addr, &load, connections, slice)));
             }
-            let row = Row {
-                endpoint: endpoint.to_owned(),
-                hasher: hasher.to_owned(),
-                requests,
-                seconds: measured.seconds,
-                rps,
-                p50_us: percentile(&measured.latencies_us, 0.50),
-                p99_us: percentile(&measured.latencies_us, 0.99),
-                ratio_to_floor: if floor_rps > 0.0 {
-                    rps / floor_rps
-                } else {
-                    0.0
-                },
-                errors: measured.errors,
-                connections,
-            };
+            let ratio_to_floor = measured.rps() / beside.rps();
+            rows.push(measured.row(endpoint, hasher, connections, ratio_to_floor));
+            floor_all.add(beside);
+        }
+        rows.insert(
+            0,
+            floor_all.row("GET /floor (bare axum)", "-", connections, 1.0),
+        );
+        for row in &rows {
             eprintln!(
                 "{:<24} {:<6} {:>9.0} req/s  p50 {:>7} us  p99 {:>7} us  {:.2}x floor  errors {}",
                 row.endpoint,
@@ -321,7 +365,6 @@ mod bench {
                 row.ratio_to_floor,
                 row.errors
             );
-            rows.push(row);
         }
 
         let report = Report {
@@ -341,7 +384,8 @@ mod bench {
         )
         .unwrap();
         let mut md = format!(
-            "HTTP on loopback: {} connections, {secs} s per endpoint, HTTP/1.1 keep-alive, {}.\n\n\
+            "HTTP on loopback: {} connections, {secs} s per endpoint in 3 slices, each after a slice of \
+             the floor (x floor is to those), HTTP/1.1 keep-alive, {}.\n\n\
          | endpoint | hasher | requests | req/s | p50 (us) | p99 (us) | x floor | non-2xx |\n\
          |---|---|---:|---:|---:|---:|---:|---:|\n",
             connections, report.machine

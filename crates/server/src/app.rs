@@ -144,10 +144,15 @@ pub fn router(state: Arc<AppState>) -> Router {
     if settings.expose_timing {
         routes = routes.route_layer(from_fn(stamp_handler_start));
     }
+    with_middleware(routes.with_state(state), &settings)
+}
+
+/// The middleware every route gets: request ids, tracing, panic catching, problem bodies
+/// for every error, a deadline. Public so the bench can put it around a bare handler.
+pub fn with_middleware(routes: Router, settings: &Settings) -> Router {
     // The body has its own deadline (408); this one bounds the whole request (503).
-    let deadline = request_deadline(&settings);
+    let deadline = request_deadline(settings);
     routes
-        .with_state(state)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             deadline,

@@ -17,7 +17,7 @@ use tower::ServiceExt as _;
 pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 pub fn hasher() -> Argon2Hasher {
-    Argon2Hasher::insecure_fast()
+    raceproof_server::HasherKind::Fast.build().unwrap()
 }
 
 /// The accounts of users.example.toml: root and admin (admins), alice and bob (users).
