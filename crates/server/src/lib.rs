@@ -1,0 +1,85 @@
+#![cfg(not(loom))]
+//! raceproof's HTTP service: the Basic-auth endpoints of seed 000 and the signed `/operate`
+//! of seed 002, each in the variant chosen at start-up (`proven_fix`, or the seeds' racy
+//! `seed_vulnerable` and `seed_fix`, which exist to be caught by the race tester).
+//!
+//! Under `--cfg loom` this crate is empty: it has nothing to model-check, and loom builds
+//! should not compile a web stack.
+
+pub mod app;
+pub mod config;
+pub mod problem;
+pub mod serve;
+pub mod webhook;
+
+pub use app::{AppState, router};
+pub use config::{Cli, HasherKind, Settings, UsersFile, WebhookSecret};
+
+use std::sync::Arc;
+
+/// Why the server did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Build(#[from] app::BuildError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Starts the server the command line describes and serves until Ctrl-C or SIGTERM.
+pub async fn run(cli: Cli) -> Result<(), StartError> {
+    let settings = cli.settings();
+    if settings.variant.is_seed() {
+        tracing::warn!(
+            variant = %settings.variant,
+            "VULNERABLE ON PURPOSE: this variant ports the seed's racy endpoints to \
+             demonstrate the race tester; never expose it"
+        );
+    }
+    let file = UsersFile::load(&cli.users)?;
+    let secret = WebhookSecret::choose(
+        cli.webhook_secret.as_deref(),
+        file.webhook_secret.as_deref(),
+    )?;
+    if cli.hasher == HasherKind::Fast {
+        tracing::warn!(
+            "--hasher fast: the cheapest legal Argon2id, for tests and benches only; \
+             passwords are easy to brute-force from a leaked hash"
+        );
+    }
+    let hasher = cli.hasher.build()?;
+    let specs = tokio::task::spawn_blocking({
+        let hasher = hasher.clone();
+        move || file.specs(&hasher)
+    })
+    .await
+    .map_err(|_| config::ConfigError::Hasher("the hashing task failed".into()))??;
+    let users = specs.len();
+    let state = AppState::new(&specs, hasher, &secret, settings.clone())?;
+    let listener = tokio::net::TcpListener::bind(cli.listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: cli.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: cli.listen,
+        source,
+    })?;
+    tracing::info!(
+        %addr,
+        variant = %settings.variant,
+        hasher = cli.hasher.name(),
+        users,
+        require_if_match = settings.require_if_match,
+        expose_timing = settings.expose_timing,
+        "listening (HTTP/1.1 and h2c)"
+    );
+    serve::serve(listener, router(Arc::new(state)), serve::shutdown_signal()).await;
+    Ok(())
+}

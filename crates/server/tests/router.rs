@@ -1,0 +1,597 @@
+//! Every status code of every endpoint, through the router itself (`oneshot`).
+#![cfg(not(loom))]
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::*;
+use raceproof_core::auth::Credentials;
+use raceproof_core::store::{StoreError, User};
+use raceproof_flows::{AccountFlows, Variant};
+use raceproof_server::app::HANDLER_START_HEADER;
+use raceproof_server::problem::BASIC_CHALLENGE;
+use raceproof_server::{Settings, router};
+use std::sync::Arc;
+use std::time::Duration;
+
+const PROVEN: Variant = Variant::ProvenFix;
+
+fn assert_challenge(reply: &Reply) {
+    assert_eq!(reply.header("www-authenticate"), Some(BASIC_CHALLENGE));
+}
+
+// ---------------------------------------------------------------------------------------
+// /promote
+
+#[tokio::test]
+async fn promote_by_an_admin_is_200_and_audited() {
+    let app = app(PROVEN);
+    let reply = send(
+        &app,
+        post_as("/promote", "admin", "adm1n", r#"{"target":"alice"}"#),
+    )
+    .await;
+    let reply = reply.expect(StatusCode::OK);
+    assert_eq!(
+        reply.json(),
+        serde_json::json!({"target": "alice", "role": "admin"})
+    );
+    let record = check(&app, get("/users/alice"), StatusCode::OK).await;
+    assert_eq!(record.json()["role"], "admin");
+    let audit = check(&app, get_as("/audit", "root", "r00t"), StatusCode::OK).await;
+    assert_eq!(
+        audit.json(),
+        serde_json::json!({"entries": [{
+            "seq": 1, "actor": "admin", "action": "promote", "target": "alice",
+            "actor_role_at_commit": "admin", "actor_epoch_at_commit": 0,
+            "authenticated_epoch": 0
+        }]})
+    );
+}
+
+#[tokio::test]
+async fn promote_without_credentials_is_401_with_the_basic_challenge() {
+    let app = app(PROVEN);
+    let request = Request::post("/promote")
+        .header("content-type", "application/json")
+        .body(Body::from(r#"{"target":"alice"}"#))
+        .unwrap();
+    let reply = check(&app, request, StatusCode::UNAUTHORIZED).await;
+    assert_challenge(&reply);
+}
+
+#[tokio::test]
+async fn promote_with_a_wrong_password_is_401_and_never_echoes_it() {
+    let app = app(PROVEN);
+    let reply = check(
+        &app,
+        post_as("/promote", "admin", "hunter2", r#"{"target":"alice"}"#),
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    assert_challenge(&reply);
+    assert!(!String::from_utf8_lossy(&reply.body).contains("hunter2"));
+    // Malformed credentials are 401 too, and the header is not echoed either.
+    let request = Request::post("/promote")
+        .header("authorization", "Basic not*base64")
+        .header("content-type", "application/json")
+        .body(Body::from(r#"{"target":"alice"}"#))
+        .unwrap();
+    let reply = check(&app, request, StatusCode::UNAUTHORIZED).await;
+    assert!(!String::from_utf8_lossy(&reply.body).contains("not*base64"));
+}
+
+#[tokio::test]
+async fn promote_by_a_plain_user_is_403() {
+    let app = app(PROVEN);
+    check(
+        &app,
+        post_as("/promote", "alice", "s3cr3t", r#"{"target":"bob"}"#),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    let record = check(&app, get("/users/bob"), StatusCode::OK).await;
+    assert_eq!(record.json()["role"], "user");
+}
+
+#[tokio::test]
+async fn promote_of_an_unknown_user_is_404() {
+    let app = app(PROVEN);
+    check(
+        &app,
+        post_as("/promote", "admin", "adm1n", r#"{"target":"mallory"}"#),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_400_415_and_413() {
+    let app = app(PROVEN);
+    check(
+        &app,
+        post_as("/promote", "admin", "adm1n", r#"{"target":"#),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    let reply = check(
+        &app,
+        post_as("/promote", "admin", "adm1n", r#"{"target":42}"#),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(!String::from_utf8_lossy(&reply.body).contains("42"));
+    check(
+        &app,
+        post_as("/promote", "admin", "adm1n", r#"{"target":"a","x":1}"#),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    let request = Request::post("/promote")
+        .header("authorization", basic("admin", "adm1n"))
+        .header("content-type", "text/plain")
+        .body(Body::from(r#"{"target":"alice"}"#))
+        .unwrap();
+    check(&app, request, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
+    let huge = format!(r#"{{"target":"{}"}}"#, "a".repeat(20_000));
+    check(
+        &app,
+        post_as("/promote", "admin", "adm1n", &huge),
+        StatusCode::PAYLOAD_TOO_LARGE,
+    )
+    .await;
+    // Streamed without a Content-Length, the cap still holds.
+    let request = Request::post("/promote")
+        .header("authorization", basic("admin", "adm1n"))
+        .header("content-type", "application/json")
+        .body(Body::new(Chunks::new(vec![huge.into_bytes()])))
+        .unwrap();
+    check(&app, request, StatusCode::PAYLOAD_TOO_LARGE).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// /demote and /password
+
+#[tokio::test]
+async fn demote_is_200_until_the_last_admin_then_409() {
+    let app = app(PROVEN);
+    let reply = check(
+        &app,
+        post_as("/demote", "admin", "adm1n", r#"{"target":"root"}"#),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        reply.json(),
+        serde_json::json!({"target": "root", "role": "user"})
+    );
+    let reply = check(
+        &app,
+        post_as("/demote", "admin", "adm1n", r#"{"target":"admin"}"#),
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_eq!(reply.json()["type"], "urn:raceproof:problem:last-admin");
+    // root lost the role: 403 now.
+    check(
+        &app,
+        post_as("/demote", "root", "r00t", r#"{"target":"admin"}"#),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn password_change_is_200_and_revokes_the_old_password() {
+    let app = app(PROVEN);
+    let body = r#"{"new_password":"n3w-pass"}"#;
+    let reply = check(
+        &app,
+        post_as("/password", "alice", "s3cr3t", body),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        reply.json(),
+        serde_json::json!({"user": "alice", "password_changed": true})
+    );
+    assert!(!String::from_utf8_lossy(&reply.body).contains("n3w-pass"));
+    check(
+        &app,
+        post_as("/password", "alice", "s3cr3t", body),
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    let email = r#"{"email":"a@example.org"}"#;
+    check(
+        &app,
+        post_as("/update-email", "alice", "n3w-pass", email),
+        StatusCode::OK,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn password_that_basic_auth_cannot_carry_is_400() {
+    let app = app(PROVEN);
+    for body in [r#"{"new_password":""}"#, r#"{"new_password":"a\u0000b"}"#] {
+        check(
+            &app,
+            post_as("/password", "alice", "s3cr3t", body),
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// /users/{id}
+
+#[tokio::test]
+async fn user_record_has_a_strong_etag_and_never_the_hash() {
+    let app = app(PROVEN);
+    let reply = check(&app, get("/users/alice"), StatusCode::OK).await;
+    assert_eq!(reply.header("etag"), Some("\"1\""));
+    assert_eq!(
+        reply.json(),
+        serde_json::json!({"id": "alice", "role": "user", "email": "alice@example.com", "version": 1})
+    );
+    check(&app, get("/users/mallory"), StatusCode::NOT_FOUND).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// /update-email
+
+fn update_email(if_match: Option<&str>, body: &str) -> Request<Body> {
+    let mut request = post_as("/update-email", "alice", "s3cr3t", body);
+    if let Some(tag) = if_match {
+        request
+            .headers_mut()
+            .insert("if-match", tag.parse().unwrap());
+    }
+    request
+}
+
+#[tokio::test]
+async fn update_email_with_the_current_etag_is_200_with_the_new_etag() {
+    let app = app(PROVEN);
+    let reply = check(
+        &app,
+        update_email(Some("\"1\""), r#"{"email":"a@example.org"}"#),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(reply.header("etag"), Some("\"2\""));
+    assert_eq!(
+        reply.json(),
+        serde_json::json!({"email": "a@example.org", "version": 2})
+    );
+    let record = send(&app, get("/users/alice")).await;
+    assert_eq!(record.header("etag"), Some("\"2\""));
+}
+
+#[tokio::test]
+async fn update_email_with_a_stale_etag_is_412_and_writes_nothing() {
+    let app = app(PROVEN);
+    check(
+        &app,
+        update_email(Some("\"1\""), r#"{"email":"a@example.org"}"#),
+        StatusCode::OK,
+    )
+    .await;
+    check(
+        &app,
+        update_email(Some("\"1\""), r#"{"email":"b@example.org"}"#),
+        StatusCode::PRECONDITION_FAILED,
+    )
+    .await;
+    let record = send(&app, get("/users/alice")).await;
+    assert_eq!(record.json()["email"], "a@example.org");
+}
+
+#[tokio::test]
+async fn if_match_is_strict() {
+    let app = app(PROVEN);
+    let body = r#"{"email":"a@example.org"}"#;
+    // Weak and foreign tags are well formed but never match (strong comparison): 412.
+    for tag in ["W/\"1\"", "\"abc\"", "\"01\""] {
+        check(
+            &app,
+            update_email(Some(tag), body),
+            StatusCode::PRECONDITION_FAILED,
+        )
+        .await;
+    }
+    // `*`, lists and malformed values are refused: 400.
+    for tag in ["*", "\"1\", \"2\"", "1", "\"1", ""] {
+        check(&app, update_email(Some(tag), body), StatusCode::BAD_REQUEST).await;
+    }
+    let mut twice = update_email(Some("\"1\""), body);
+    twice
+        .headers_mut()
+        .append("if-match", "\"1\"".parse().unwrap());
+    check(&app, twice, StatusCode::BAD_REQUEST).await;
+    // Both kinds of precondition at once: 400.
+    let both = r#"{"email":"a@example.org","expected_version":1}"#;
+    check(
+        &app,
+        update_email(Some("\"1\""), both),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    // Nothing was written by any of these.
+    assert_eq!(
+        send(&app, get("/users/alice")).await.header("etag"),
+        Some("\"1\"")
+    );
+}
+
+#[tokio::test]
+async fn update_email_without_a_precondition_is_428_when_required() {
+    for variant in Variant::ALL {
+        let state = state(Settings {
+            require_if_match: true,
+            ..settings(variant)
+        });
+        let app = router(Arc::new(state));
+        check(
+            &app,
+            update_email(None, r#"{"email":"a@example.org"}"#),
+            StatusCode::PRECONDITION_REQUIRED,
+        )
+        .await;
+        check(
+            &app,
+            update_email(Some("\"1\""), r#"{"email":"a@example.org"}"#),
+            StatusCode::OK,
+        )
+        .await;
+    }
+    // Not required: applied.
+    let app = app(PROVEN);
+    check(
+        &app,
+        update_email(None, r#"{"email":"a@example.org"}"#),
+        StatusCode::OK,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn seed_clients_send_expected_version_and_get_409_when_stale() {
+    for variant in [Variant::ProvenFix, Variant::SeedFix] {
+        let app = app(variant);
+        let body = r#"{"email":"a@example.org","expected_version":1}"#;
+        let reply = check(&app, update_email(None, body), StatusCode::OK).await;
+        assert_eq!(reply.json()["version"], 2, "{variant}");
+        let reply = check(&app, update_email(None, body), StatusCode::CONFLICT).await;
+        assert_eq!(
+            reply.json()["type"],
+            "urn:raceproof:problem:version-conflict"
+        );
+    }
+}
+
+#[tokio::test]
+async fn update_email_rejects_invalid_emails_with_400() {
+    let app = app(PROVEN);
+    let long = format!(r#"{{"email":"{}"}}"#, "a".repeat(300));
+    for body in [r#"{"email":""}"#, r#"{"email":"a\nb"}"#, long.as_str()] {
+        check(&app, update_email(None, body), StatusCode::BAD_REQUEST).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// /audit
+
+#[tokio::test]
+async fn audit_lists_commits_in_order_for_admins_only() {
+    let app = app(PROVEN);
+    check(
+        &app,
+        post_as("/promote", "admin", "adm1n", r#"{"target":"bob"}"#),
+        StatusCode::OK,
+    )
+    .await;
+    check(
+        &app,
+        update_email(Some("\"1\""), r#"{"email":"a@example.org"}"#),
+        StatusCode::OK,
+    )
+    .await;
+    let reply = check(&app, get_as("/audit", "admin", "adm1n"), StatusCode::OK).await;
+    let entries = reply.json()["entries"].clone();
+    assert_eq!(entries[0]["seq"], 1);
+    assert_eq!(entries[0]["action"], "promote");
+    assert_eq!(
+        entries[1],
+        serde_json::json!({
+            "seq": 2, "actor": "alice", "action": "update_email", "target": "alice",
+            "actor_role_at_commit": "user", "actor_epoch_at_commit": 0,
+            "authenticated_epoch": 0, "email": "a@example.org", "version": 2
+        })
+    );
+    check(
+        &app,
+        get_as("/audit", "alice", "s3cr3t"),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    let reply = check(&app, get("/audit"), StatusCode::UNAUTHORIZED).await;
+    assert_challenge(&reply);
+    check(
+        &app,
+        get_as("/audit", "admin", "wrong"),
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Routing, timing, limits
+
+#[tokio::test]
+async fn unknown_paths_are_404_and_wrong_methods_405_as_problems() {
+    let app = app(PROVEN);
+    check(&app, get("/nope"), StatusCode::NOT_FOUND).await;
+    let reply = check(&app, get("/promote"), StatusCode::METHOD_NOT_ALLOWED).await;
+    assert_eq!(reply.header("allow"), Some("POST"));
+}
+
+#[tokio::test]
+async fn every_response_has_a_request_id() {
+    let app = app(PROVEN);
+    let reply = send(&app, get("/users/alice")).await;
+    assert!(
+        reply
+            .header("x-request-id")
+            .is_some_and(|id| id.len() >= 16)
+    );
+    let request = Request::get("/nope")
+        .header("x-request-id", "client-chosen-1")
+        .body(Body::empty())
+        .unwrap();
+    let reply = send(&app, request).await;
+    assert_eq!(reply.header("x-request-id"), Some("client-chosen-1"));
+}
+
+#[tokio::test]
+async fn expose_timing_adds_the_handler_start_header() {
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let timed = router(Arc::new(state(Settings {
+        expose_timing: true,
+        ..settings(PROVEN)
+    })));
+    let reply = send(&timed, get("/users/alice")).await;
+    let start: u128 = reply.header(HANDLER_START_HEADER).unwrap().parse().unwrap();
+    assert!(start >= before);
+    let plain = app(PROVEN);
+    assert!(
+        send(&plain, get("/users/alice"))
+            .await
+            .header(HANDLER_START_HEADER)
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_body_that_never_arrives_is_408() {
+    let app = router(Arc::new(state(Settings {
+        timeout: Duration::from_millis(100),
+        ..settings(PROVEN)
+    })));
+    let request = Request::post("/promote")
+        .header("authorization", basic("admin", "adm1n"))
+        .header("content-type", "application/json")
+        .body(Body::new(Chunks::stalled()))
+        .unwrap();
+    check(&app, request, StatusCode::REQUEST_TIMEOUT).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Failure isolation: a handler that panics, a saturated hasher
+
+/// Accounts whose every call panics, or sleeps, to stand for a bug or a slow hash.
+struct Faulty {
+    sleep: Option<Duration>,
+}
+
+impl Faulty {
+    fn act<T>(&self) -> T {
+        match self.sleep {
+            Some(d) => {
+                std::thread::sleep(d);
+                panic!("slow accounts answer nothing")
+            }
+            None => panic!("a bug in a handler"),
+        }
+    }
+}
+
+impl AccountFlows for Faulty {
+    fn promote(&self, _: &Credentials, _: &str) -> Result<(), StoreError> {
+        match self.sleep {
+            Some(d) => {
+                std::thread::sleep(d);
+                Ok(())
+            }
+            None => self.act(),
+        }
+    }
+    fn demote(&self, _: &Credentials, _: &str) -> Result<(), StoreError> {
+        self.act()
+    }
+    fn change_password(&self, _: &Credentials, _: &str) -> Result<(), StoreError> {
+        self.act()
+    }
+    fn update_email(&self, _: &Credentials, _: Option<u64>, _: &str) -> Result<u64, StoreError> {
+        self.act()
+    }
+    fn user(&self, _: &str) -> Option<User> {
+        self.act()
+    }
+    fn audit(&self) -> Vec<raceproof_core::audit::Commit> {
+        self.act()
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_handler_is_a_500_problem_and_the_server_goes_on() {
+    let state = state(settings(PROVEN)).with_accounts(Arc::new(Faulty { sleep: None }));
+    let app = router(Arc::new(state));
+    // In the handler itself, and in its blocking task.
+    let reply = check(&app, get("/users/alice"), StatusCode::INTERNAL_SERVER_ERROR).await;
+    assert!(!String::from_utf8_lossy(&reply.body).contains("a bug"));
+    check(
+        &app,
+        post_as("/promote", "admin", "adm1n", r#"{"target":"bob"}"#),
+        StatusCode::INTERNAL_SERVER_ERROR,
+    )
+    .await;
+    check(&app, get("/nope"), StatusCode::NOT_FOUND).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saturated_password_checks_are_503_with_retry_after_and_operate_still_answers() {
+    let state = state(Settings {
+        hash_concurrency: 1,
+        hash_wait: Duration::from_millis(50),
+        ..settings(PROVEN)
+    })
+    .with_accounts(Arc::new(Faulty {
+        sleep: Some(Duration::from_millis(600)),
+    }));
+    let app = router(Arc::new(state));
+    let slow = tokio::spawn({
+        let app = app.clone();
+        async move {
+            send(
+                &app,
+                post_as("/promote", "admin", "adm1n", r#"{"target":"bob"}"#),
+            )
+            .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let reply = check(
+        &app,
+        post_as("/promote", "admin", "adm1n", r#"{"target":"bob"}"#),
+        StatusCode::SERVICE_UNAVAILABLE,
+    )
+    .await;
+    assert_eq!(reply.header("retry-after"), Some("1"));
+    // /operate needs no hashing: it answers (here 400, unsigned) while the slot is taken.
+    let started = std::time::Instant::now();
+    let request = Request::post("/operate")
+        .header("content-type", "application/json")
+        .body(Body::from("{}"))
+        .unwrap();
+    check(&app, request, StatusCode::BAD_REQUEST).await;
+    assert!(started.elapsed() < Duration::from_millis(300));
+    slow.await.unwrap().expect(StatusCode::OK);
+}
