@@ -13,12 +13,13 @@
 //! - `contended_same_key`, `contended_distinct_keys`: two threads doing compare-and-set
 //!   updates through the store, per strategy.
 //!
-//! The seed's accounts verify passwords with Argon2id (`SeedAccounts` takes an
-//! `Argon2Hasher`), so `update_email` and `promote` authenticate with the cheapest legal
-//! Argon2id on *both* sides: the ratios compare like with like, and the Argon2id time they
-//! share is in `password_verify`. The contention benches authenticate once, up front, with
-//! `BenchHasher` (one SHA-256), and time the store alone. `cargo xtask bench` runs this and
-//! turns criterion's estimates into `target/raceproof/bench.{json,md}`.
+//! `update_email` and `promote` authenticate with `BenchHasher` (one SHA-256) on *both*
+//! sides, seed and proven (both are generic over the hasher), so the ratios show the
+//! store's cost rather than Argon2id's, which is in `password_verify`. The contention
+//! benches authenticate once, up front, and time the store alone. `cargo xtask bench` runs
+//! this several times and turns criterion's estimates into medians and spreads in
+//! `target/raceproof/bench.{json,md}`; `benches/instructions.rs` counts the same
+//! uncontended operations in instructions.
 
 // Benches measure real locks: under `--cfg loom` there is nothing to measure.
 #[cfg(loom)]
@@ -28,144 +29,33 @@ fn main() {}
 criterion::criterion_main!(real::benches);
 
 #[cfg(not(loom))]
-mod real {
-    use criterion::{BenchmarkId, Criterion, criterion_group};
-    use raceproof_core::auth::{
-        Argon2Hasher, Credentials, DIGEST_LEN, PasswordHash, PasswordHasher, SALT_LEN,
-    };
-    use raceproof_core::replay::{
-        HmacKey, ManualClock, ReplayGuard, ReplaySet, ResourceFlags, SignedFields, Tag,
-    };
-    use raceproof_core::service::{Accounts, Operations};
-    use raceproof_core::store::{Principal, Role, User, UserStore};
+mod common;
 
+#[cfg(not(loom))]
+mod real {
+    use crate::common::{
+        BenchHasher, DEFAULT_STRATEGY, EMAIL, SECRET, accounts, credentials, guard, key, requests,
+        seed_accounts, seed_operate, signed,
+    };
+    use criterion::{BenchmarkId, Criterion, criterion_group};
+    use raceproof_core::auth::{Argon2Hasher, PasswordHasher};
+    use raceproof_core::replay::{HmacKey, ManualClock, ResourceFlags, SignedFields, Tag};
+    use raceproof_core::service::Operations;
+    use raceproof_core::store::{Principal, User};
     use raceproof_core::table::{StrategyVisitor, Table, for_each_strategy};
     use raceproof_flows::{
-        AccountFlows, Narrator, OperateFlow, OperateRequest, ProvenOperateCas, SeedAccounts,
-        SeedOperate, SeedPayload, UserSpec,
+        AccountFlows, Narrator, OperateFlow, OperateRequest, ProvenOperateCas, SeedPayload,
     };
-    use sha2::{Digest, Sha256};
     use std::hint::black_box;
-    use std::sync::{Barrier, LazyLock};
+    use std::sync::Barrier;
     use std::time::{Duration, Instant};
-
-    const SECRET: &[u8] = b"super-secret-key";
-    const NOW: i64 = 1_700_000_000;
-    const EMAIL: &str = "alice@example.com";
-
-    /// Bench-only stand-in for a password hash: SHA-256(salt || password), compared in
-    /// constant time. Not for storing passwords: it is fast on purpose.
-    struct BenchHasher {
-        dummy: PasswordHash,
-    }
-
-    impl BenchHasher {
-        fn new() -> Self {
-            Self {
-                dummy: Self::digest_of("dummy", [7; SALT_LEN]),
-            }
-        }
-
-        fn raw(password: &str, salt: &[u8; SALT_LEN]) -> [u8; DIGEST_LEN] {
-            Sha256::new()
-                .chain_update(salt)
-                .chain_update(password.as_bytes())
-                .finalize()
-                .into()
-        }
-
-        fn digest_of(password: &str, salt: [u8; SALT_LEN]) -> PasswordHash {
-            PasswordHash::from_parts(salt, Self::raw(password, &salt))
-        }
-    }
-
-    impl PasswordHasher for BenchHasher {
-        fn hash(
-            &self,
-            password: &str,
-        ) -> Result<PasswordHash, raceproof_core::auth::PasswordError> {
-            Ok(Self::digest_of(password, [1; SALT_LEN]))
-        }
-
-        fn verify(&self, password: &str, stored: &PasswordHash) -> bool {
-            stored.digest_matches(&Self::raw(password, stored.salt()))
-        }
-
-        fn dummy(&self) -> &PasswordHash {
-            &self.dummy
-        }
-    }
-
-    /// The default strategy's name in `for_each_strategy`: where the seed's variants, which
-    /// have one table of their own, are reported.
-    const DEFAULT_STRATEGY: &str = "global_mutex";
-
-    /// The users of every accounts bench: alice (user), admin (admin), and `extra` more
-    /// users `user-N`, each with password `<id>-pw`.
-    fn users(extra: usize) -> Vec<(String, Role)> {
-        [("alice", Role::User), ("admin", Role::Admin)]
-            .into_iter()
-            .map(|(u, r)| (u.to_owned(), r))
-            .chain((0..extra).map(|i| (format!("user-{i}"), Role::User)))
-            .collect()
-    }
-
-    /// The proven fix's accounts under strategy `T`, over `users(extra)`.
-    fn accounts<T: Table<User> + Default, H: PasswordHasher>(
-        hasher: H,
-        extra: usize,
-    ) -> Accounts<T, H> {
-        let store = UserStore::with_table(T::default());
-        for (user, role) in users(extra) {
-            let hash = hasher.hash(&format!("{user}-pw")).expect("bench hash");
-            store.insert(&user, hash, role, EMAIL).expect("valid user");
-        }
-        Accounts::new(store, hasher)
-    }
-
-    /// The cheapest legal Argon2id, and the fixture's hashes made with it once.
-    static ARGON2: LazyLock<(Argon2Hasher, Vec<UserSpec>)> = LazyLock::new(|| {
-        let hasher = Argon2Hasher::insecure_fast().expect("the OS random source works");
-        let specs = users(0)
-            .into_iter()
-            .map(|(id, role)| UserSpec {
-                password: hasher.hash(&format!("{id}-pw")).expect("bench hash"),
-                id,
-                role,
-                email: EMAIL.to_owned(),
-            })
-            .collect();
-        (hasher, specs)
-    });
-
-    /// The seed's accounts (`fixed`: its fix), over `users(0)`.
-    fn seed_accounts(fixed: bool) -> SeedAccounts {
-        let (hasher, specs) = &*ARGON2;
-        SeedAccounts::new(fixed, specs, hasher.clone(), Narrator::silent())
-    }
-
-    /// The proven fix's accounts under strategy `T`, with the seed's hasher.
-    fn proven_accounts<T: Table<User> + Default>() -> Accounts<T, Argon2Hasher> {
-        let (hasher, specs) = &*ARGON2;
-        let store = UserStore::with_table(T::default());
-        for u in specs {
-            store
-                .insert(&u.id, u.password.clone(), u.role, &u.email)
-                .expect("valid user");
-        }
-        Accounts::new(store, hasher.clone())
-    }
-
-    fn credentials(user: &str) -> Credentials {
-        Credentials::new(user, &format!("{user}-pw")).expect("valid credentials")
-    }
 
     /// `update_email` and `promote`: the proven fix under strategy `T`.
     fn proven_flows<T: Table<User> + Default>(c: &mut Criterion, strategy: &str) {
         let (alice, admin) = (credentials("alice"), credentials("admin"));
 
         let mut group = c.benchmark_group("update_email");
-        let app = proven_accounts::<T>();
+        let app = accounts::<T>(0);
         let mut version = 1;
         group.bench_function(BenchmarkId::new("proven_fix", strategy), |b| {
             b.iter(|| {
@@ -177,7 +67,7 @@ mod real {
         group.finish();
 
         let mut group = c.benchmark_group("promote");
-        let app = proven_accounts::<T>();
+        let app = accounts::<T>(0);
         group.bench_function(BenchmarkId::new("proven_fix", strategy), |b| {
             b.iter(|| black_box(app.promote(&admin, "alice")))
         });
@@ -249,37 +139,6 @@ mod real {
         for_each_strategy(&mut Flows(c));
     }
 
-    /// `n` distinct, realistic signed requests: a 22-character request id (16 random bytes in
-    /// base64url), an order number, an action.
-    fn requests(n: u64) -> Vec<SignedFields> {
-        (0..n)
-            .map(|i| SignedFields {
-                request_id: format!("{i:0>22}"),
-                resource_id: format!("order-{i:0>6}"),
-                action: "refund".to_owned(),
-                timestamp: NOW,
-            })
-            .collect()
-    }
-
-    fn key() -> HmacKey {
-        HmacKey::new(SECRET).expect("key")
-    }
-
-    /// A replay guard at the benches' time, its replay set in `shards` shards, unbounded.
-    fn guard(shards: usize) -> ReplayGuard<ManualClock> {
-        ReplayGuard::with(
-            key(),
-            ManualClock::new(NOW),
-            ReplaySet::sharded(usize::MAX, shards),
-        )
-    }
-
-    /// The seed's `/operate` (`fixed`: its hardened endpoint).
-    fn seed_operate(fixed: bool) -> SeedOperate {
-        SeedOperate::new(fixed, key(), Narrator::silent())
-    }
-
     /// The lock-free variant, with `registered`'s resources registered.
     fn proven_operate_cas(registered: &[SignedFields]) -> ProvenOperateCas<ManualClock> {
         let flags = ResourceFlags::new(registered.iter().map(|r| r.resource_id.clone()));
@@ -316,12 +175,7 @@ mod real {
                 })
                 .collect()
         };
-        let signed = |fields: &[SignedFields]| -> Vec<(SignedFields, String)> {
-            fields
-                .iter()
-                .map(|f| (f.clone(), key.sign(f).expect("valid").to_hex()))
-                .collect()
-        };
+        let signed = |fields: &[SignedFields]| signed(&key, fields);
         let signed_requests = |fields: &[SignedFields]| -> Vec<OperateRequest> {
             signed(fields)
                 .into_iter()
@@ -362,7 +216,7 @@ mod real {
 
         let mut group = c.benchmark_group("operate");
         for (variant, fixed) in [("seed_vulnerable", false), ("seed_fix", true)] {
-            group.bench_function(BenchmarkId::new(variant, "mutex"), |b| {
+            group.bench_function(BenchmarkId::new(variant, DEFAULT_STRATEGY), |b| {
                 b.iter_custom(|iters| {
                     time_requests(
                         iters,
@@ -374,7 +228,7 @@ mod real {
                 })
             });
         }
-        for (strategy, shards) in [("mutex", 1), ("sharded", 16)] {
+        for (strategy, shards) in [(DEFAULT_STRATEGY, 1), ("sharded", 16)] {
             group.bench_function(BenchmarkId::new("proven_fix", strategy), |b| {
                 b.iter_custom(|iters| {
                     time_requests(
@@ -409,7 +263,7 @@ mod real {
         strategy: &str,
         keys_of: fn(usize) -> Vec<String>,
     ) {
-        let app = accounts::<T, _>(BenchHasher::new(), 16);
+        let app = accounts::<T>(16);
         let principals: Vec<Vec<Principal>> = (0..2)
             .map(|t| {
                 keys_of(t)

@@ -1,0 +1,141 @@
+//! Fixtures shared by the wall-clock benches (`strategies.rs`) and the instruction-count
+//! benches (`instructions.rs`), so that both measure exactly the same operations.
+// Each bench uses its own subset of these.
+#![allow(dead_code)]
+
+use raceproof_core::auth::{Credentials, DIGEST_LEN, PasswordHash, PasswordHasher, SALT_LEN};
+use raceproof_core::replay::{HmacKey, ManualClock, ReplayGuard, ReplaySet, SignedFields};
+use raceproof_core::service::Accounts;
+use raceproof_core::store::{Role, User, UserStore};
+use raceproof_core::table::Table;
+use raceproof_flows::{Narrator, SeedAccounts, SeedOperate, UserSpec};
+use sha2::{Digest, Sha256};
+
+pub const SECRET: &[u8] = b"super-secret-key";
+pub const NOW: i64 = 1_700_000_000;
+pub const EMAIL: &str = "alice@example.com";
+
+/// The default strategy's name in `for_each_strategy`: where the seed's variants, which
+/// have one table of their own, are reported.
+pub const DEFAULT_STRATEGY: &str = "global_mutex";
+
+/// Bench-only stand-in for a password hash: SHA-256(salt || password), compared in
+/// constant time. Not for storing passwords: it is fast on purpose, so that the flows
+/// benches show the store's cost rather than Argon2id's (which `password_verify` shows).
+pub struct BenchHasher {
+    dummy: PasswordHash,
+}
+
+impl BenchHasher {
+    pub fn new() -> Self {
+        Self {
+            dummy: Self::digest_of("dummy", [7; SALT_LEN]),
+        }
+    }
+
+    fn raw(password: &str, salt: &[u8; SALT_LEN]) -> [u8; DIGEST_LEN] {
+        Sha256::new()
+            .chain_update(salt)
+            .chain_update(password.as_bytes())
+            .finalize()
+            .into()
+    }
+
+    fn digest_of(password: &str, salt: [u8; SALT_LEN]) -> PasswordHash {
+        PasswordHash::from_parts(salt, Self::raw(password, &salt))
+    }
+}
+
+impl PasswordHasher for BenchHasher {
+    fn hash(&self, password: &str) -> Result<PasswordHash, raceproof_core::auth::PasswordError> {
+        Ok(Self::digest_of(password, [1; SALT_LEN]))
+    }
+
+    fn verify(&self, password: &str, stored: &PasswordHash) -> bool {
+        stored.digest_matches(&Self::raw(password, stored.salt()))
+    }
+
+    fn dummy(&self) -> &PasswordHash {
+        &self.dummy
+    }
+}
+
+/// The users of every accounts bench: alice (user), admin (admin), and `extra` more
+/// users `user-N`, each with password `<id>-pw`.
+pub fn users(extra: usize) -> Vec<(String, Role)> {
+    [("alice", Role::User), ("admin", Role::Admin)]
+        .into_iter()
+        .map(|(u, r)| (u.to_owned(), r))
+        .chain((0..extra).map(|i| (format!("user-{i}"), Role::User)))
+        .collect()
+}
+
+/// The proven fix's accounts under strategy `T`, over `users(extra)`, with the stand-in
+/// hasher.
+pub fn accounts<T: Table<User> + Default>(extra: usize) -> Accounts<T, BenchHasher> {
+    let hasher = BenchHasher::new();
+    let store = UserStore::with_table(T::default());
+    for (user, role) in users(extra) {
+        let hash = hasher.hash(&format!("{user}-pw")).expect("bench hash");
+        store.insert(&user, hash, role, EMAIL).expect("valid user");
+    }
+    Accounts::new(store, hasher)
+}
+
+/// The seed's accounts (`fixed`: its fix) over `users(0)`, with the stand-in hasher.
+pub fn seed_accounts(fixed: bool) -> SeedAccounts<BenchHasher> {
+    let hasher = BenchHasher::new();
+    let specs: Vec<UserSpec> = users(0)
+        .into_iter()
+        .map(|(id, role)| UserSpec {
+            password: hasher.hash(&format!("{id}-pw")).expect("bench hash"),
+            id,
+            role,
+            email: EMAIL.to_owned(),
+        })
+        .collect();
+    SeedAccounts::new(fixed, &specs, hasher, Narrator::silent())
+}
+
+pub fn credentials(user: &str) -> Credentials {
+    Credentials::new(user, &format!("{user}-pw")).expect("valid credentials")
+}
+
+/// `n` distinct, realistic signed requests: a 22-character request id (16 random bytes in
+/// base64url), an order number, an action.
+pub fn requests(n: u64) -> Vec<SignedFields> {
+    (0..n)
+        .map(|i| SignedFields {
+            request_id: format!("{i:0>22}"),
+            resource_id: format!("order-{i:0>6}"),
+            action: "refund".to_owned(),
+            timestamp: NOW,
+        })
+        .collect()
+}
+
+pub fn key() -> HmacKey {
+    HmacKey::new(SECRET).expect("key")
+}
+
+/// Each request with its hex signature.
+pub fn signed(key: &HmacKey, fields: &[SignedFields]) -> Vec<(SignedFields, String)> {
+    fields
+        .iter()
+        .map(|f| (f.clone(), key.sign(f).expect("valid").to_hex()))
+        .collect()
+}
+
+/// A replay guard at the benches' time, its replay set in `shards` shards, unbounded.
+pub fn guard(shards: usize) -> ReplayGuard<ManualClock> {
+    ReplayGuard::with(
+        key(),
+        ManualClock::new(NOW),
+        ReplaySet::sharded(usize::MAX, shards),
+    )
+}
+
+/// The seed's `/operate` (`fixed`: its hardened endpoint).
+pub fn seed_operate(fixed: bool) -> SeedOperate {
+    SeedOperate::new(fixed, key(), Narrator::silent())
+}
