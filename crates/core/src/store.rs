@@ -423,7 +423,9 @@ impl From<crate::auth::PasswordError> for StoreError {
         use crate::auth::PasswordError;
         match e {
             PasswordError::TooLong => StoreError::InvalidInput { field: "password" },
-            PasswordError::InvalidParams | PasswordError::Randomness => StoreError::Internal,
+            PasswordError::InvalidParams
+            | PasswordError::Randomness
+            | PasswordError::MalformedHash => StoreError::Internal,
         }
     }
 }

@@ -23,7 +23,12 @@ pub enum PasswordError {
     InvalidParams,
     #[error("the operating system's random source failed")]
     Randomness,
+    #[error("not an Argon2id PHC string with a 16-byte salt and a 32-byte digest")]
+    MalformedHash,
 }
+
+/// Longest PHC string parsed, in bytes (an Argon2id one is under 120).
+pub const MAX_PHC_LEN: usize = 256;
 
 /// A stored password: Argon2id cost parameters, salt and digest.
 #[derive(Clone, PartialEq, Eq)]
@@ -76,6 +81,67 @@ impl PasswordHash {
     /// Compares digests in constant time.
     pub fn digest_matches(&self, digest: &[u8; DIGEST_LEN]) -> bool {
         self.digest.ct_eq(digest).into()
+    }
+
+    /// The hash as a PHC string, `$argon2id$v=19$m=..,t=..,p=..$<salt>$<digest>`, the
+    /// format other Argon2 libraries read and write: how a hash is stored in a file or a
+    /// database column.
+    pub fn to_phc(&self) -> Result<String, PasswordError> {
+        let malformed = |_| PasswordError::MalformedHash;
+        let mut params = phc::ParamsString::new();
+        params.add_decimal("m", self.m_cost).map_err(malformed)?;
+        params.add_decimal("t", self.t_cost).map_err(malformed)?;
+        params.add_decimal("p", self.p_cost).map_err(malformed)?;
+        let hash = phc::PasswordHash {
+            algorithm: phc::Ident::new("argon2id").map_err(malformed)?,
+            version: Some(0x13),
+            params,
+            salt: Some(phc::Salt::new(&self.salt).map_err(malformed)?),
+            hash: Some(phc::Output::new(&self.digest).map_err(malformed)?),
+        };
+        Ok(hash.to_string())
+    }
+
+    /// Parses a PHC string made by [`Self::to_phc`] or any Argon2id implementation (version
+    /// 19, 16-byte salt, 32-byte digest). The error never echoes the input.
+    pub fn from_phc(text: &str) -> Result<Self, PasswordError> {
+        if text.len() > MAX_PHC_LEN {
+            return Err(PasswordError::MalformedHash);
+        }
+        let hash = phc::PasswordHash::new(text).map_err(|_| PasswordError::MalformedHash)?;
+        if hash.algorithm.as_ref() != "argon2id" || hash.version != Some(0x13) {
+            return Err(PasswordError::MalformedHash);
+        }
+        let cost = |name| {
+            hash.params
+                .get_decimal(name)
+                .ok_or(PasswordError::MalformedHash)
+        };
+        let (m_cost, t_cost, p_cost) = (cost("m")?, cost("t")?, cost("p")?);
+        // Costs a verification can run with: refuse what argon2 would refuse anyway.
+        Params::new(m_cost, t_cost, p_cost, None).map_err(|_| PasswordError::MalformedHash)?;
+        let mut salt = [0u8; SALT_LEN];
+        let salt_bytes = hash
+            .salt
+            .as_ref()
+            .map(|s| s.as_ref().to_vec())
+            .ok_or(PasswordError::MalformedHash)?;
+        if salt_bytes.len() != SALT_LEN {
+            return Err(PasswordError::MalformedHash);
+        }
+        salt.copy_from_slice(&salt_bytes);
+        let digest: [u8; DIGEST_LEN] = hash
+            .hash
+            .as_ref()
+            .and_then(|h| h.as_bytes().try_into().ok())
+            .ok_or(PasswordError::MalformedHash)?;
+        Ok(Self {
+            m_cost,
+            t_cost,
+            p_cost,
+            salt,
+            digest,
+        })
     }
 }
 
