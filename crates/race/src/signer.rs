@@ -67,8 +67,10 @@ impl Keys {
                     masked.push(secret.clone());
                     match encoding {
                         SecretEncoding::Utf8 => secret.into_bytes(),
+                        // A `whsec_` prefix is dropped: raceproof's server keys the seed's
+                        // scheme with the bytes of its Standard Webhooks secret.
                         SecretEncoding::Base64 => STANDARD
-                            .decode(&secret)
+                            .decode(secret.strip_prefix("whsec_").unwrap_or(&secret))
                             .map_err(|_| invalid("the secret is not base64"))?,
                         SecretEncoding::Hex => {
                             hex::decode(&secret).map_err(|_| invalid("the secret is not hex"))?
