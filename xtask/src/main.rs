@@ -6,7 +6,10 @@
 //! - `replay FLOW/VARIANT [--log]`: re-runs one violated catalogue model on exactly its
 //!   failing schedule (loom's checkpoint), with loom's own log on `--log`.
 //! - `test`: every test, the normal suite and then the loom suite.
-//! - `bench [--quick]`: the criterion benches, `target/raceproof/bench.json` and `bench.md`.
+//! - `bench [--quick] [--http]`: the criterion benches (several runs: medians and spreads),
+//!   instruction counts under callgrind, the replay set's turnover percentiles, into
+//!   `target/raceproof/bench.json` and `bench.md`; `--http` adds the server's HTTP bench
+//!   (`http.md`).
 //! - `readme`: regenerates the README's tables from the reports in `target/raceproof/`.
 
 mod bench;
@@ -15,7 +18,7 @@ mod readme;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <verify | replay FLOW/VARIANT [--log] | stress [RUNS] | test | bench [--quick] | readme>";
+const USAGE: &str = "usage: cargo xtask <verify | replay FLOW/VARIANT [--log] | stress [RUNS] | test | bench [--quick] [--http] | readme>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -28,7 +31,11 @@ fn main() -> ExitCode {
         },
         Some("stress") => stress(&root, args.get(1).map(String::as_str)),
         Some("test") => test(&root),
-        Some("bench") => bench::run(&root, args.iter().any(|a| a == "--quick")),
+        Some("bench") => bench::run(
+            &root,
+            args.iter().any(|a| a == "--quick"),
+            args.iter().any(|a| a == "--http"),
+        ),
         Some("readme") => readme::regenerate(&root),
         _ => Err(USAGE.to_owned()),
     };

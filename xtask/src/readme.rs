@@ -20,6 +20,14 @@ pub fn regenerate(root: &Path) -> Result<(), String> {
     if let Ok(bench) = std::fs::read_to_string(reports.join("bench.md")) {
         readme = replace_section(&readme, "bench", bench.trim_end())?;
     }
+    // Written by `cargo xtask bench --http` (the server's loopback bench).
+    if let Ok(http) = std::fs::read_to_string(reports.join("http.md")) {
+        if readme.contains("<!-- http -->") {
+            readme = replace_section(&readme, "http", http.trim_end())?;
+        } else {
+            eprintln!("README.md has no <!-- http --> marker: http.md left out");
+        }
+    }
     std::fs::write(&path, readme).map_err(|e| format!("cannot write README.md: {e}"))?;
     println!("README.md tables regenerated from {}", reports.display());
     Ok(())
