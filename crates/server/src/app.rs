@@ -24,8 +24,10 @@ use raceproof_flows::{
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::Semaphore;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -224,18 +226,67 @@ fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     Problem::internal().into_response()
 }
 
-/// `--expose-timing`: when the handler started, in ns since the Unix epoch.
-async fn stamp_handler_start(request: Request, next: Next) -> Response {
-    let start = SystemTime::now()
+fn unix_ns() -> u128 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
+        .map_or(0, |d| d.as_nanos())
+}
+
+/// `--expose-timing`: when the handler could start, in ns since the Unix epoch: once the
+/// whole request had arrived. hyper hands a request to the service as soon as its headers
+/// are in, so a stamp taken here would be the headers' arrival, which a synchronized burst
+/// (single-packet, last-byte) sends ahead of its release; the stamp is therefore taken when
+/// the body's end is read, and only a request whose body nobody reads (a GET) is stamped
+/// here, at its headers.
+async fn stamp_handler_start(request: Request, next: Next) -> Response {
+    let headers_at = unix_ns();
+    let arrived = Arc::new(OnceLock::new());
+    let request = request.map(|body| {
+        Body::new(StampedBody {
+            inner: body,
+            arrived: Arc::clone(&arrived),
+        })
+    });
     let mut response = next.run(request).await;
+    let start = arrived.get().copied().unwrap_or(headers_at);
     if let Ok(value) = HeaderValue::from_str(&start.to_string()) {
         response
             .headers_mut()
             .insert(HeaderName::from_static(HANDLER_START_HEADER), value);
     }
     response
+}
+
+/// A request body that records when its end was read.
+struct StampedBody {
+    inner: Body,
+    arrived: Arc<OnceLock<u128>>,
+}
+
+impl http_body::Body for StampedBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(frame) = &polled
+            && (frame.is_none() || self.inner.is_end_stream())
+        {
+            self.arrived.get_or_init(unix_ns);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -43,7 +43,8 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = HasherKind::Owasp)]
     pub hasher: HasherKind,
 
-    /// Add `x-raceproof-handler-start-ns` (ns since the Unix epoch, at handler start).
+    /// Add `x-raceproof-handler-start-ns` (ns since the Unix epoch, once the request's body
+    /// has arrived).
     #[arg(long)]
     pub expose_timing: bool,
 

@@ -479,6 +479,56 @@ async fn expose_timing_adds_the_handler_start_header() {
     );
 }
 
+/// A body whose only frame arrives `delay` after the headers.
+struct LateBody {
+    delay: std::pin::Pin<Box<tokio::time::Sleep>>,
+    data: Option<axum::body::Bytes>,
+}
+
+impl http_body::Body for LateBody {
+    type Data = axum::body::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::task::ready!(self.delay.as_mut().poll(cx));
+        std::task::Poll::Ready(
+            self.data
+                .take()
+                .map(|data| Ok(http_body::Frame::data(data))),
+        )
+    }
+}
+
+#[tokio::test]
+async fn the_handler_start_stamp_is_taken_once_the_body_has_arrived() {
+    // hyper hands the request over at its headers; a synchronized burst sends those ahead of
+    // its release, so the stamp must wait for the body's end.
+    let timed = router(Arc::new(state(Settings {
+        expose_timing: true,
+        ..settings(PROVEN)
+    })));
+    let delay = Duration::from_millis(50);
+    let headers_sent = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let request = Request::post("/promote")
+        .header("authorization", basic("admin", "adm1n"))
+        .header("content-type", "application/json")
+        .body(Body::new(LateBody {
+            delay: Box::pin(tokio::time::sleep(delay)),
+            data: Some(r#"{"target":"bob"}"#.into()),
+        }))
+        .unwrap();
+    let reply = send(&timed, request).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let start: u128 = reply.header(HANDLER_START_HEADER).unwrap().parse().unwrap();
+    assert!(start >= headers_sent + delay.as_nanos());
+}
+
 #[tokio::test]
 async fn a_body_that_never_arrives_is_408() {
     let app = router(Arc::new(state(Settings {
