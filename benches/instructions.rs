@@ -8,7 +8,9 @@
 //! - `operate`: the seed's variants and the proven fix (replay set behind one mutex, in 16
 //!   shards, compare-and-swap flags);
 //! - `floor`: the HMAC verification every signed request pays (the key state prepared once);
-//! - `replay_set`: one `ReplaySet::insert_if_absent` (the admission minus the HMAC).
+//! - `replay_set`: one `ReplaySet::insert_if_absent` (the admission minus the HMAC);
+//! - `_held`: the same into a default set already holding 200,000 entries, larger than the
+//!   caches (see the D1 misses and estimated cycles in `bench.json`).
 //!
 //! Every benchmark runs [`OPS`] operations on state built (and warmed with a few
 //! operations) outside the measurement; `cargo xtask bench` divides by `OPS`. Needs
@@ -35,11 +37,11 @@ gungraun::main!(
 #[cfg(not(loom))]
 mod real {
     use crate::common::{
-        EMAIL, NOW, accounts as proven_accounts, credentials, guard, key, requests, seed_accounts,
-        seed_operate, signed,
+        EMAIL, NOW, accounts as proven_accounts, credentials, guard, held_set, key, requests,
+        seed_accounts, seed_operate, signed,
     };
     use gungraun::{library_benchmark, library_benchmark_group};
-    use raceproof_core::replay::{ManualClock, ReplaySet, ResourceFlags, Tag};
+    use raceproof_core::replay::{ManualClock, ReplayGuard, ReplaySet, ResourceFlags, Tag};
     use raceproof_core::service::Operations;
     use raceproof_core::store::User;
     use raceproof_core::table::{StrategyVisitor, Table, for_each_strategy};
@@ -191,6 +193,16 @@ mod real {
         over(inputs, move |r| black_box(ops.operate(r)).expect("fresh"))
     }
 
+    /// The proven fix over the default set holding `HELD` (`common`) entries: the admission's cost
+    /// when its set is larger than the caches, as in production.
+    fn proven_op_held() -> Fixture {
+        let guard = ReplayGuard::with(key(), ManualClock::new(NOW), held_set());
+        let ops = Operations::new(guard);
+        over(fresh(), move |(f, sig)| {
+            black_box(ops.operate(f, sig, |f| black_box(f).timestamp)).expect("fresh");
+        })
+    }
+
     fn proven_op(shards: usize) -> Fixture {
         let ops = Operations::new(guard(shards));
         over(fresh(), move |(f, sig)| {
@@ -215,6 +227,7 @@ mod real {
     #[bench::proven_fix_global_mutex(proven_op(1))]
     #[bench::proven_fix_sharded(proven_op(16))]
     #[bench::proven_fix_cas(cas_op())]
+    #[bench::proven_fix_global_mutex_held(proven_op_held())]
     fn operate(fixture: Fixture) -> Fixture {
         run(fixture)
     }
@@ -229,9 +242,14 @@ mod real {
         })
     }
 
-    /// The replay set alone: `insert_if_absent` of distinct tags into the default set.
-    fn replay_insert() -> Fixture {
-        let set = ReplaySet::new(raceproof_core::replay::DEFAULT_CAPACITY);
+    /// The replay set alone: `insert_if_absent` of distinct tags into the default set,
+    /// empty or (`held`) holding `HELD` (`common`) entries.
+    fn replay_insert(held: bool) -> Fixture {
+        let set = if held {
+            held_set()
+        } else {
+            ReplaySet::new(raceproof_core::replay::DEFAULT_CAPACITY)
+        };
         let key = key();
         let tags: Vec<Tag> = requests((OPS + WARM) as u64)
             .iter()
@@ -244,7 +262,8 @@ mod real {
 
     #[library_benchmark]
     #[bench::hmac_verify_prepared_key(hmac_verify())]
-    #[bench::replay_set_insert(replay_insert())]
+    #[bench::replay_set_insert(replay_insert(false))]
+    #[bench::replay_set_insert_held(replay_insert(true))]
     fn floor(fixture: Fixture) -> Fixture {
         run(fixture)
     }

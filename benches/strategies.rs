@@ -34,12 +34,14 @@ mod common;
 #[cfg(not(loom))]
 mod real {
     use crate::common::{
-        BenchHasher, DEFAULT_STRATEGY, EMAIL, SECRET, accounts, credentials, guard, key, requests,
-        seed_accounts, seed_operate, signed,
+        BenchHasher, DEFAULT_STRATEGY, EMAIL, NOW, SECRET, accounts, credentials, guard, held_set,
+        key, requests, seed_accounts, seed_operate, signed,
     };
     use criterion::{BenchmarkId, Criterion, criterion_group};
     use raceproof_core::auth::{Argon2Hasher, PasswordHasher};
-    use raceproof_core::replay::{HmacKey, ManualClock, ResourceFlags, SignedFields, Tag};
+    use raceproof_core::replay::{
+        HmacKey, ManualClock, ReplayGuard, ResourceFlags, SignedFields, Tag,
+    };
     use raceproof_core::service::Operations;
     use raceproof_core::store::{Principal, User};
     use raceproof_core::table::{StrategyVisitor, Table, for_each_strategy};
@@ -242,6 +244,22 @@ mod real {
                 })
             });
         }
+        // Into a set already at a production-like size, built outside the timing.
+        group.bench_function(BenchmarkId::new("proven_fix", "global_mutex_held"), |b| {
+            b.iter_custom(|iters| {
+                time_requests(
+                    iters,
+                    |f| {
+                        let guard =
+                            ReplayGuard::with(key.clone(), ManualClock::new(NOW), held_set());
+                        (Operations::new(guard), signed(f))
+                    },
+                    |ops, (f, sig)| {
+                        black_box(ops.operate(f, sig, |f| black_box(f).timestamp)).expect("fresh");
+                    },
+                )
+            })
+        });
         group.bench_function(BenchmarkId::new("proven_fix", "cas"), |b| {
             b.iter_custom(|iters| {
                 time_requests(

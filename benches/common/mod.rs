@@ -4,7 +4,9 @@
 #![allow(dead_code)]
 
 use raceproof_core::auth::{Credentials, DIGEST_LEN, PasswordHash, PasswordHasher, SALT_LEN};
-use raceproof_core::replay::{HmacKey, ManualClock, ReplayGuard, ReplaySet, SignedFields};
+use raceproof_core::replay::{
+    DEFAULT_CAPACITY, HmacKey, ManualClock, ReplayGuard, ReplaySet, SignedFields, Tag,
+};
 use raceproof_core::service::Accounts;
 use raceproof_core::store::{Role, User, UserStore};
 use raceproof_core::table::Table;
@@ -138,4 +140,26 @@ pub fn guard(shards: usize) -> ReplayGuard<ManualClock> {
 /// The seed's `/operate` (`fixed`: its hardened endpoint).
 pub fn seed_operate(fixed: bool) -> SeedOperate {
     SeedOperate::new(fixed, key(), Narrator::silent())
+}
+
+/// Entries already held in the `_held` benches' replay sets: a set larger than the caches,
+/// at its steady size, as a long-running server's is (a fresh set only grows).
+pub const HELD: u64 = 200_000;
+
+/// The default replay set holding `HELD` distinct tags, spread like HMAC outputs
+/// (splitmix64), none of them a request's.
+pub fn held_set() -> ReplaySet {
+    let set = ReplaySet::new(DEFAULT_CAPACITY);
+    for i in 0..HELD {
+        let mut tag = [0; 32];
+        for (w, chunk) in (0u64..).zip(tag.chunks_exact_mut(8)) {
+            let mut z = (i * 4 + w + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            chunk.copy_from_slice(&(z ^ (z >> 31)).to_le_bytes());
+        }
+        set.insert_if_absent(Tag(tag), NOW + 300, NOW)
+            .expect("distinct tags");
+    }
+    set
 }

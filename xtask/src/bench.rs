@@ -483,6 +483,11 @@ fn markdown(r: &BenchReport) -> String {
             instructions(r, "operate", "proven_fix_global_mutex"),
         ),
         (
+            "proven_fix, replay set already holding 200,000 entries",
+            timing(r, "operate", "proven_fix", "global_mutex_held"),
+            instructions(r, "operate", "proven_fix_global_mutex_held"),
+        ),
+        (
             "proven_fix, replay set in 16 shards",
             timing(r, "operate", "proven_fix", "sharded"),
             instructions(r, "operate", "proven_fix_sharded"),
@@ -496,6 +501,11 @@ fn markdown(r: &BenchReport) -> String {
             "replay set alone: one insert_if_absent",
             None,
             instructions(r, "floor", "replay_set_insert"),
+        ),
+        (
+            "replay set alone, holding 200,000 entries",
+            None,
+            instructions(r, "floor", "replay_set_insert_held"),
         ),
     ];
     for (name, m, i) in rows {
