@@ -10,7 +10,7 @@
 
 use crate::Narrator;
 use crate::seed_users::{SeedActor, SeedUsers};
-use raceproof_core::audit::{AuditLog, Commit};
+use raceproof_core::audit::{Action, AuditLog, Commit};
 use raceproof_core::auth::{Argon2Hasher, Credentials, PasswordHash, PasswordHasher};
 use raceproof_core::service::Accounts;
 use raceproof_core::store::{Role, StoreError, User, UserStore};
@@ -106,7 +106,10 @@ impl<H: PasswordHasher> SeedAccounts<H> {
         let mut record = self.users.get(target).ok_or(StoreError::NotFound)?;
         record.role = Role::Admin;
         // RACE WINDOW: and here; the whole record is written back from the stale read.
-        self.users.put(target, record, &actor)
+        let action = Action::Promote {
+            target: target.to_owned(),
+        };
+        self.users.put(target, record, &actor, action)
     }
 
     /// The seed's fix, statement by statement:
@@ -150,7 +153,12 @@ impl<H: PasswordHasher> SeedAccounts<H> {
         record.email = email.to_owned();
         record.version += 1;
         let version = record.version;
-        self.users.put(&actor.user_id, record, &actor)?;
+        let action = Action::UpdateEmail {
+            user: actor.user_id.clone(),
+            email: email.to_owned(),
+            version,
+        };
+        self.users.put(&actor.user_id, record, &actor, action)?;
         Ok(version)
     }
 

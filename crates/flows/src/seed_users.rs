@@ -216,18 +216,17 @@ impl SeedUsers {
         Ok(version)
     }
 
-    /// `USERS[user] = record`: write a whole (possibly stale) record back.
-    pub fn put(&self, user_id: &str, record: User, actor: &SeedActor) -> Result<(), StoreError> {
+    /// `USERS[user] = record`: write a whole (possibly stale) record back. `action` says
+    /// what the request meant to do (the audit's label: a promotion that finds the target
+    /// already an admin is still a promotion).
+    pub fn put(
+        &self,
+        user_id: &str,
+        record: User,
+        actor: &SeedActor,
+        action: Action,
+    ) -> Result<(), StoreError> {
         self.write(user_id, actor, |user| {
-            let action = if record.role == user.role {
-                Action::UpdateEmail {
-                    user: user_id.to_owned(),
-                    email: record.email.clone(),
-                    version: record.version,
-                }
-            } else {
-                role_action(user_id, record.role)
-            };
             *user = record;
             action
         })
