@@ -1,0 +1,291 @@
+//! The PostgreSQL user repository against a real PostgreSQL (`DATABASE_URL`). Opt in with
+//! `RACEPROOF_BACKEND_TESTS=1`; each test migrates and drops its own schema.
+#![cfg(not(loom))]
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{Sha256Hasher, TEST_SALT, backend_up, database_url, digest, opted_in, unique};
+use raceproof_backends::PoolConfig;
+use raceproof_backends::postgres::PgUserRepository;
+use raceproof_core::audit::Action;
+use raceproof_core::auth::Credentials;
+use raceproof_core::backend::{BackendError, UserRepository};
+use raceproof_core::store::{Principal, Role, StoreError};
+use std::sync::Barrier;
+use std::time::Duration;
+
+/// A migrated repository in a fresh schema, dropped on drop.
+struct Fixture {
+    repo: PgUserRepository,
+    admin: postgres::Client,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let schema = self.repo.schema().to_owned();
+        let _ = self
+            .admin
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+    }
+}
+
+impl Fixture {
+    fn new(test: &str) -> Option<Self> {
+        if !opted_in(test) {
+            return None;
+        }
+        let schema = unique("rp_test");
+        let repo =
+            PgUserRepository::with_schema(&database_url(), &schema, PoolConfig::default()).unwrap();
+        if !backend_up(test, "postgres", repo.ping().is_ok()) {
+            return None;
+        }
+        repo.migrate().unwrap();
+        let admin = postgres::Client::connect(&database_url(), postgres::NoTls).unwrap();
+        Some(Self { repo, admin })
+    }
+
+    fn add(&self, user: &str, role: Role) {
+        self.repo
+            .insert_parts(
+                user,
+                &TEST_SALT,
+                &digest(&TEST_SALT, "pw"),
+                role,
+                &format!("{user}@example.com"),
+            )
+            .unwrap();
+    }
+
+    fn login(&self, user: &str) -> Principal {
+        let creds = Credentials::new(user, "pw").unwrap();
+        self.repo
+            .authenticate(&Sha256Hasher::default(), &creds)
+            .unwrap()
+    }
+
+    /// Sets a role directly (setup between rounds; not audited).
+    fn set_role(&mut self, user: &str, role: &str) {
+        let schema = self.repo.schema().to_owned();
+        self.admin
+            .execute(
+                &format!("UPDATE {schema}.users SET role = $2 WHERE id = $1"),
+                &[&user, &role],
+            )
+            .unwrap();
+    }
+}
+
+#[test]
+fn migrations_are_idempotent_and_race_free() {
+    let Some(fx) = Fixture::new("migrations_are_idempotent_and_race_free") else {
+        return;
+    };
+    fx.repo.migrate().unwrap();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| fx.repo.migrate().unwrap());
+        }
+    });
+    assert_eq!(fx.repo.applied_migrations().unwrap(), vec![1]);
+}
+
+#[test]
+fn authentication_reads_the_stored_hash() {
+    let Some(fx) = Fixture::new("authentication_reads_the_stored_hash") else {
+        return;
+    };
+    fx.add("ann", Role::Admin);
+    let p = fx.login("ann");
+    assert_eq!(
+        (p.user_id(), p.role(), p.credential_epoch()),
+        ("ann", Role::Admin, 0)
+    );
+    let hasher = Sha256Hasher::default();
+    for (user, pw) in [("ann", "wrong"), ("nobody", "pw")] {
+        let creds = Credentials::new(user, pw).unwrap();
+        assert_eq!(
+            fx.repo.authenticate(&hasher, &creds),
+            Err(BackendError::Store(StoreError::InvalidCredentials))
+        );
+    }
+    assert_eq!(
+        fx.repo
+            .insert_parts("ann", &TEST_SALT, &[0; 32], Role::User, "a@b"),
+        Err(BackendError::Store(StoreError::AlreadyExists))
+    );
+}
+
+#[test]
+fn refusals_match_the_in_memory_store() {
+    let Some(mut fx) = Fixture::new("refusals_match_the_in_memory_store") else {
+        return;
+    };
+    fx.add("root", Role::Admin);
+    fx.add("bob", Role::User);
+    let root = fx.login("root");
+    let bob = fx.login("bob");
+    fn store<T>(e: StoreError) -> Result<T, BackendError> {
+        Err(BackendError::Store(e))
+    }
+    assert_eq!(fx.repo.promote(&bob, "bob"), store(StoreError::Forbidden));
+    assert_eq!(fx.repo.promote(&root, "ghost"), store(StoreError::NotFound));
+    assert_eq!(fx.repo.demote(&root, "root"), store(StoreError::LastAdmin));
+    assert_eq!(fx.repo.update_email(&bob, Some(1), "b2@x"), Ok(2));
+    assert_eq!(
+        fx.repo.update_email(&bob, Some(1), "b3@x"),
+        store(StoreError::PreconditionFailed { current: 2 })
+    );
+    assert_eq!(fx.repo.update_email(&bob, None, "b4@x"), Ok(3));
+    // A password change elsewhere (epoch bump) revokes bob's principal.
+    let schema = fx.repo.schema().to_owned();
+    fx.admin
+        .execute(
+            &format!("UPDATE {schema}.users SET credential_epoch = 1 WHERE id = 'bob'"),
+            &[],
+        )
+        .unwrap();
+    assert_eq!(
+        fx.repo.update_email(&bob, Some(3), "b5@x"),
+        store(StoreError::CredentialsRevoked)
+    );
+    fx.set_role("root", "admin");
+    fx.repo.promote(&root, "bob").unwrap();
+    fx.repo.demote(&root, "root").unwrap();
+    let user = fx.repo.get("bob").unwrap().unwrap();
+    assert_eq!((user.role, user.email.as_str()), (Role::Admin, "b4@x"));
+    let audit = fx.repo.audit().unwrap();
+    let seqs: Vec<u64> = audit.iter().map(|c| c.seq).collect();
+    assert_eq!(seqs, vec![1, 2, 3, 4]);
+    assert!(audit.iter().all(|c| c.authorized().is_ok()));
+    assert_eq!(
+        audit[0].action,
+        Action::UpdateEmail {
+            user: "bob".into(),
+            email: "b2@x".into(),
+            version: 2
+        }
+    );
+}
+
+#[test]
+fn compare_and_set_from_eight_threads_succeeds_once_per_version() {
+    let Some(fx) = Fixture::new("compare_and_set_from_eight_threads_succeeds_once_per_version")
+    else {
+        return;
+    };
+    fx.add("alice", Role::User);
+    let alice = fx.login("alice");
+    for version in 1..=10u64 {
+        let barrier = Barrier::new(8);
+        let results: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|n| {
+                    let (alice, barrier, repo) = (&alice, &barrier, &fx.repo);
+                    s.spawn(move || {
+                        barrier.wait();
+                        repo.update_email(alice, Some(version), &format!("a{version}.{n}@x"))
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let ok: Vec<_> = results.iter().filter(|r| r.is_ok()).collect();
+        assert_eq!(ok, vec![&Ok(version + 1)], "version {version}: {results:?}");
+        for r in &results {
+            assert!(
+                matches!(
+                    r,
+                    Ok(_) | Err(BackendError::Store(StoreError::PreconditionFailed { .. }))
+                ),
+                "{r:?}"
+            );
+        }
+    }
+    let user = fx.repo.get("alice").unwrap().unwrap();
+    assert_eq!(user.version, 11);
+    // The audit holds exactly one write per version, and the last one is the record.
+    let audit = fx.repo.audit().unwrap();
+    assert_eq!(audit.len(), 10);
+    match &audit[9].action {
+        Action::UpdateEmail { email, version, .. } => {
+            assert_eq!((email.as_str(), *version), (user.email.as_str(), 11));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn promote_racing_demote_never_commits_an_unauthorized_promotion() {
+    let Some(mut fx) =
+        Fixture::new("promote_racing_demote_never_commits_an_unauthorized_promotion")
+    else {
+        return;
+    };
+    fx.add("root", Role::Admin);
+    fx.add("mallory", Role::Admin);
+    fx.add("eve", Role::User);
+    let root = fx.login("root");
+    let mallory = fx.login("mallory");
+    let mut outcomes = [0usize; 2];
+    for _ in 0..40 {
+        fx.set_role("mallory", "admin");
+        fx.set_role("eve", "user");
+        let barrier = Barrier::new(2);
+        let (promoted, demoted) = std::thread::scope(|s| {
+            let (repo, barrier, root, mallory) = (&fx.repo, &barrier, &root, &mallory);
+            let p = s.spawn(move || {
+                barrier.wait();
+                repo.promote(mallory, "eve")
+            });
+            let d = s.spawn(move || {
+                barrier.wait();
+                repo.demote(root, "mallory")
+            });
+            (p.join().unwrap(), d.join().unwrap())
+        });
+        demoted.unwrap();
+        match promoted {
+            Ok(()) => outcomes[0] += 1,
+            Err(BackendError::Store(StoreError::Forbidden)) => outcomes[1] += 1,
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    let audit = fx.repo.audit().unwrap();
+    for commit in &audit {
+        assert_eq!(commit.authorized(), Ok(()), "{commit:?}");
+    }
+    let seqs: Vec<u64> = audit.iter().map(|c| c.seq).collect();
+    assert_eq!(seqs, (1..=audit.len() as u64).collect::<Vec<_>>());
+    eprintln!(
+        "promotions committed before the demotion: {}, refused after it: {}",
+        outcomes[0], outcomes[1]
+    );
+}
+
+#[test]
+fn postgres_down_is_unavailable() {
+    if !opted_in("postgres_down_is_unavailable") {
+        return;
+    }
+    let config = PoolConfig {
+        connect_timeout: Duration::from_millis(300),
+        command_timeout: Duration::from_millis(300),
+        max_connections: 2,
+    };
+    let repo =
+        PgUserRepository::connect("postgres://postgres:secret@127.0.0.1:1/test", config).unwrap();
+    let err = repo.migrate().unwrap_err();
+    assert!(err.is_unavailable(), "{err}");
+    let creds = Credentials::new("ann", "pw").unwrap();
+    let err = repo
+        .authenticate(&Sha256Hasher::default(), &creds)
+        .unwrap_err();
+    assert!(err.is_unavailable(), "{err}");
+    let text = err.to_string();
+    assert!(
+        !text.contains("secret") && !text.contains("127.0.0.1"),
+        "{text}"
+    );
+}
