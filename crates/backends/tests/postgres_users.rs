@@ -258,6 +258,19 @@ fn promote_racing_demote_never_commits_an_unauthorized_promotion() {
     }
     let seqs: Vec<u64> = audit.iter().map(|c| c.seq).collect();
     assert_eq!(seqs, (1..=audit.len() as u64).collect::<Vec<_>>());
+    // Independently of the roles the repository recorded: sequence numbers are the commit
+    // order, and each round re-makes mallory an admin, so a promotion by mallory must never
+    // come right after mallory's demotion.
+    for pair in audit.windows(2) {
+        let demoted_mallory = pair[0].action
+            == Action::Demote {
+                target: "mallory".into(),
+            };
+        assert!(
+            !(demoted_mallory && pair[1].actor == "mallory"),
+            "promotion committed after its actor's demotion: {pair:?}"
+        );
+    }
     eprintln!(
         "promotions committed before the demotion: {}, refused after it: {}",
         outcomes[0], outcomes[1]
@@ -288,4 +301,72 @@ fn postgres_down_is_unavailable() {
         !text.contains("secret") && !text.contains("127.0.0.1"),
         "{text}"
     );
+}
+
+/// The statement semantics the loom models (`promote_sql/*`) assume, checked on the real
+/// database, step by step on two connections: the one-statement promotion's subquery is not
+/// re-checked (a demotion commits in between and the promotion still lands), while a `FOR
+/// SHARE` read of the actor's row makes the demotion wait for the promotion's commit.
+#[test]
+fn unlocked_subquery_lets_a_demotion_through_and_for_share_does_not() {
+    let Some(mut fx) =
+        Fixture::new("unlocked_subquery_lets_a_demotion_through_and_for_share_does_not")
+    else {
+        return;
+    };
+    fx.add("admin", Role::Admin);
+    fx.add("alice", Role::User);
+    fx.add("root", Role::Admin);
+    let s = fx.repo.schema().to_owned();
+    let mut promoter = postgres::Client::connect(&database_url(), postgres::NoTls).unwrap();
+    let mut demoter = postgres::Client::connect(&database_url(), postgres::NoTls).unwrap();
+    let demote = format!("UPDATE {s}.users SET role = 'user' WHERE id = 'admin'");
+
+    // Broken: the promotion's condition on admin's row is read once and never locked.
+    let mut tx = promoter.transaction().unwrap();
+    let n = tx
+        .execute(
+            &format!(
+                "UPDATE {s}.users SET role = 'admin' WHERE id = 'alice' AND EXISTS \
+                 (SELECT 1 FROM {s}.users WHERE id = 'admin' AND role = 'admin')"
+            ),
+            &[],
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    // The demotion does not wait: it commits while the promotion is still open...
+    demoter.batch_execute("SET lock_timeout = '2s'").unwrap();
+    assert_eq!(demoter.execute(&demote, &[]).unwrap(), 1);
+    // ...and the promotion commits after admin lost the role.
+    tx.commit().unwrap();
+    assert_eq!(fx.repo.get("admin").unwrap().unwrap().role, Role::User);
+    assert_eq!(fx.repo.get("alice").unwrap().unwrap().role, Role::Admin);
+
+    // Fixed: admin's row read FOR SHARE in the promoting transaction.
+    fx.set_role("admin", "admin");
+    fx.set_role("alice", "user");
+    let mut tx = promoter.transaction().unwrap();
+    let role: String = tx
+        .query_one(
+            &format!("SELECT role FROM {s}.users WHERE id = 'admin' FOR SHARE"),
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(role, "admin");
+    demoter.batch_execute("SET lock_timeout = '200ms'").unwrap();
+    let blocked = demoter.execute(&demote, &[]).unwrap_err();
+    assert_eq!(
+        blocked.code(),
+        Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE),
+        "the demotion must wait for the promotion's commit"
+    );
+    tx.execute(
+        &format!("UPDATE {s}.users SET role = 'admin' WHERE id = 'alice'"),
+        &[],
+    )
+    .unwrap();
+    tx.commit().unwrap();
+    // Now the demotion can run: it lands after the promotion, which was authorized.
+    assert_eq!(demoter.execute(&demote, &[]).unwrap(), 1);
 }
