@@ -44,6 +44,20 @@ impl Default for PoolConfig {
     }
 }
 
+/// A pool that connects lazily (a process may start while its backend is down and answer
+/// 503 until it is up), waits at most `connect_timeout` for a connection, and does not log
+/// connection errors (they may name the address; callers report a redacted
+/// `BackendError::Unavailable`).
+fn pool<M: r2d2::ManageConnection>(manager: M, config: PoolConfig) -> r2d2::Pool<M> {
+    r2d2::Pool::builder()
+        .max_size(config.max_connections.max(1))
+        .min_idle(Some(0))
+        .connection_timeout(config.connect_timeout)
+        .test_on_check_out(false)
+        .error_handler(Box::new(r2d2::NopErrorHandler))
+        .build_unchecked(manager)
+}
+
 /// Default Redis address (the `REDIS_URL` tests and benches read).
 pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 /// Default PostgreSQL address (the `DATABASE_URL` tests and benches read).

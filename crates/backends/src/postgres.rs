@@ -245,13 +245,7 @@ impl PgUserRepository {
             "-c search_path={schema} -c statement_timeout={ms} -c lock_timeout={ms} \
              -c idle_in_transaction_session_timeout={ms}"
         ));
-        let pool = r2d2::Pool::builder()
-            .max_size(config.max_connections.max(1))
-            .min_idle(Some(0))
-            .connection_timeout(config.connect_timeout)
-            .test_on_check_out(false)
-            .error_handler(Box::new(r2d2::NopErrorHandler))
-            .build_unchecked(PostgresConnectionManager::new(pg, NoTls));
+        let pool = crate::pool(PostgresConnectionManager::new(pg, NoTls), config);
         Ok(Self {
             pool,
             schema: schema.to_owned(),

@@ -12,7 +12,7 @@
 //! Redis's to well within the tolerance window.
 
 use crate::PoolConfig;
-use raceproof_core::backend::{BackendError, ReplayStore};
+use raceproof_core::backend::{BackendError, ReplayStore, forget_at_millis};
 use raceproof_core::replay::{ReplayError, Tag};
 
 /// Longest key prefix accepted, in bytes.
@@ -106,13 +106,7 @@ impl RedisReplayStore {
             return Err(RedisSetupError::InvalidPrefix);
         }
         let client = ::redis::Client::open(url).map_err(|_| RedisSetupError::InvalidUrl)?;
-        let pool = r2d2::Pool::builder()
-            .max_size(config.max_connections.max(1))
-            .min_idle(Some(0))
-            .connection_timeout(config.connect_timeout)
-            .test_on_check_out(false)
-            .error_handler(Box::new(r2d2::NopErrorHandler))
-            .build_unchecked(RedisManager { client, config });
+        let pool = crate::pool(RedisManager { client, config }, config);
         Ok(Self {
             pool,
             prefix: prefix.to_owned(),
@@ -127,14 +121,6 @@ impl RedisReplayStore {
     /// The key an identity is kept under.
     pub fn key(&self, identity: &Tag) -> String {
         format!("{}{}", self.prefix, identity.to_hex())
-    }
-
-    /// The `PXAT` (Unix milliseconds) of an identity admitted until `expires_at` seconds.
-    pub fn expiry_ms(expires_at: i64) -> Result<i64, BackendError> {
-        expires_at
-            .checked_add(1)
-            .and_then(|s| s.checked_mul(1000))
-            .ok_or(BackendError::Replay(ReplayError::Stale))
     }
 
     fn connection(&self) -> Result<r2d2::PooledConnection<RedisManager>, BackendError> {
@@ -157,10 +143,7 @@ impl ReplayStore for RedisReplayStore {
         expires_at: i64,
         now: i64,
     ) -> Result<(), BackendError> {
-        if expires_at < now {
-            return Err(ReplayError::Stale.into());
-        }
-        let pxat = Self::expiry_ms(expires_at)?;
+        let pxat = forget_at_millis(expires_at, now)?;
         // One command: admitted iff absent, with its expiry attached atomically.
         let mut set = ::redis::cmd("SET");
         set.arg(self.key(identity))

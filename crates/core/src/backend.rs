@@ -73,6 +73,20 @@ pub trait ReplayStore: Send + Sync {
     ) -> Result<(), BackendError>;
 }
 
+/// The instant, in Unix milliseconds, at which a shared store may forget an identity
+/// admitted until `expires_at` (seconds, inclusive): the freshness check reads whole
+/// seconds, so the request stays acceptable until `(expires_at + 1) * 1000` ms. An identity
+/// that expired before `now` is [`ReplayError::Stale`].
+pub fn forget_at_millis(expires_at: i64, now: i64) -> Result<i64, BackendError> {
+    if expires_at < now {
+        return Err(ReplayError::Stale.into());
+    }
+    expires_at
+        .checked_add(1)
+        .and_then(|s| s.checked_mul(1000))
+        .ok_or(BackendError::Replay(ReplayError::Stale))
+}
+
 impl ReplayStore for ReplaySet {
     fn insert_if_absent(
         &self,
@@ -363,6 +377,12 @@ mod tests {
 
     #[test]
     fn unavailable_is_capped() {
+        assert_eq!(forget_at_millis(10, 10), Ok(11_000));
+        assert_eq!(
+            forget_at_millis(9, 10),
+            Err(BackendError::Replay(ReplayError::Stale))
+        );
+        assert!(forget_at_millis(i64::MAX, 0).is_err());
         let e = BackendError::unavailable("é".repeat(300));
         let BackendError::Unavailable(m) = &e else {
             panic!("wrong variant")

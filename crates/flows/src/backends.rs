@@ -22,7 +22,7 @@
 
 use crate::Narrator;
 use raceproof_core::audit::{Action, AuditLog, Commit, Pending};
-use raceproof_core::backend::{BackendError, ReplayStore};
+use raceproof_core::backend::{BackendError, ReplayStore, forget_at_millis};
 use raceproof_core::replay::{Clock, HmacKey, ReplayError, SignedFields, Tag};
 use raceproof_core::service::SharedOperations;
 use raceproof_core::store::{Role, StoreError};
@@ -128,13 +128,10 @@ impl ReplayStore for ModelReplayStore {
         expires_at: i64,
         now: i64,
     ) -> Result<(), BackendError> {
-        if expires_at < now {
-            return Err(ReplayError::Stale.into());
-        }
-        // The key and expiry `RedisReplayStore` uses (shortened for the trace).
+        // The expiry `RedisReplayStore` sends; its key, shortened for the trace.
+        let pxat = forget_at_millis(expires_at, now)?;
         let hex = identity.to_hex();
         let key = format!("replay:{}", hex.get(..8).unwrap_or(&hex));
-        let pxat = expires_at.saturating_add(1).saturating_mul(1000);
         match self.protocol {
             RedisProtocol::SetNx => {
                 if self.redis.set_nx(&key, pxat) {
