@@ -272,12 +272,12 @@ pub fn password_to_parts(hash: &PasswordHash) -> Result<(Vec<u8>, Vec<u8>), Back
 /// TEMPORARY SHIMS until two one-line changes land in files this module may not edit:
 ///
 /// 1. `store.rs`: `impl Principal { pub(crate) fn new(user_id: &str, role: Role,
-///    credential_epoch: u64) -> Self }`. Until then [`principal`](shim::principal) makes one
+///    credential_epoch: u64) -> Self }`. Until then `shim::principal` makes one
 ///    through a throwaway in-memory store (O(epoch) password changes; refused above
 ///    [`shim::MAX_SHIM_EPOCH`]).
 /// 2. `auth/password.rs`: `pub fn digest(&self) -> &[u8; DIGEST_LEN]` (and the cost
 ///    fields, to store non-default Argon2 parameters). Until then a hash cannot leave the
-///    process and [`password_digest`](shim::password_digest) reports it.
+///    process and `shim::password_digest` reports it.
 pub mod shim {
     use super::BackendError;
     use crate::audit::AuditLog;
