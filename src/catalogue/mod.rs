@@ -8,6 +8,7 @@
 //! `tests/catalogue.rs` asserts those verdicts under loom, `cargo xtask verify` prints and
 //! reports them, and `cargo xtask stress` runs them on real threads.
 
+pub mod backends;
 pub mod demote;
 pub mod operate;
 pub mod promote;
@@ -179,5 +180,6 @@ pub fn catalogue() -> Vec<Box<dyn Model>> {
     models.extend(demote::models());
     models.extend(strategy_models());
     models.extend(operate::strategy_models());
+    models.extend(backends::models());
     models
 }

@@ -12,9 +12,11 @@
 //! - [`clock`]: the time the replay guard reads; modelled under loom.
 //! - [`table`]: the lock strategies the store is generic over.
 //! - [`service`]: the proven operations a server calls.
+//! - [`backend`]: the replay store and user repository traits that several processes share.
 
 pub mod audit;
 pub mod auth;
+pub mod backend;
 pub mod clock;
 pub mod replay;
 pub mod service;

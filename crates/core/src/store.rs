@@ -56,6 +56,16 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// For repositories in this crate that verified the password themselves
+    /// ([`crate::backend::authenticate_with`]).
+    pub(crate) fn new(user_id: &str, role: Role, credential_epoch: u64) -> Self {
+        Self {
+            user_id: user_id.to_owned(),
+            role,
+            credential_epoch,
+        }
+    }
+
     pub fn user_id(&self) -> &str {
         &self.user_id
     }

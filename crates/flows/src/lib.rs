@@ -13,6 +13,7 @@
 //! section, and the gaps between them, where other requests run, are marked `RACE WINDOW`.
 
 pub mod accounts;
+pub mod backends;
 pub mod operate;
 mod seed_users;
 

@@ -62,8 +62,30 @@ impl PasswordHash {
         }
     }
 
+    /// A stored hash read back: the Argon2id costs it was made with (all 0 for other
+    /// hashers), its salt and digest.
+    pub fn from_stored(
+        costs: (u32, u32, u32),
+        salt: [u8; SALT_LEN],
+        digest: [u8; DIGEST_LEN],
+    ) -> Self {
+        Self {
+            m_cost: costs.0,
+            t_cost: costs.1,
+            p_cost: costs.2,
+            salt,
+            digest,
+        }
+    }
+
     pub fn salt(&self) -> &[u8; SALT_LEN] {
         &self.salt
+    }
+
+    /// The digest, to store the hash outside the process (it is what an attacker would
+    /// crack offline: keep it where the password database is kept).
+    pub fn digest(&self) -> &[u8; DIGEST_LEN] {
+        &self.digest
     }
 
     /// The Argon2id cost parameters it was made with: memory in KiB, passes, lanes (all 0

@@ -1,0 +1,668 @@
+//! The user records in PostgreSQL, each write one transaction under READ COMMITTED.
+//!
+//! - Compare-and-set is one conditional `UPDATE ... WHERE id = $1 AND credential_epoch =
+//!   $2 AND version = $3`: PostgreSQL re-checks the condition on the row's latest version
+//!   after waiting for its lock, so zero rows means a conflict (or revoked credentials),
+//!   never a lost update.
+//! - Authorize-and-act reads the actor's row `FOR SHARE` (`FOR UPDATE` when it writes that
+//!   row too) in the writing transaction: under READ COMMITTED a condition on *another*
+//!   row, e.g. `UPDATE users SET role = 'admin' WHERE id = $t AND EXISTS (SELECT 1 FROM
+//!   users WHERE id = $a AND role = 'admin')`, is read from the statement's snapshot and not
+//!   re-checked when that row changes, so a demotion committed meanwhile goes unseen. The
+//!   lock makes a concurrent demotion of the actor wait for this commit (or this write wait
+//!   for the demotion, and then see it).
+//! - Demotion locks the actor and every admin `FOR UPDATE` (in id order), so that the admin
+//!   count it checks cannot change before it commits: two admins demoting each other
+//!   cannot both succeed.
+//! - Each write's [`Commit`] is inserted in the same transaction, numbered from a one-row
+//!   counter locked last, so sequence numbers are gapless and in commit order.
+//!
+//! Deadlocks and serialization failures are retried a few times; timeouts, lost
+//! connections and anything unexpected are [`BackendError::Unavailable`] and the
+//! transaction is rolled back. (A connection lost *during* `COMMIT` leaves the outcome
+//! unknown, as with any database: the answer is still 503, and the audit log tells.)
+
+use crate::PoolConfig;
+use postgres::error::SqlState;
+use postgres::{NoTls, Transaction};
+use r2d2_postgres::PostgresConnectionManager;
+use raceproof_core::audit::{Action, Commit, DEFAULT_AUDIT_CAPACITY};
+use raceproof_core::auth::PasswordHash;
+use raceproof_core::backend::{
+    BackendError, CredentialSnapshot, UserRepository, password_from_parts, password_to_parts,
+};
+use raceproof_core::store::{
+    MAX_EMAIL_LEN, MAX_USER_ID_LEN, Principal, Role, StoreError, User, check_text,
+};
+
+/// The migrations shipped with the crate, in order: (version, SQL).
+pub const MIGRATIONS: &[(i32, &str)] =
+    &[(1, include_str!("../migrations/0001_users_and_audit.sql"))];
+/// The default schema.
+pub const DEFAULT_SCHEMA: &str = "raceproof";
+/// Longest schema name accepted (PostgreSQL's identifier limit).
+pub const MAX_SCHEMA_LEN: usize = 63;
+/// Attempts of a transaction that hit a deadlock or a serialization failure.
+pub const MAX_ATTEMPTS: usize = 5;
+
+type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+
+/// Why a repository could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PgSetupError {
+    #[error("the PostgreSQL URL is invalid")]
+    InvalidUrl,
+    #[error(
+        "the schema name must be 1-63 lowercase letters, digits or '_', not starting with a digit"
+    )]
+    InvalidSchema,
+}
+
+/// A [`UserRepository`] in PostgreSQL, shared by every process using the same database and
+/// schema.
+pub struct PgUserRepository {
+    pool: Pool,
+    schema: String,
+    require_precondition: bool,
+}
+
+impl std::fmt::Debug for PgUserRepository {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgUserRepository")
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A PostgreSQL failure as a 503, naming the kind of failure (and SQLSTATE) only.
+fn unavailable(e: &postgres::Error) -> BackendError {
+    match e.code() {
+        Some(code) if *code == SqlState::QUERY_CANCELED => {
+            BackendError::unavailable("postgres: statement timed out")
+        }
+        Some(code) if *code == SqlState::LOCK_NOT_AVAILABLE => {
+            BackendError::unavailable("postgres: lock wait timed out")
+        }
+        Some(code) => BackendError::unavailable(format!("postgres: error {}", code.code())),
+        None if e.is_closed() => BackendError::unavailable("postgres: connection lost"),
+        None => BackendError::unavailable("postgres: connection failed"),
+    }
+}
+
+fn retryable(e: &postgres::Error) -> bool {
+    e.code().is_some_and(|c| {
+        *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE
+    })
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::User => "user",
+        Role::Admin => "admin",
+    }
+}
+
+fn parse_role(name: &str) -> Result<Role, BackendError> {
+    match name {
+        "user" => Ok(Role::User),
+        "admin" => Ok(Role::Admin),
+        _ => Err(BackendError::unavailable("postgres: unknown role stored")),
+    }
+}
+
+/// A hash's costs as INTEGER columns.
+fn to_columns(costs: (u32, u32, u32)) -> Result<(i32, i32, i32), BackendError> {
+    let column = |c: u32| {
+        i32::try_from(c).map_err(|_| BackendError::unavailable("postgres: hash cost out of range"))
+    };
+    Ok((column(costs.0)?, column(costs.1)?, column(costs.2)?))
+}
+
+/// The hash in columns 0..5 of `row`: m_cost, t_cost, p_cost, salt, digest.
+fn stored_password(
+    row: &::postgres::Row,
+) -> Result<raceproof_core::auth::PasswordHash, BackendError> {
+    let cost = |i: usize| {
+        u32::try_from(row.get::<_, i32>(i))
+            .map_err(|_| BackendError::unavailable("postgres: hash cost out of range"))
+    };
+    password_from_parts((cost(0)?, cost(1)?, cost(2)?), row.get(3), row.get(4))
+}
+
+fn to_u64(v: i64) -> Result<u64, BackendError> {
+    u64::try_from(v).map_err(|_| BackendError::unavailable("postgres: counter out of range"))
+}
+
+fn to_i64(v: u64) -> Result<i64, BackendError> {
+    i64::try_from(v).map_err(|_| BackendError::unavailable("postgres: counter out of range"))
+}
+
+/// A transaction's outcome: a database error (rolled back, maybe retried) or the store's
+/// answer (committed if `Ok`, rolled back if `Err`).
+type TxResult<T> = Result<Result<T, BackendError>, postgres::Error>;
+
+/// The actor's authority read under a row lock in the writing transaction.
+struct Witness {
+    role: Role,
+    credential_epoch: u64,
+}
+
+/// How the actor's row is locked.
+#[derive(Clone, Copy)]
+enum Lock {
+    /// Others may read-lock it too; a write to it (a demotion) waits for this commit.
+    Share,
+    /// This transaction writes the actor's row as well.
+    Update,
+}
+
+/// Locks the actor's row and checks its authority now (as `store::check_actor`).
+fn lock_actor(
+    tx: &mut Transaction<'_>,
+    actor: &Principal,
+    lock: Lock,
+    need: Role,
+) -> TxResult<Witness> {
+    let sql = match lock {
+        Lock::Share => "SELECT role, credential_epoch FROM users WHERE id = $1 FOR SHARE",
+        Lock::Update => "SELECT role, credential_epoch FROM users WHERE id = $1 FOR UPDATE",
+    };
+    let Some(row) = tx.query_opt(sql, &[&actor.user_id()])? else {
+        return Ok(Err(StoreError::CredentialsRevoked.into()));
+    };
+    Ok(witness(actor, row.get(0), row.get(1), need))
+}
+
+fn witness(actor: &Principal, role: &str, epoch: i64, need: Role) -> Result<Witness, BackendError> {
+    let role = parse_role(role)?;
+    let credential_epoch = to_u64(epoch)?;
+    if credential_epoch != actor.credential_epoch() {
+        return Err(StoreError::CredentialsRevoked.into());
+    }
+    if need == Role::Admin && role != Role::Admin {
+        return Err(StoreError::Forbidden.into());
+    }
+    Ok(Witness {
+        role,
+        credential_epoch,
+    })
+}
+
+/// Appends the write's audit entry; takes the sequence counter's row lock, so call it last.
+fn append_audit(
+    tx: &mut Transaction<'_>,
+    actor: &Principal,
+    witness: &Witness,
+    action: &Action,
+) -> TxResult<()> {
+    let (email, version) = match action {
+        Action::UpdateEmail { email, version, .. } => match to_i64(*version) {
+            Ok(v) => (Some(email.as_str()), Some(v)),
+            Err(e) => return Ok(Err(e)),
+        },
+        _ => (None, None),
+    };
+    let (Ok(actor_epoch), Ok(auth_epoch)) = (
+        to_i64(witness.credential_epoch),
+        to_i64(actor.credential_epoch()),
+    ) else {
+        return Ok(Err(BackendError::unavailable(
+            "postgres: counter out of range",
+        )));
+    };
+    let seq: i64 = tx
+        .query_one(
+            "UPDATE audit_seq SET next = next + 1 RETURNING next - 1",
+            &[],
+        )?
+        .get(0);
+    tx.execute(
+        "INSERT INTO audit (seq, actor, action, subject, email, version, \
+         actor_role_at_commit, actor_epoch_at_commit, authenticated_epoch) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        &[
+            &seq,
+            &actor.user_id(),
+            &action.name(),
+            &action.subject(),
+            &email,
+            &version,
+            &role_name(witness.role),
+            &actor_epoch,
+            &auth_epoch,
+        ],
+    )?;
+    Ok(Ok(()))
+}
+
+fn valid_schema(schema: &str) -> bool {
+    !schema.is_empty()
+        && schema.len() <= MAX_SCHEMA_LEN
+        && schema
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && !schema.as_bytes()[0].is_ascii_digit()
+}
+
+impl PgUserRepository {
+    /// A repository on `url` using [`DEFAULT_SCHEMA`]. No connection is made yet: a process
+    /// may start while PostgreSQL is down and answers 503 until it is up. Call
+    /// [`Self::migrate`] before use (it is idempotent).
+    pub fn connect(url: &str, config: PoolConfig) -> Result<Self, PgSetupError> {
+        Self::with_schema(url, DEFAULT_SCHEMA, config)
+    }
+
+    /// Connects to `url`, keeping the tables in `schema` (tests give each run its own).
+    pub fn with_schema(url: &str, schema: &str, config: PoolConfig) -> Result<Self, PgSetupError> {
+        if !valid_schema(schema) {
+            return Err(PgSetupError::InvalidSchema);
+        }
+        let mut pg: postgres::Config = url.parse().map_err(|_| PgSetupError::InvalidUrl)?;
+        let ms = config.command_timeout.as_millis();
+        // The schema name is validated above, so it needs no quoting.
+        pg.connect_timeout(config.connect_timeout).options(&format!(
+            "-c search_path={schema} -c statement_timeout={ms} -c lock_timeout={ms} \
+             -c idle_in_transaction_session_timeout={ms}"
+        ));
+        let pool = crate::pool(PostgresConnectionManager::new(pg, NoTls), config);
+        Ok(Self {
+            pool,
+            schema: schema.to_owned(),
+            require_precondition: false,
+        })
+    }
+
+    /// Whether PostgreSQL answers now.
+    pub fn ping(&self) -> Result<(), BackendError> {
+        self.client()?
+            .simple_query("SELECT 1")
+            .map(|_| ())
+            .map_err(|e| unavailable(&e))
+    }
+
+    /// Refuse email updates without an expected version (428).
+    pub fn require_precondition(mut self, required: bool) -> Self {
+        self.require_precondition = required;
+        self
+    }
+
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    fn client(
+        &self,
+    ) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, BackendError> {
+        self.pool
+            .get()
+            .map_err(|_| BackendError::unavailable("postgres: no connection available in time"))
+    }
+
+    /// Runs `body` in a READ COMMITTED transaction: commits if it answers `Ok`, rolls back
+    /// otherwise; retries deadlocks and serialization failures.
+    fn transact<T>(
+        &self,
+        mut body: impl FnMut(&mut Transaction<'_>) -> TxResult<T>,
+    ) -> Result<T, BackendError> {
+        let mut client = self.client()?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let outcome = (|| {
+                let mut tx = client.transaction()?;
+                match body(&mut tx)? {
+                    Ok(value) => {
+                        tx.commit()?;
+                        Ok(Ok(value))
+                    }
+                    Err(refusal) => {
+                        tx.rollback()?;
+                        Ok(Err(refusal))
+                    }
+                }
+            })();
+            match outcome {
+                Ok(answer) => return answer,
+                Err(e) if retryable(&e) && attempt < MAX_ATTEMPTS => continue,
+                Err(e) => return Err(unavailable(&e)),
+            }
+        }
+    }
+
+    /// Creates the schema and applies the shipped [`MIGRATIONS`] not yet applied, under an
+    /// advisory lock, so that processes starting together migrate once.
+    pub fn migrate(&self) -> Result<(), BackendError> {
+        let schema = self.schema.clone();
+        self.transact(|tx| {
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('raceproof-migrate:' || $1))",
+                &[&schema],
+            )?;
+            tx.batch_execute(&format!(
+                "CREATE SCHEMA IF NOT EXISTS {schema}; \
+                 CREATE TABLE IF NOT EXISTS {schema}.schema_migrations \
+                 (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            ))?;
+            for (version, sql) in MIGRATIONS {
+                let done = tx
+                    .query_opt(
+                        &format!("SELECT 1 FROM {schema}.schema_migrations WHERE version = $1"),
+                        &[version],
+                    )?
+                    .is_some();
+                if !done {
+                    tx.batch_execute(&format!("SET LOCAL search_path = {schema}"))?;
+                    tx.batch_execute(sql)?;
+                    tx.execute(
+                        &format!("INSERT INTO {schema}.schema_migrations (version) VALUES ($1)"),
+                        &[version],
+                    )?;
+                }
+            }
+            Ok(Ok(()))
+        })
+    }
+
+    /// The migration versions applied, in order.
+    pub fn applied_migrations(&self) -> Result<Vec<i32>, BackendError> {
+        let mut client = self.client()?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT version FROM {}.schema_migrations ORDER BY version",
+                    self.schema
+                ),
+                &[],
+            )
+            .map_err(|e| unavailable(&e))?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// Adds a user from a stored hash's salt and digest made by a hasher other than Argon2id
+    /// (costs 0; e.g. imported from another store).
+    pub fn insert_parts(
+        &self,
+        user_id: &str,
+        salt: &[u8],
+        digest: &[u8],
+        role: Role,
+        email: &str,
+    ) -> Result<(), BackendError> {
+        self.insert_hash(user_id, (0, 0, 0), salt, digest, role, email)
+    }
+
+    fn insert_hash(
+        &self,
+        user_id: &str,
+        costs: (u32, u32, u32),
+        salt: &[u8],
+        digest: &[u8],
+        role: Role,
+        email: &str,
+    ) -> Result<(), BackendError> {
+        check_text("user-id", user_id, MAX_USER_ID_LEN)?;
+        check_text("email", email, MAX_EMAIL_LEN)?;
+        // Refuse what could not be read back.
+        password_from_parts(costs, salt, digest)?;
+        let (m, t, p) = to_columns(costs)?;
+        self.transact(|tx| {
+            let n = tx.execute(
+                "INSERT INTO users \
+                 (id, m_cost, t_cost, p_cost, salt, digest, role, email, version, credential_epoch) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, 0) ON CONFLICT (id) DO NOTHING",
+                &[&user_id, &m, &t, &p, &salt, &digest, &role_name(role), &email],
+            )?;
+            Ok(if n == 1 {
+                Ok(())
+            } else {
+                Err(StoreError::AlreadyExists.into())
+            })
+        })
+    }
+}
+
+impl UserRepository for PgUserRepository {
+    fn insert(
+        &self,
+        user_id: &str,
+        password: PasswordHash,
+        role: Role,
+        email: &str,
+    ) -> Result<(), BackendError> {
+        let (costs, salt, digest) = password_to_parts(&password);
+        self.insert_hash(user_id, costs, &salt, &digest, role, email)
+    }
+
+    fn get(&self, user_id: &str) -> Result<Option<User>, BackendError> {
+        let mut client = self.client()?;
+        let row = client
+            .query_opt(
+                "SELECT m_cost, t_cost, p_cost, salt, digest, role, email, version, \
+                 credential_epoch FROM users WHERE id = $1",
+                &[&user_id],
+            )
+            .map_err(|e| unavailable(&e))?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(User {
+            password: stored_password(&row)?,
+            role: parse_role(row.get(5))?,
+            email: row.get(6),
+            version: to_u64(row.get(7))?,
+            credential_epoch: to_u64(row.get(8))?,
+        }))
+    }
+
+    fn credentials(&self, user_id: &str) -> Result<Option<CredentialSnapshot>, BackendError> {
+        let mut client = self.client()?;
+        let row = client
+            .query_opt(
+                "SELECT m_cost, t_cost, p_cost, salt, digest, role, credential_epoch \
+                 FROM users WHERE id = $1",
+                &[&user_id],
+            )
+            .map_err(|e| unavailable(&e))?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(CredentialSnapshot {
+            password: stored_password(&row)?,
+            role: parse_role(row.get(5))?,
+            credential_epoch: to_u64(row.get(6))?,
+        }))
+    }
+
+    fn promote(&self, actor: &Principal, target: &str) -> Result<(), BackendError> {
+        let own = actor.user_id() == target;
+        self.transact(|tx| {
+            // The actor's row stays locked until commit: a demotion of the actor cannot
+            // commit between this check and the write.
+            let lock = if own { Lock::Update } else { Lock::Share };
+            let witness = match lock_actor(tx, actor, lock, Role::Admin)? {
+                Ok(w) => w,
+                Err(e) => return Ok(Err(e)),
+            };
+            let n = tx.execute(
+                "UPDATE users SET role = 'admin', version = version + 1 WHERE id = $1",
+                &[&target],
+            )?;
+            if n == 0 {
+                return Ok(Err(StoreError::NotFound.into()));
+            }
+            let action = Action::Promote {
+                target: target.to_owned(),
+            };
+            append_audit(tx, actor, &witness, &action)
+        })
+    }
+
+    fn demote(&self, actor: &Principal, target: &str) -> Result<(), BackendError> {
+        self.transact(|tx| {
+            // The actor and every admin, locked in id order: the count cannot change
+            // before commit.
+            let rows = tx.query(
+                "SELECT id, role, credential_epoch FROM users \
+                 WHERE id = $1 OR role = 'admin' ORDER BY id FOR UPDATE",
+                &[&actor.user_id()],
+            )?;
+            let Some(actor_row) = rows.iter().find(|r| r.get::<_, &str>(0) == actor.user_id())
+            else {
+                return Ok(Err(StoreError::CredentialsRevoked.into()));
+            };
+            let witness = match witness(actor, actor_row.get(1), actor_row.get(2), Role::Admin) {
+                Ok(w) => w,
+                Err(e) => return Ok(Err(e)),
+            };
+            let admins = rows
+                .iter()
+                .filter(|r| r.get::<_, &str>(1) == "admin")
+                .count();
+            let target_role = match rows.iter().find(|r| r.get::<_, &str>(0) == target) {
+                Some(r) => Some(r.get::<_, String>(1)),
+                None => tx
+                    .query_opt(
+                        "SELECT role FROM users WHERE id = $1 FOR UPDATE",
+                        &[&target],
+                    )?
+                    .map(|r| r.get::<_, String>(0)),
+            };
+            let Some(target_role) = target_role else {
+                return Ok(Err(StoreError::NotFound.into()));
+            };
+            if target_role == "admin" && admins <= 1 {
+                return Ok(Err(StoreError::LastAdmin.into()));
+            }
+            tx.execute(
+                "UPDATE users SET role = 'user', version = version + 1 WHERE id = $1",
+                &[&target],
+            )?;
+            let action = Action::Demote {
+                target: target.to_owned(),
+            };
+            append_audit(tx, actor, &witness, &action)
+        })
+    }
+
+    fn change_password(
+        &self,
+        actor: &Principal,
+        user: &str,
+        new_password: PasswordHash,
+    ) -> Result<(), BackendError> {
+        let (costs, salt, digest) = password_to_parts(&new_password);
+        let (m, t, p) = to_columns(costs)?;
+        let own = actor.user_id() == user;
+        self.transact(|tx| {
+            let (lock, need) = if own {
+                (Lock::Update, Role::User)
+            } else {
+                (Lock::Share, Role::Admin)
+            };
+            let witness = match lock_actor(tx, actor, lock, need)? {
+                Ok(w) => w,
+                Err(e) => return Ok(Err(e)),
+            };
+            let n = tx.execute(
+                "UPDATE users SET m_cost = $2, t_cost = $3, p_cost = $4, salt = $5, digest = $6, \
+                 credential_epoch = credential_epoch + 1, version = version + 1 WHERE id = $1",
+                &[&user, &m, &t, &p, &salt, &digest],
+            )?;
+            if n == 0 {
+                return Ok(Err(StoreError::NotFound.into()));
+            }
+            let action = Action::ChangePassword {
+                user: user.to_owned(),
+            };
+            append_audit(tx, actor, &witness, &action)
+        })
+    }
+
+    fn update_email(
+        &self,
+        actor: &Principal,
+        expected_version: Option<u64>,
+        email: &str,
+    ) -> Result<u64, BackendError> {
+        check_text("email", email, MAX_EMAIL_LEN)?;
+        if expected_version.is_none() && self.require_precondition {
+            return Err(StoreError::PreconditionRequired.into());
+        }
+        let expected = expected_version.map(to_i64).transpose()?;
+        let epoch = to_i64(actor.credential_epoch())?;
+        let user = actor.user_id();
+        self.transact(|tx| {
+            // One conditional statement: checked and written on the row's latest version.
+            let row = tx.query_opt(
+                "UPDATE users SET email = $2, version = version + 1 \
+                 WHERE id = $1 AND credential_epoch = $3 \
+                 AND ($4::BIGINT IS NULL OR version = $4) \
+                 RETURNING version, role, credential_epoch",
+                &[&user, &email, &epoch, &expected],
+            )?;
+            let Some(row) = row else {
+                // Nothing written; say why (the answer's detail, not a decision).
+                let now = tx.query_opt(
+                    "SELECT version, credential_epoch FROM users WHERE id = $1",
+                    &[&user],
+                )?;
+                return Ok(Err(match now {
+                    Some(r) if r.get::<_, i64>(1) == epoch => match to_u64(r.get(0)) {
+                        Ok(current) => StoreError::PreconditionFailed { current }.into(),
+                        Err(e) => e,
+                    },
+                    _ => StoreError::CredentialsRevoked.into(),
+                }));
+            };
+            let (version, witness) = match (
+                to_u64(row.get(0)),
+                witness(actor, row.get(1), row.get(2), Role::User),
+            ) {
+                (Ok(v), Ok(w)) => (v, w),
+                (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
+            };
+            let action = Action::UpdateEmail {
+                user: user.to_owned(),
+                email: email.to_owned(),
+                version,
+            };
+            Ok(append_audit(tx, actor, &witness, &action)?.map(|()| version))
+        })
+    }
+
+    fn audit(&self) -> Result<Vec<Commit>, BackendError> {
+        let mut client = self.client()?;
+        let limit = i64::try_from(DEFAULT_AUDIT_CAPACITY).unwrap_or(i64::MAX);
+        let rows = client
+            .query(
+                "SELECT seq, actor, action, subject, email, version, actor_role_at_commit, \
+                 actor_epoch_at_commit, authenticated_epoch \
+                 FROM (SELECT * FROM audit ORDER BY seq DESC LIMIT $1) newest ORDER BY seq",
+                &[&limit],
+            )
+            .map_err(|e| unavailable(&e))?;
+        rows.iter()
+            .map(|r| {
+                let subject: String = r.get(3);
+                let action = match r.get::<_, &str>(2) {
+                    "promote" => Action::Promote { target: subject },
+                    "demote" => Action::Demote { target: subject },
+                    "change_password" => Action::ChangePassword { user: subject },
+                    "update_email" => Action::UpdateEmail {
+                        user: subject,
+                        email: r.get::<_, Option<String>>(4).unwrap_or_default(),
+                        version: to_u64(r.get::<_, Option<i64>>(5).unwrap_or(0))?,
+                    },
+                    _ => return Err(BackendError::unavailable("postgres: unknown audit action")),
+                };
+                Ok(Commit {
+                    seq: to_u64(r.get(0))?,
+                    actor: r.get(1),
+                    action,
+                    actor_role_at_commit: r
+                        .get::<_, Option<&str>>(6)
+                        .map(parse_role)
+                        .transpose()?,
+                    actor_epoch_at_commit: to_u64(r.get(7))?,
+                    authenticated_epoch: to_u64(r.get(8))?,
+                })
+            })
+            .collect()
+    }
+}
