@@ -11,7 +11,7 @@
 //! so they deref and format (`Display`, `Debug`) the same in both builds.
 //!
 //! Locks can be named where they are created ([`Mutex::named`]); under loom, a lock records
-//! which model thread waits for it and which holds it ([`model`]), so a deadlock is reported
+//! which model thread waits for it and which holds it (`sync::model`, loom builds only), so a deadlock is reported
 //! as "T1 waits for `a`, held by T2". In a normal build the name is not even stored.
 //!
 //! Everything a flow reads must come from here: state kept anywhere else (a `std` atomic, a
@@ -31,7 +31,7 @@ pub use backend::Arc;
 ///
 /// Under loom the integer and boolean atomics are loom's, watched: a load that returns an
 /// older value than the latest store to the same atomic is noted in the model's trace
-/// ([`model::stale_reads`]), so a weak-memory counterexample says which read was stale.
+/// (`sync::model::stale_reads`, loom builds only), so a weak-memory counterexample says which read was stale.
 pub mod atomic {
     #[cfg(loom)]
     pub use loom::sync::atomic::{AtomicPtr, Ordering, fence};
