@@ -249,7 +249,13 @@ mod run {
     }
 
     fn write_reports(rows: &[Row], notes: &[String], threads: usize, per_thread: usize) {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        // crates/backends -> the workspace root.
+        let root = manifest
+            .ancestors()
+            .nth(2)
+            .unwrap_or(&manifest)
+            .to_path_buf();
         let target = std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| root.join("target"));
