@@ -3,7 +3,8 @@
 use crate::config::{Settings, WebhookSecret};
 use crate::problem::{PreconditionSource, Problem, operate_problem, store_problem};
 use crate::webhook::{
-    ID_HEADER, SIGNATURE_HEADER, SignedHeaders, TIMESTAMP_HEADER, WebhookError, WebhookGuard,
+    ID_HEADER, SIGNATURE_HEADER, SignedHeaders, TIMESTAMP_HEADER, Verified, WebhookError,
+    WebhookGuard,
 };
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Request, State};
@@ -118,6 +119,20 @@ impl AppState {
             hash_slots: Arc::new(Semaphore::new(settings.hash_concurrency.max(1))),
             settings,
         })
+    }
+
+    /// Admits `/operate`'s messages through `store` (proven_fix only; the seeds keep their
+    /// own racy check). `blocking`: the store does network I/O (Redis), so admissions run
+    /// on a blocking thread.
+    pub fn with_replay_store(
+        mut self,
+        store: Arc<dyn raceproof_core::backend::ReplayStore>,
+        blocking: bool,
+    ) -> Self {
+        if let Operate::Webhooks(guard) = self.operate {
+            self.operate = Operate::Webhooks(guard.with_store(store, blocking));
+        }
+        self
     }
 
     /// Replaces the Basic-auth endpoints' implementation (tests use one that panics).
@@ -777,6 +792,10 @@ fn webhook_problem(error: &WebhookError) -> Problem {
         WebhookError::Header(_) | WebhookError::Timestamp | WebhookError::Id => {
             Problem::bad_request(error.to_string())
         }
+        WebhookError::Unavailable(what) => {
+            tracing::warn!(error = %what, "replay store unavailable; request refused");
+            Problem::unavailable("the replay store is unavailable; nothing was processed")
+        }
     }
 }
 
@@ -788,17 +807,52 @@ async fn operate(
 ) -> Result<Json<Processed>, Problem> {
     let bytes = read_body(&state, &headers, body).await?;
     match &state.operate {
-        Operate::Webhooks(guard) => operate_webhook(guard, &headers, &bytes),
+        Operate::Webhooks(guard) => {
+            let (verified, fields) = verify_webhook(guard, &headers, &bytes)?;
+            if guard.blocks() {
+                // A network store (Redis) blocks: admit from a blocking thread.
+                let shared = Arc::clone(&state);
+                let admitted = tokio::task::spawn_blocking(move || match &shared.operate {
+                    Operate::Webhooks(guard) => guard.admit(&verified),
+                    Operate::Seed(_) => Err(WebhookError::Unavailable("no replay store".into())),
+                })
+                .await;
+                match admitted {
+                    Ok(result) => result.map_err(|e| webhook_problem(&e))?,
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    Err(_) => return Err(Problem::internal()),
+                }
+            } else {
+                guard.admit(&verified).map_err(|e| webhook_problem(&e))?;
+            }
+            Ok(processed(fields))
+        }
         Operate::Seed(seed) => operate_seed(seed, &bytes),
     }
     .map(Json)
 }
 
-fn operate_webhook(
+/// The admitted message's answer.
+fn processed(fields: SignedFields) -> Processed {
+    tracing::debug!(
+        webhook_id = %fields.request_id,
+        resource_id = %fields.resource_id,
+        action = %fields.action,
+        "processed"
+    );
+    Processed {
+        processed: true,
+        resource_id: fields.resource_id,
+        action: fields.action,
+    }
+}
+
+/// Everything before admission: headers, signature, freshness, body shape, field rules.
+fn verify_webhook(
     guard: &WebhookGuard,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Processed, Problem> {
+) -> Result<(Verified, SignedFields), Problem> {
     let signed = (|| {
         Ok(SignedHeaders {
             id: single_header(headers, ID_HEADER)?,
@@ -824,18 +878,7 @@ fn operate_webhook(
     fields
         .encode()
         .map_err(|e| crate::problem::replay_problem(&e))?;
-    guard.admit(&verified).map_err(|e| webhook_problem(&e))?;
-    tracing::debug!(
-        webhook_id = %fields.request_id,
-        resource_id = %fields.resource_id,
-        action = %fields.action,
-        "processed"
-    );
-    Ok(Processed {
-        processed: true,
-        resource_id: fields.resource_id,
-        action: fields.action,
-    })
+    Ok((verified, fields))
 }
 
 fn operate_seed(seed: &SeedOperate, body: &[u8]) -> Result<Processed, Problem> {

@@ -67,6 +67,18 @@ pub struct Cli {
     /// Accepted distance between a webhook-timestamp and the server's clock, in seconds.
     #[arg(long, default_value_t = raceproof_core::replay::DEFAULT_TOLERANCE_SECS)]
     pub timestamp_tolerance_secs: i64,
+
+    /// Where /operate remembers admitted messages: `redis://HOST:PORT[/DB]`, shared by
+    /// every instance given the same URL and prefix (default: this process's memory, so
+    /// a message admitted by one instance, or before a restart, is admitted again). Never
+    /// logged (it may hold a password).
+    #[arg(long, env = "RACEPROOF_REPLAY_STORE", hide_env_values = true)]
+    pub replay_store: Option<String>,
+
+    /// Namespace of the replay store's keys (`PREFIX:replay:<tag>`): instances that must
+    /// refuse each other's replays share it.
+    #[arg(long, default_value = "raceproof")]
+    pub replay_prefix: String,
 }
 
 fn parse_variant(s: &str) -> Result<Variant, String> {
@@ -118,6 +130,8 @@ pub enum ConfigError {
     BadSecret,
     #[error("password hashing failed: {0}")]
     Hasher(String),
+    #[error("--replay-store: {0}")]
+    ReplayStore(String),
 }
 
 /// The users file.

@@ -31,6 +31,47 @@ pub enum StartError {
     },
 }
 
+/// The Redis replay store of `--replay-store` (proven_fix only), keys under
+/// `--replay-prefix`. An unreachable Redis is logged, not fatal: `/operate` answers 503
+/// until it answers (fail closed).
+async fn redis_replay_store(
+    cli: &Cli,
+    url: &str,
+) -> Result<raceproof_backends::redis::RedisReplayStore, config::ConfigError> {
+    use config::ConfigError::ReplayStore;
+    if cli.variant.is_seed() {
+        return Err(ReplayStore(
+            "only proven_fix admits through a replay store; the seed variants keep their own \
+             racy check"
+                .into(),
+        ));
+    }
+    if !url.starts_with("redis://") {
+        return Err(ReplayStore("expected a redis:// URL".into()));
+    }
+    let prefix = format!("{}:replay:", cli.replay_prefix);
+    let store = raceproof_backends::redis::RedisReplayStore::with_prefix(
+        url,
+        &prefix,
+        raceproof_backends::PoolConfig::default(),
+    )
+    .map_err(|e| ReplayStore(e.to_string()))?;
+    let (store, ping) = tokio::task::spawn_blocking(move || {
+        let ping = store.ping();
+        (store, ping)
+    })
+    .await
+    .map_err(|_| ReplayStore("the start-up check failed".into()))?;
+    match ping {
+        Ok(()) => tracing::info!(prefix = %prefix, "replay store: redis answers"),
+        Err(e) => tracing::warn!(
+            error = %e,
+            "replay store: redis does not answer yet; /operate answers 503 until it does"
+        ),
+    }
+    Ok(store)
+}
+
 /// Starts the server the command line describes and serves until Ctrl-C or SIGTERM.
 pub async fn run(cli: Cli) -> Result<(), StartError> {
     let settings = cli.settings();
@@ -60,7 +101,14 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
     .await
     .map_err(|_| config::ConfigError::Hasher("the hashing task failed".into()))??;
     let users = specs.len();
-    let state = AppState::new(&specs, hasher, &secret, settings.clone())?;
+    let mut state = AppState::new(&specs, hasher, &secret, settings.clone())?;
+    let replay_store = match cli.replay_store.as_deref() {
+        None => "memory",
+        Some(url) => {
+            state = state.with_replay_store(Arc::new(redis_replay_store(&cli, url).await?), true);
+            "redis"
+        }
+    };
     let listener = tokio::net::TcpListener::bind(cli.listen)
         .await
         .map_err(|source| StartError::Listen {
@@ -78,6 +126,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
         users,
         require_if_match = settings.require_if_match,
         expose_timing = settings.expose_timing,
+        replay_store,
         "listening (HTTP/1.1 and h2c)"
     );
     serve::serve(listener, router(Arc::new(state)), serve::shutdown_signal()).await;

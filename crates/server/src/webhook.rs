@@ -20,6 +20,7 @@
 use crate::config::WebhookSecret;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use raceproof_core::backend::{BackendError, ReplayStore};
 use raceproof_core::replay::{
     Clock, DEFAULT_CAPACITY, HmacKey, ReplayError, ReplaySet, TAG_LEN, Tag,
 };
@@ -62,6 +63,10 @@ pub enum WebhookError {
     /// 409, 503, ...: the replay set's refusal.
     #[error(transparent)]
     Replay(#[from] ReplayError),
+    /// 503: the shared replay store did not answer (or answered nonsense); nothing was
+    /// admitted. The text names the backend and the kind of failure only.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// The three headers, as received.
@@ -84,7 +89,9 @@ pub struct WebhookGuard {
     key: HmacKey,
     clock: Arc<dyn Clock>,
     tolerance: i64,
-    seen: ReplaySet,
+    seen: Arc<dyn ReplayStore>,
+    /// Whether `seen` blocks on I/O (a network store): then admit from a blocking thread.
+    blocking: bool,
 }
 
 impl std::fmt::Debug for WebhookGuard {
@@ -106,8 +113,23 @@ impl WebhookGuard {
             clock,
             tolerance: tolerance.max(0),
             // Sharded by tag so that concurrent deliveries rarely share a lock.
-            seen: ReplaySet::sharded(DEFAULT_CAPACITY, 16),
+            seen: Arc::new(ReplaySet::sharded(DEFAULT_CAPACITY, 16)),
+            blocking: false,
         })
+    }
+
+    /// Admits through `store` instead of the process's own set: a store shared by several
+    /// processes (Redis) admits each message once across all of them. `blocking` says the
+    /// store does network I/O, so that callers admit from a blocking thread.
+    pub fn with_store(mut self, store: Arc<dyn ReplayStore>, blocking: bool) -> Self {
+        self.seen = store;
+        self.blocking = blocking;
+        self
+    }
+
+    /// Whether [`WebhookGuard::admit`] may block on I/O.
+    pub fn blocks(&self) -> bool {
+        self.blocking
     }
 
     /// The signed content: `id.timestamp.body`.
@@ -175,8 +197,15 @@ impl WebhookGuard {
     pub fn admit(&self, verified: &Verified) -> Result<(), WebhookError> {
         let expires_at = verified.timestamp.saturating_add(self.tolerance);
         self.seen
-            .insert_if_absent(verified.tag, expires_at, self.clock.now())?;
-        Ok(())
+            .insert_if_absent(&verified.tag, expires_at, self.clock.now())
+            .map_err(|e| match e {
+                BackendError::Replay(e) => WebhookError::Replay(e),
+                BackendError::Unavailable(what) => WebhookError::Unavailable(what),
+                // A replay store has no accounts; treat anything else as an outage.
+                BackendError::Store(_) => {
+                    WebhookError::Unavailable("replay store: unexpected answer".into())
+                }
+            })
     }
 }
 

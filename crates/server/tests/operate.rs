@@ -247,3 +247,55 @@ async fn seed_variants_take_the_seed_body_once_then_409() {
         .await;
     }
 }
+
+/// A replay store that is down until `up` is set, then an in-memory set.
+struct Flaky {
+    up: std::sync::atomic::AtomicBool,
+    set: raceproof_core::replay::ReplaySet,
+}
+
+impl raceproof_core::backend::ReplayStore for Flaky {
+    fn insert_if_absent(
+        &self,
+        identity: &raceproof_core::replay::Tag,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<(), raceproof_core::backend::BackendError> {
+        if !self.up.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(raceproof_core::backend::BackendError::unavailable(
+                "redis: connection refused",
+            ));
+        }
+        raceproof_core::backend::ReplayStore::insert_if_absent(&self.set, identity, expires_at, now)
+    }
+}
+
+#[tokio::test]
+async fn a_shared_store_that_is_down_gets_503_and_admits_nothing() {
+    let store = Arc::new(Flaky {
+        up: std::sync::atomic::AtomicBool::new(false),
+        set: raceproof_core::replay::ReplaySet::new(1024),
+    });
+    let now = now();
+    let state = state_at(settings(Variant::ProvenFix), Arc::new(Fixed(now)))
+        .with_replay_store(store.clone(), true);
+    let app = router(Arc::new(state));
+    let body = r#"{"resource_id":"invoice-7","action":"refund"}"#;
+    let request = || {
+        signed(
+            "msg_down",
+            &now.to_string(),
+            &sign("msg_down", now, body),
+            body,
+        )
+    };
+    let reply = check(&app, request(), StatusCode::SERVICE_UNAVAILABLE).await;
+    // The problem names no backend address.
+    let text = String::from_utf8_lossy(&reply.body).into_owned();
+    assert!(!text.contains("redis"), "{text}");
+    // Nothing was admitted during the outage: once the store is back, the message passes
+    // once, then is a replay.
+    store.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    check(&app, request(), StatusCode::OK).await;
+    check(&app, request(), StatusCode::CONFLICT).await;
+}
