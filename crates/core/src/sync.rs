@@ -372,6 +372,34 @@ impl Drop for Held<'_> {
     }
 }
 
+/// How a lock is named in deadlock reports: stored in loom builds only (a zero-sized `()`
+/// otherwise).
+#[cfg(loom)]
+type Site = LockName;
+#[cfg(not(loom))]
+type Site = ();
+
+/// The name of a lock created here: where it was created.
+#[track_caller]
+fn site_here() -> Site {
+    #[cfg(loom)]
+    {
+        LockName::here()
+    }
+}
+
+/// The name of a lock named `name`.
+fn site_named(name: &str) -> Site {
+    #[cfg(loom)]
+    {
+        LockName(format!("`{name}`"))
+    }
+    #[cfg(not(loom))]
+    {
+        let _ = name;
+    }
+}
+
 macro_rules! guard {
     ($(#[$doc:meta])* $name:ident, $inner:ident, $($mut:ident)?) => {
         $(#[$doc])*
@@ -379,6 +407,28 @@ macro_rules! guard {
             inner: backend::$inner<'a, T>,
             #[cfg(loom)]
             _held: Held<'a>,
+        }
+
+        impl<'a, T: ?Sized> $name<'a, T> {
+            /// Takes the lock through `take`; under loom, notes that this thread waits for,
+            /// then holds, the lock named `site`.
+            fn acquire(
+                site: &'a Site,
+                take: impl FnOnce() -> std::sync::LockResult<backend::$inner<'a, T>>,
+            ) -> Self {
+                #[cfg(loom)]
+                model::waiting(site);
+                let inner = unpoison(take());
+                #[cfg(loom)]
+                model::acquired(site);
+                #[cfg(not(loom))]
+                let _ = site;
+                Self {
+                    inner,
+                    #[cfg(loom)]
+                    _held: Held(site),
+                }
+            }
         }
 
         impl<T: ?Sized> Deref for $name<'_, T> {
@@ -430,8 +480,7 @@ fn unpoison<G>(result: std::sync::LockResult<G>) -> G {
 
 /// `std::sync::Mutex` (or loom's) without poisoning in the API, optionally named.
 pub struct Mutex<T: ?Sized> {
-    #[cfg(loom)]
-    name: LockName,
+    site: Site,
     inner: backend::Mutex<T>,
 }
 
@@ -439,18 +488,15 @@ impl<T> Mutex<T> {
     #[track_caller]
     pub fn new(value: T) -> Self {
         Self {
-            #[cfg(loom)]
-            name: LockName::here(),
+            site: site_here(),
             inner: backend::Mutex::new(value),
         }
     }
 
     /// A mutex that deadlock reports call `name` (the name is kept in loom builds only).
     pub fn named(name: &str, value: T) -> Self {
-        let _ = name;
         Self {
-            #[cfg(loom)]
-            name: LockName(format!("`{name}`")),
+            site: site_named(name),
             inner: backend::Mutex::new(value),
         }
     }
@@ -463,16 +509,7 @@ impl<T> Mutex<T> {
 impl<T: ?Sized> Mutex<T> {
     /// Locks the mutex; a lock poisoned by a panicking holder is taken over.
     pub fn lock(&self) -> MutexGuard<'_, T> {
-        #[cfg(loom)]
-        model::waiting(&self.name);
-        let inner = unpoison(self.inner.lock());
-        #[cfg(loom)]
-        model::acquired(&self.name);
-        MutexGuard {
-            inner,
-            #[cfg(loom)]
-            _held: Held(&self.name),
-        }
+        MutexGuard::acquire(&self.site, || self.inner.lock())
     }
 }
 
@@ -491,8 +528,7 @@ impl<T: ?Sized> fmt::Debug for Mutex<T> {
 
 /// `std::sync::RwLock` (or loom's) without poisoning in the API, optionally named.
 pub struct RwLock<T: ?Sized> {
-    #[cfg(loom)]
-    name: LockName,
+    site: Site,
     inner: backend::RwLock<T>,
 }
 
@@ -500,18 +536,15 @@ impl<T> RwLock<T> {
     #[track_caller]
     pub fn new(value: T) -> Self {
         Self {
-            #[cfg(loom)]
-            name: LockName::here(),
+            site: site_here(),
             inner: backend::RwLock::new(value),
         }
     }
 
     /// An RwLock that deadlock reports call `name` (kept in loom builds only).
     pub fn named(name: &str, value: T) -> Self {
-        let _ = name;
         Self {
-            #[cfg(loom)]
-            name: LockName(format!("`{name}`")),
+            site: site_named(name),
             inner: backend::RwLock::new(value),
         }
     }
@@ -519,29 +552,11 @@ impl<T> RwLock<T> {
 
 impl<T: ?Sized> RwLock<T> {
     pub fn read(&self) -> RwLockReadGuard<'_, T> {
-        #[cfg(loom)]
-        model::waiting(&self.name);
-        let inner = unpoison(self.inner.read());
-        #[cfg(loom)]
-        model::acquired(&self.name);
-        RwLockReadGuard {
-            inner,
-            #[cfg(loom)]
-            _held: Held(&self.name),
-        }
+        RwLockReadGuard::acquire(&self.site, || self.inner.read())
     }
 
     pub fn write(&self) -> RwLockWriteGuard<'_, T> {
-        #[cfg(loom)]
-        model::waiting(&self.name);
-        let inner = unpoison(self.inner.write());
-        #[cfg(loom)]
-        model::acquired(&self.name);
-        RwLockWriteGuard {
-            inner,
-            #[cfg(loom)]
-            _held: Held(&self.name),
-        }
+        RwLockWriteGuard::acquire(&self.site, || self.inner.write())
     }
 }
 
