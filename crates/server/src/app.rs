@@ -1,7 +1,10 @@
 //! The state, the router and the handlers.
 
+use crate::accounts::{AccountEndpoints, InMemory};
 use crate::config::{Settings, WebhookSecret};
-use crate::problem::{PreconditionSource, Problem, operate_problem, store_problem};
+use crate::problem::{
+    PreconditionSource, Problem, backend_problem, operate_problem, store_problem,
+};
 use crate::webhook::{
     ID_HEADER, SIGNATURE_HEADER, SignedHeaders, TIMESTAMP_HEADER, Verified, WebhookError,
     WebhookGuard,
@@ -15,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use raceproof_core::audit::{Action, Commit};
-use raceproof_core::auth::{Argon2Hasher, Credentials, verify_or_dummy};
+use raceproof_core::auth::{Argon2Hasher, Credentials};
 use raceproof_core::replay::{Clock, HmacKey, SignedFields, SystemClock};
 use raceproof_core::store::{Role, StoreError, User};
 use raceproof_core::table::GlobalMutex;
@@ -60,9 +63,7 @@ pub enum BuildError {
 
 /// Everything the handlers share.
 pub struct AppState {
-    accounts: Arc<dyn AccountFlows>,
-    /// For `GET /audit`'s own authentication (the flows have no authenticate call).
-    hasher: Argon2Hasher,
+    accounts: Arc<dyn AccountEndpoints>,
     operate: Operate,
     settings: Settings,
     /// Slots for password verification off the runtime.
@@ -113,8 +114,7 @@ impl AppState {
             }
         };
         Ok(Self {
-            accounts,
-            hasher,
+            accounts: Arc::new(InMemory::new(accounts, hasher)),
             operate,
             hash_slots: Arc::new(Semaphore::new(settings.hash_concurrency.max(1))),
             settings,
@@ -135,10 +135,17 @@ impl AppState {
         self
     }
 
-    /// Replaces the Basic-auth endpoints' implementation (tests use one that panics).
-    pub fn with_accounts(mut self, accounts: Arc<dyn AccountFlows>) -> Self {
+    /// Replaces the Basic-auth endpoints' implementation: a shared repository
+    /// (`--users-db`), or in tests one that panics or is down.
+    pub fn with_accounts(mut self, accounts: Arc<dyn AccountEndpoints>) -> Self {
         self.accounts = accounts;
         self
+    }
+
+    /// [`AppState::with_accounts`] for in-memory flows, verifying `GET /audit`'s password
+    /// with `hasher`.
+    pub fn with_flows(self, flows: Arc<dyn AccountFlows>, hasher: Argon2Hasher) -> Self {
+        self.with_accounts(Arc::new(InMemory::new(flows, hasher)))
     }
 
     pub fn settings(&self) -> &Settings {
@@ -412,11 +419,18 @@ async fn off_runtime<T: Send + 'static>(
             ));
         }
     };
-    let task = tokio::task::spawn_blocking(move || {
+    blocking(move || {
         let _slot = permit;
         work()
-    });
-    match task.await {
+    })
+    .await
+}
+
+/// Runs `work` on a blocking thread (network I/O to a backend); a panic is re-raised here.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Problem> {
+    match tokio::task::spawn_blocking(work).await {
         Ok(value) => Ok(value),
         // Re-raised here so that the panic layer answers and logs it like any other.
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
@@ -455,7 +469,7 @@ async fn set_role(
         Role::User => flows.demote(&credentials, &name),
     })
     .await?
-    .map_err(|e| store_problem(&e, PreconditionSource::Body))?;
+    .map_err(|e| backend_problem(&e, PreconditionSource::Body))?;
     Ok(Json(RoleChanged {
         target,
         role: match role {
@@ -514,7 +528,7 @@ async fn change_password(
         flows.change_password(&credentials, &new_password)
     })
     .await?
-    .map_err(|e| store_problem(&e, PreconditionSource::Body))?;
+    .map_err(|e| backend_problem(&e, PreconditionSource::Body))?;
     Ok(Json(PasswordChanged {
         user,
         password_changed: true,
@@ -630,7 +644,7 @@ async fn update_email(
         flows.update_email(&credentials, expected, &new_email)
     })
     .await?
-    .map_err(|e| store_problem(&e, source))?;
+    .map_err(|e| backend_problem(&e, source))?;
     let mut response = Json(EmailChanged { email, version }).into_response();
     response.headers_mut().insert(ETAG, etag(version));
     Ok(response)
@@ -649,9 +663,15 @@ async fn user(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let record = state
-        .accounts
-        .user(&id)
+    let found = if state.accounts.blocks() {
+        let accounts = Arc::clone(&state.accounts);
+        let id = id.clone();
+        blocking(move || accounts.user(&id)).await?
+    } else {
+        state.accounts.user(&id)
+    };
+    let record = found
+        .map_err(|e| backend_problem(&e, PreconditionSource::Body))?
         .ok_or_else(|| store_problem(&StoreError::NotFound, PreconditionSource::Body))?;
     let mut response = Json(UserRecord {
         id: &id,
@@ -712,25 +732,10 @@ async fn audit(
     headers: HeaderMap,
 ) -> Result<Json<AuditLog>, Problem> {
     let credentials = credentials(&headers)?;
-    let flows = Arc::clone(&state.accounts);
-    let hasher = state.hasher.clone();
-    let entries = off_runtime(&state, move || {
-        // Verified against the live record: a demoted admin or a changed password is
-        // refused from the next request on. Unknown users cost one verification too.
-        let record = flows.user(credentials.user_id());
-        let ok = verify_or_dummy(
-            &hasher,
-            credentials.password(),
-            record.as_ref().map(|u| &u.password),
-        );
-        match record {
-            Some(u) if ok && u.role == Role::Admin => Ok(flows.audit()),
-            Some(_) if ok => Err(StoreError::Forbidden),
-            _ => Err(StoreError::InvalidCredentials),
-        }
-    })
-    .await?
-    .map_err(|e| store_problem(&e, PreconditionSource::Body))?;
+    let accounts = Arc::clone(&state.accounts);
+    let entries = off_runtime(&state, move || accounts.audit(&credentials))
+        .await?
+        .map_err(|e| backend_problem(&e, PreconditionSource::Body))?;
     Ok(Json(AuditLog {
         entries: entries.iter().map(AuditEntry::from).collect(),
     }))

@@ -3,7 +3,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use clap::{Parser, ValueEnum};
-use raceproof_core::auth::{Argon2Hasher, PasswordHasher};
+use raceproof_core::auth::{Argon2Hasher, PasswordHash, PasswordHasher};
 use raceproof_core::store::Role;
 use raceproof_flows::{UserSpec, Variant};
 use serde::Deserialize;
@@ -79,6 +79,18 @@ pub struct Cli {
     /// refuse each other's replays share it.
     #[arg(long, default_value = "raceproof")]
     pub replay_prefix: String,
+
+    /// Where the Basic-auth endpoints keep their users and audit log:
+    /// `postgres://USER@HOST:PORT/DB`, shared by every instance given the same URL and
+    /// schema (proven_fix only; default: this process's memory). At start-up the schema is
+    /// migrated and the users file adds the users the database lacks; users it already has
+    /// are kept as they are. Never logged (it may hold a password).
+    #[arg(long, env = "RACEPROOF_USERS_DB", hide_env_values = true)]
+    pub users_db: Option<String>,
+
+    /// PostgreSQL schema of `--users-db` (1-63 lowercase letters, digits or '_').
+    #[arg(long, default_value = "raceproof")]
+    pub users_schema: String,
 }
 
 fn parse_variant(s: &str) -> Result<Variant, String> {
@@ -132,6 +144,8 @@ pub enum ConfigError {
     Hasher(String),
     #[error("--replay-store: {0}")]
     ReplayStore(String),
+    #[error("--users-db: {0}")]
+    UsersDb(String),
 }
 
 /// The users file.
@@ -150,19 +164,27 @@ impl fmt::Debug for UserEntry {
             .field("id", &self.id)
             .field("role", &self.role)
             .field("email", &self.email)
-            .field("password", &"<redacted>")
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field(
+                "password_hash",
+                &self.password_hash.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
 
-/// One account. `password` is a demo plaintext, hashed at start-up with the chosen hasher.
+/// One account, with exactly one of `password` (a demo plaintext, hashed at start-up with
+/// the chosen hasher) and `password_hash` (an Argon2id PHC string, used as it is).
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserEntry {
     pub id: String,
     pub role: RoleName,
     pub email: String,
-    pub password: String,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub password_hash: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -208,15 +230,29 @@ impl UsersFile {
         })
     }
 
-    /// Hashes every password with `hasher`.
+    /// The users, each plaintext password hashed with `hasher`, each PHC hash parsed. A
+    /// weaker stored hash is upgraded to `hasher`'s cost at the user's next login.
     pub fn specs(&self, hasher: &Argon2Hasher) -> Result<Vec<UserSpec>, ConfigError> {
         self.users
             .iter()
             .map(|u| {
-                let password = hasher.hash(&u.password).map_err(|e| ConfigError::User {
+                let problem = |problem: String| ConfigError::User {
                     user: u.id.clone(),
-                    problem: e.to_string(),
-                })?;
+                    problem,
+                };
+                let password = match (&u.password, &u.password_hash) {
+                    (Some(plain), None) => hasher.hash(plain).map_err(|e| problem(e.to_string())),
+                    (None, Some(phc)) => PasswordHash::from_phc(phc).map_err(|_| {
+                        problem(
+                            "password_hash is not an Argon2id PHC string \
+                             ($argon2id$v=19$m=..,t=..,p=..$<16-byte salt>$<32-byte digest>)"
+                                .into(),
+                        )
+                    }),
+                    _ => Err(problem(
+                        "give exactly one of password and password_hash".into(),
+                    )),
+                }?;
                 Ok(UserSpec {
                     id: u.id.clone(),
                     password,
@@ -335,6 +371,40 @@ mod tests {
         let text =
             "[[users]]\nid = \"a\"\nrole = \"root\"\nemail = \"a@x\"\npassword = \"t0p-s3cret\"\n";
         assert!(!UsersFile::parse(text).unwrap_err().contains("t0p-s3cret"));
+    }
+
+    fn user(fields: &str) -> String {
+        format!("[[users]]\nid = \"ann\"\nrole = \"user\"\nemail = \"a@x\"\n{fields}\n")
+    }
+
+    #[test]
+    fn a_users_file_takes_a_plaintext_or_a_phc_hash_and_never_both() {
+        let hasher = Argon2Hasher::insecure_fast().unwrap();
+        let phc = hasher.hash("s3cr3t").unwrap().to_phc().unwrap();
+        let file = UsersFile::parse(&user(&format!("password_hash = \"{phc}\""))).unwrap();
+        let spec = &file.specs(&hasher).unwrap()[0];
+        assert!(hasher.verify("s3cr3t", &spec.password));
+        assert!(!hasher.verify("other", &spec.password));
+        assert!(format!("{file:?}").contains("<redacted>"));
+        assert!(!format!("{file:?}").contains(&phc));
+
+        let plain = UsersFile::parse(&user("password = \"s3cr3t\"")).unwrap();
+        assert!(hasher.verify("s3cr3t", &plain.specs(&hasher).unwrap()[0].password));
+
+        for fields in [
+            format!("password = \"x\"\npassword_hash = \"{phc}\""),
+            String::new(),
+            "password_hash = \"$argon2id$v=19$m=8,t=1,p=1$c2VjcmV0LXNhbHQ$bm90LWEtZGlnZXN0\""
+                .to_owned(),
+        ] {
+            let err = UsersFile::parse(&user(&fields))
+                .unwrap()
+                .specs(&hasher)
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("user ann: "), "{err}");
+            assert!(!err.contains("c2VjcmV0") && !err.contains(&phc), "{err}");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! Under `--cfg loom` this crate is empty: it has nothing to model-check, and loom builds
 //! should not compile a web stack.
 
+pub mod accounts;
 pub mod app;
 pub mod config;
 pub mod problem;
@@ -15,6 +16,10 @@ pub mod webhook;
 pub use app::{AppState, router};
 pub use config::{Cli, HasherKind, Settings, UsersFile, WebhookSecret};
 
+use raceproof_backends::postgres::PgUserRepository;
+use raceproof_core::backend::{BackendError, UserRepository as _};
+use raceproof_core::service::SharedAccounts;
+use raceproof_core::store::StoreError;
 use std::sync::Arc;
 
 /// Why the server did not start.
@@ -72,6 +77,59 @@ async fn redis_replay_store(
     Ok(store)
 }
 
+/// The PostgreSQL accounts of `--users-db` (proven_fix only): the schema migrated and the
+/// users of the file that the database lacks added. Unlike Redis for `/operate`, the
+/// database must answer at start-up: the migration and the seeding need it.
+async fn postgres_accounts(
+    cli: &Cli,
+    url: &str,
+    users: Vec<raceproof_flows::UserSpec>,
+    hasher: raceproof_core::auth::Argon2Hasher,
+) -> Result<SharedAccounts<PgUserRepository, raceproof_core::auth::Argon2Hasher>, config::ConfigError>
+{
+    use config::ConfigError::UsersDb;
+    if cli.variant.is_seed() {
+        return Err(UsersDb(
+            "only proven_fix keeps its users in a database; the seed variants port the \
+             seed's in-memory dict"
+                .into(),
+        ));
+    }
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(UsersDb("expected a postgres:// URL".into()));
+    }
+    let repo = PgUserRepository::with_schema(
+        url,
+        &cli.users_schema,
+        raceproof_backends::PoolConfig::default(),
+    )
+    .map_err(|e| UsersDb(e.to_string()))?
+    .require_precondition(cli.require_if_match);
+    let schema = cli.users_schema.clone();
+    let prepared = tokio::task::spawn_blocking(move || {
+        repo.migrate()?;
+        let (mut added, mut kept) = (0, 0);
+        for user in users {
+            match repo.insert(&user.id, user.password, user.role, &user.email) {
+                Ok(()) => added += 1,
+                Err(BackendError::Store(StoreError::AlreadyExists)) => kept += 1,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((repo, added, kept))
+    })
+    .await
+    .map_err(|_| UsersDb("the start-up task failed".into()))?;
+    let (repo, added, kept) = prepared.map_err(|e| UsersDb(format!("cannot prepare: {e}")))?;
+    tracing::info!(
+        schema = %schema,
+        added,
+        kept,
+        "users: postgres migrated; users from the file added, those already stored kept"
+    );
+    Ok(SharedAccounts::new(repo, hasher))
+}
+
 /// Starts the server the command line describes and serves until Ctrl-C or SIGTERM.
 pub async fn run(cli: Cli) -> Result<(), StartError> {
     let settings = cli.settings();
@@ -101,7 +159,15 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
     .await
     .map_err(|_| config::ConfigError::Hasher("the hashing task failed".into()))??;
     let users = specs.len();
-    let mut state = AppState::new(&specs, hasher, &secret, settings.clone())?;
+    let mut state = AppState::new(&specs, hasher.clone(), &secret, settings.clone())?;
+    let users_store = match cli.users_db.as_deref() {
+        None => "memory",
+        Some(url) => {
+            let accounts = postgres_accounts(&cli, url, specs, hasher).await?;
+            state = state.with_accounts(Arc::new(accounts));
+            "postgres"
+        }
+    };
     let replay_store = match cli.replay_store.as_deref() {
         None => "memory",
         Some(url) => {
@@ -127,6 +193,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
         require_if_match = settings.require_if_match,
         expose_timing = settings.expose_timing,
         replay_store,
+        users_store,
         "listening (HTTP/1.1 and h2c)"
     );
     serve::serve(listener, router(Arc::new(state)), serve::shutdown_signal()).await;

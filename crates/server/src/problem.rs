@@ -5,6 +5,7 @@
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use raceproof_core::backend::BackendError;
 use raceproof_core::replay::ReplayError;
 use raceproof_core::store::StoreError;
 use raceproof_flows::OperateError;
@@ -159,6 +160,21 @@ pub fn store_problem(error: &StoreError, source: PreconditionSource) -> Problem 
             "invalid {field}: empty, too long or containing control characters"
         )),
         E::Internal => Problem::internal(),
+    }
+}
+
+/// Maps a user repository's answer onto its status code: the store's refusals as in
+/// memory, and 503 when the backend could not be reached (logged by kind, never its URL).
+/// The 503 does not claim that nothing changed: a connection lost during `COMMIT` leaves
+/// the outcome unknown, and the audit log tells.
+pub fn backend_problem(error: &BackendError, source: PreconditionSource) -> Problem {
+    match error {
+        BackendError::Store(e) => store_problem(e, source),
+        BackendError::Replay(e) => replay_problem(e),
+        BackendError::Unavailable(what) => {
+            tracing::warn!(error = %what, "user database unavailable; answered 503");
+            Problem::unavailable("the user database is unavailable; retry shortly")
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::*;
 use raceproof_core::auth::Credentials;
+use raceproof_core::backend::BackendError;
 use raceproof_core::store::{StoreError, User};
 use raceproof_flows::{AccountFlows, Variant};
 use raceproof_server::app::HANDLER_START_HEADER;
@@ -374,7 +375,7 @@ impl AccountFlows for Faulty {
 
 #[tokio::test]
 async fn a_panicking_handler_is_a_500_problem_and_the_server_goes_on() {
-    let state = state(settings(PROVEN)).with_accounts(Arc::new(Faulty { sleep: None }));
+    let state = state(settings(PROVEN)).with_flows(Arc::new(Faulty { sleep: None }), hasher());
     let app = router(Arc::new(state));
     // In the handler itself, and in its blocking task.
     let reply = check(&app, get("/users/alice"), StatusCode::INTERNAL_SERVER_ERROR).await;
@@ -395,9 +396,12 @@ async fn saturated_password_checks_are_503_with_retry_after_and_operate_still_an
         hash_wait: Duration::from_millis(50),
         ..settings(PROVEN)
     })
-    .with_accounts(Arc::new(Faulty {
-        sleep: Some(Duration::from_millis(600)),
-    }));
+    .with_flows(
+        Arc::new(Faulty {
+            sleep: Some(Duration::from_millis(600)),
+        }),
+        hasher(),
+    );
     let app = router(Arc::new(state));
     let slow = tokio::spawn({
         let app = app.clone();
@@ -426,4 +430,66 @@ async fn saturated_password_checks_are_503_with_retry_after_and_operate_still_an
     check(&app, request, StatusCode::BAD_REQUEST).await;
     assert!(started.elapsed() < Duration::from_millis(300));
     slow.await.unwrap().expect(StatusCode::OK);
+}
+
+/// A user database that never answers, as `--users-db` sees one that is down. Its message
+/// names an address with a password, which must not reach a client.
+struct Down;
+
+const DOWN: &str = "postgres: connection failed to postgres://app:hunter2@db.internal";
+
+impl raceproof_server::accounts::AccountEndpoints for Down {
+    fn promote(&self, _: &Credentials, _: &str) -> Result<(), BackendError> {
+        Err(BackendError::unavailable(DOWN))
+    }
+    fn demote(&self, _: &Credentials, _: &str) -> Result<(), BackendError> {
+        Err(BackendError::unavailable(DOWN))
+    }
+    fn change_password(&self, _: &Credentials, _: &str) -> Result<(), BackendError> {
+        Err(BackendError::unavailable(DOWN))
+    }
+    fn update_email(&self, _: &Credentials, _: Option<u64>, _: &str) -> Result<u64, BackendError> {
+        Err(BackendError::unavailable(DOWN))
+    }
+    fn user(&self, _: &str) -> Result<Option<User>, BackendError> {
+        Err(BackendError::unavailable(DOWN))
+    }
+    fn audit(&self, _: &Credentials) -> Result<Vec<raceproof_core::audit::Commit>, BackendError> {
+        Err(BackendError::unavailable(DOWN))
+    }
+    fn blocks(&self) -> bool {
+        true
+    }
+}
+
+#[tokio::test]
+async fn a_user_database_that_is_down_is_a_503_on_every_account_endpoint() {
+    let state = state(settings(PROVEN)).with_accounts(Arc::new(Down));
+    let app = router(Arc::new(state));
+    let requests = [
+        post_as("/promote", "admin", "adm1n", r#"{"target":"bob"}"#),
+        post_as("/demote", "admin", "adm1n", r#"{"target":"root"}"#),
+        post_as("/password", "alice", "s3cr3t", r#"{"new_password":"x"}"#),
+        post_as("/update-email", "alice", "s3cr3t", r#"{"email":"a@x"}"#),
+        get("/users/alice"),
+        get_as("/audit", "admin", "adm1n"),
+    ];
+    for request in requests {
+        let path = request.uri().path().to_owned();
+        let reply = check(&app, request, StatusCode::SERVICE_UNAVAILABLE).await;
+        assert_eq!(reply.header("retry-after"), Some("1"), "{path}");
+        let body = String::from_utf8_lossy(&reply.body);
+        assert!(body.contains("user database"), "{path}: {body}");
+        assert!(
+            !body.contains("hunter2") && !body.contains("db.internal"),
+            "{path}: {body}"
+        );
+    }
+    // The input checks still come first: a malformed request is a 400, not a 503.
+    check(
+        &app,
+        post_as("/promote", "admin", "adm1n", "{}"),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
 }
