@@ -10,7 +10,7 @@ use crate::mode::Mode;
 use crate::report::{self, ScenarioReport};
 use crate::runner;
 use crate::scenario::{BUILTINS, Scenario};
-use crate::wire::Target;
+use crate::wire::Targets;
 
 /// Exit status when every invariant held.
 pub const EXIT_HELD: u8 = 0;
@@ -40,9 +40,11 @@ pub struct Cli {
 
 #[derive(Debug, clap::Args)]
 pub struct TargetArgs {
-    /// Origin of the service under test, e.g. http://127.0.0.1:8080.
-    #[arg(long)]
-    pub target: String,
+    /// Origin of the service under test, e.g. http://127.0.0.1:8080. Give it more than once to
+    /// split each burst round robin across several instances (the first is the primary: setup,
+    /// audit and final-state requests go there); the same origin twice means two connections.
+    #[arg(long = "target", value_name = "URL", required = true)]
+    pub targets: Vec<String>,
     /// Bursts per scenario and mode.
     #[arg(long, default_value_t = 100)]
     pub bursts: usize,
@@ -65,7 +67,7 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Mode::SinglePacket)]
         mode: Mode,
     },
-    /// Run scenarios in all three modes against one target, and write the comparison table.
+    /// Run scenarios in all three modes against the same target(s), and write the comparison table.
     Compare {
         #[arg(required = true)]
         scenarios: Vec<String>,
@@ -151,14 +153,15 @@ fn run_modes(
         .enable_all()
         .build()
         .map_err(RaceError::Runtime)?;
-    let target = resolver.block_on(Target::resolve(&args.target, args.allow_non_loopback))?;
+    let targets = resolver.block_on(Targets::resolve(&args.targets, args.allow_non_loopback))?;
     drop(resolver);
-    if !target.loopback {
+    for target in targets.as_slice().iter().filter(|target| !target.loopback) {
         eprintln!(
             "warning: {} is not loopback; firing anyway because --allow-non-loopback was given",
             target.url
         );
     }
+    let against = targets.urls().join(", ");
     let mut reports: Vec<ScenarioReport> = Vec::new();
     for scenario in &scenarios {
         for mode in modes {
@@ -167,12 +170,12 @@ fn run_modes(
                 scenario.name,
                 mode.as_str(),
                 args.bursts,
-                target.url
+                against
             );
-            reports.push(runner::run(scenario, &target, *mode, args.bursts)?);
+            reports.push(runner::run(scenario, &targets, *mode, args.bursts)?);
         }
     }
-    report::write(&args.out, &report::to_json(&target.url, &reports))?;
+    report::write(&args.out, &report::to_json(&targets, &reports))?;
     print!("{}", report::table(&reports));
     println!("report: {}", args.out.display());
     if let Some(path) = markdown {

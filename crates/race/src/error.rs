@@ -26,6 +26,9 @@ pub enum RaceError {
     /// The target URL is malformed or unsupported.
     #[error("target `{0}`: {1}")]
     Target(String, String),
+    /// No target was given (the CLI requires at least one `--target`).
+    #[error("no target given: pass --target URL at least once")]
+    NoTarget,
     /// The target resolves to a non-loopback address and `--allow-non-loopback` was not given.
     #[error(
         "target `{0}` resolves to {1}, which is not loopback; this is an attack tool, pass --allow-non-loopback only against a service you are allowed to test"

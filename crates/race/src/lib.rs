@@ -23,4 +23,4 @@ pub use error::RaceError;
 pub use mode::Mode;
 pub use report::ScenarioReport;
 pub use scenario::Scenario;
-pub use wire::Target;
+pub use wire::{Target, Targets};

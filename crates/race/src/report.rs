@@ -12,7 +12,7 @@ use crate::mode::Mode;
 use crate::runner::Burst;
 use crate::scenario::Scenario;
 use crate::signer::Keys;
-use crate::wire::Target;
+use crate::wire::Targets;
 
 /// Where a spread was measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -62,7 +62,10 @@ impl Spread {
 pub struct ScenarioReport {
     pub scenario: String,
     pub mode: Mode,
+    /// The primary target (the only one, unless the burst was split).
     pub target: String,
+    /// Every target the burst was split across, round robin, the primary first.
+    pub targets: Vec<String>,
     /// Bursts fired and judged.
     pub bursts: usize,
     /// Bursts that could not be fired (setup failed, connection refused...); not judged.
@@ -83,11 +86,12 @@ pub struct ScenarioReport {
 }
 
 impl ScenarioReport {
-    pub(crate) fn new(scenario: &Scenario, target: &Target, mode: Mode) -> Self {
+    pub(crate) fn new(scenario: &Scenario, targets: &Targets, mode: Mode) -> Self {
         ScenarioReport {
             scenario: scenario.name.clone(),
             mode,
-            target: target.url.clone(),
+            target: targets.primary().url.clone(),
+            targets: targets.urls(),
             bursts: 0,
             errors: 0,
             anomalies: 0,
@@ -278,7 +282,9 @@ impl BurstExample {
 #[derive(Debug, Serialize)]
 pub struct RaceJson<'a> {
     pub machine: String,
+    /// The primary target, as before there could be several.
     pub target: &'a str,
+    pub targets: Vec<String>,
     pub scenarios: &'a [ScenarioReport],
 }
 
@@ -310,10 +316,11 @@ pub fn write(path: &Path, contents: &str) -> Result<(), RaceError> {
 }
 
 /// `race.json` as text.
-pub fn to_json(target: &str, reports: &[ScenarioReport]) -> String {
+pub fn to_json(targets: &Targets, reports: &[ScenarioReport]) -> String {
     let json = RaceJson {
         machine: machine(),
-        target,
+        target: &targets.primary().url,
+        targets: targets.urls(),
         scenarios: reports,
     };
     serde_json::to_string_pretty(&json).unwrap_or_else(|error| format!("{{\"error\":\"{error}\"}}"))
@@ -391,9 +398,32 @@ fn padded<'a>(cells: impl Iterator<Item = &'a str>) -> String {
     padded.join(" ").trim_end().to_owned()
 }
 
-/// The terminal table.
+/// "Each burst split round robin across ..." for every distinct set of several targets.
+fn split_lines(reports: &[ScenarioReport]) -> Vec<String> {
+    let mut seen: Vec<&[String]> = Vec::new();
+    for report in reports.iter().filter(|report| report.targets.len() > 1) {
+        if !seen.contains(&report.targets.as_slice()) {
+            seen.push(&report.targets);
+        }
+    }
+    seen.into_iter()
+        .map(|targets| {
+            format!(
+                "Each burst split round robin across {} targets: {}",
+                targets.len(),
+                targets.join(", ")
+            )
+        })
+        .collect()
+}
+
+/// The terminal table; a line above it names the targets when a burst was split.
 pub fn table(reports: &[ScenarioReport]) -> String {
-    let mut out = padded(Row::HEADINGS.into_iter());
+    let mut out = String::new();
+    for line in split_lines(reports) {
+        let _ = writeln!(out, "{line}");
+    }
+    out.push_str(&padded(Row::HEADINGS.into_iter()));
     out.push('\n');
     for report in reports {
         out.push_str(&padded(Row::new(report).cells.iter().map(String::as_str)));
@@ -444,6 +474,9 @@ pub fn compare_markdown(reports: &[ScenarioReport]) -> String {
         let _ = writeln!(out, "| {} |", Row::new(report).cells.join(" | "));
     }
     let _ = writeln!(out, "\nMeasured on {}, one run, loopback.", machine());
+    for line in split_lines(reports) {
+        let _ = writeln!(out, "{line}");
+    }
     out
 }
 

@@ -11,21 +11,25 @@ use crate::report::{BurstExample, ScenarioReport, Spread, SpreadSource};
 use crate::scenario::{Invariant, OpSpec, RequestSpec, Scenario, ValueSpec};
 use crate::signer::{self, Keys};
 use crate::template::Context;
-use crate::wire::{self, Prepared, Target};
+use crate::wire::{self, Prepared, Targets};
 
 /// The most bursts one run may fire.
 pub const MAX_BURSTS: usize = 100_000;
 /// A run stops when this many bursts in a row could not be fired.
 pub const MAX_CONSECUTIVE_ERRORS: usize = 5;
 
-/// Runs `scenario` for `bursts` bursts in `mode` against `target`.
+/// Runs `scenario` for `bursts` bursts in `mode` against `targets`: request `i` of each burst
+/// goes to `targets.for_request(i)`; setup, audit and final-state requests go to the primary.
+/// Those observe state the instances should share, so the primary is as good as any; where each
+/// instance keeps its own state they see the primary's only. For one target, pass
+/// `&Targets::one(target)` (or `&target.into()`).
 ///
 /// The runtime is built here: single-packet needs a current-thread runtime (so that no frame
 /// leaves before the release loop yields), last-byte uses one too (the release is a tight loop
 /// on one thread), and naive uses a multi-thread runtime, as a user's tool would.
 pub fn run(
     scenario: &Scenario,
-    target: &Target,
+    targets: &Targets,
     mode: Mode,
     bursts: usize,
 ) -> Result<ScenarioReport, RaceError> {
@@ -43,23 +47,23 @@ pub fn run(
             .build(),
     }
     .map_err(RaceError::Runtime)?;
-    runtime.block_on(run_async(scenario, target, mode, bursts))
+    runtime.block_on(run_async(scenario, targets, mode, bursts))
 }
 
 /// Like [`run`], on the caller's runtime (which should match the mode, see [`run`]).
 pub async fn run_async(
     scenario: &Scenario,
-    target: &Target,
+    targets: &Targets,
     mode: Mode,
     bursts: usize,
 ) -> Result<ScenarioReport, RaceError> {
     let keys = Keys::resolve(scenario)?;
-    let mut report = ScenarioReport::new(scenario, target, mode);
+    let mut report = ScenarioReport::new(scenario, targets, mode);
     let mut server_spreads = Vec::with_capacity(bursts);
     let mut client_spreads = Vec::with_capacity(bursts);
     let mut consecutive_errors = 0;
     for burst in 1..=bursts {
-        match one_burst(scenario, target, mode, burst, &keys).await {
+        match one_burst(scenario, targets, mode, burst, &keys).await {
             Ok(done) => {
                 consecutive_errors = 0;
                 report.bursts += 1;
@@ -171,11 +175,13 @@ impl Burstcx {
 
 async fn one_burst(
     scenario: &Scenario,
-    target: &Target,
+    targets: &Targets,
     mode: Mode,
     burst: usize,
     keys: &Keys,
 ) -> Result<Burst, RaceError> {
+    // Requests outside the burst read or restore shared state: the primary is as good as any.
+    let target = targets.primary();
     let now_s = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_secs());
@@ -284,7 +290,7 @@ async fn one_burst(
 
     let origin = Instant::now();
     let outcomes = mode
-        .fire(target, &prepared, origin)
+        .fire(targets, &prepared, origin)
         .await
         .map_err(|error| {
             RaceError::transport(format!("burst {burst} ({})", mode.as_str()), error)

@@ -85,6 +85,88 @@ impl Target {
     }
 }
 
+/// The instances a burst is split across: never empty, and the first is the primary.
+///
+/// Request `i` of a burst goes to `targets[i % n]` (round robin), so copies that one process
+/// would refuse land on different processes, as behind a load balancer. Setup, audit and
+/// final-state requests go to the primary: they observe state the instances are meant to share.
+#[derive(Debug, Clone)]
+pub struct Targets {
+    all: Vec<Target>,
+}
+
+impl Targets {
+    /// One instance: every request goes to it, as with a single `--target`.
+    pub fn one(target: Target) -> Self {
+        Targets { all: vec![target] }
+    }
+
+    /// Several instances in the order given; `None` when `targets` is empty.
+    pub fn new(targets: Vec<Target>) -> Option<Self> {
+        (!targets.is_empty()).then_some(Targets { all: targets })
+    }
+
+    /// Resolves every URL with [`Target::resolve`] (so the loopback rule applies to each).
+    /// The same origin may appear twice: that is two connections to one instance.
+    pub async fn resolve(urls: &[String], allow_non_loopback: bool) -> Result<Self, RaceError> {
+        // No burst has more requests, so more targets could never all be reached.
+        let max = crate::scenario::MAX_REQUESTS_PER_BURST;
+        if urls.len() > max {
+            return Err(RaceError::Limit(format!(
+                "{} targets, the limit is {max} (the most requests in one burst)",
+                urls.len()
+            )));
+        }
+        let mut all = Vec::with_capacity(urls.len());
+        for url in urls {
+            all.push(Target::resolve(url, allow_non_loopback).await?);
+        }
+        Targets::new(all).ok_or(RaceError::NoTarget)
+    }
+
+    /// The first target: setup, audit and final-state requests go here.
+    pub fn primary(&self) -> &Target {
+        // Non-empty by construction.
+        &self.all[0]
+    }
+
+    /// Where request `index` of a burst goes: round robin over the targets.
+    pub fn for_request(&self, index: usize) -> &Target {
+        &self.all[self.slot_for(index)]
+    }
+
+    /// The position in [`Targets::as_slice`] of [`Targets::for_request`]`(index)`.
+    pub fn slot_for(&self, index: usize) -> usize {
+        index % self.all.len()
+    }
+
+    /// Every target, the primary first.
+    pub fn as_slice(&self) -> &[Target] {
+        &self.all
+    }
+
+    /// `error` as it is with one target; with several, prefixed with `target`'s URL, so that a
+    /// failure names the instance.
+    pub(crate) fn blame(&self, target: &Target, error: String) -> String {
+        if self.all.len() > 1 {
+            format!("{}: {error}", target.url)
+        } else {
+            error
+        }
+    }
+
+    /// Their URLs, in order.
+    pub fn urls(&self) -> Vec<String> {
+        self.all.iter().map(|target| target.url.clone()).collect()
+    }
+}
+
+impl From<Target> for Targets {
+    fn from(target: Target) -> Self {
+        Targets::one(target)
+    }
+}
+
 /// A request ready to go on the wire.
 #[derive(Debug, Clone)]
 pub struct Prepared {
@@ -281,4 +363,45 @@ pub async fn send_one(
         .await
         .map_err(|error| RaceError::transport(context, error))?;
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(port: u16) -> Target {
+        Target {
+            url: format!("http://127.0.0.1:{port}"),
+            authority: format!("127.0.0.1:{port}"),
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            loopback: true,
+        }
+    }
+
+    #[test]
+    fn targets_are_never_empty_and_go_round_robin() {
+        assert!(Targets::new(Vec::new()).is_none());
+        let one = Targets::from(target(1));
+        assert_eq!(one.for_request(5).addr.port(), 1);
+        assert_eq!(one.blame(one.primary(), "refused".into()), "refused");
+
+        let three = Targets::new(vec![target(1), target(2), target(3)]);
+        let three = three.as_ref().map(|targets| {
+            let ports: Vec<u16> = (0..7)
+                .map(|index| targets.for_request(index).addr.port())
+                .collect();
+            (targets.primary().addr.port(), ports, targets.urls().len())
+        });
+        assert_eq!(three, Some((1, vec![1, 2, 3, 1, 2, 3, 1], 3)));
+    }
+
+    #[test]
+    fn more_targets_than_a_burst_can_reach_are_refused() {
+        let urls = vec!["http://127.0.0.1:1".to_owned(); 65];
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+        let refused = runtime.map(|runtime| runtime.block_on(Targets::resolve(&urls, false)));
+        assert!(matches!(refused, Ok(Err(RaceError::Limit(_)))));
+    }
 }

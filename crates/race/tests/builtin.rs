@@ -6,7 +6,7 @@
 
 mod support;
 
-use raceproof_race::{Mode, Scenario, runner};
+use raceproof_race::{Mode, Scenario, Targets, runner};
 use support::{ToyConfig, ToyServer};
 
 const BURSTS: usize = 3;
@@ -17,7 +17,7 @@ fn findings(racy: bool, name: &str, mode: Mode) -> (usize, Vec<String>) {
         ..ToyConfig::default()
     })
     .unwrap();
-    let target = server.target().unwrap();
+    let target = Targets::one(server.target().unwrap());
     let report = runner::run(&Scenario::load(name).unwrap(), &target, mode, BURSTS).unwrap();
     assert_eq!(
         (report.bursts, report.errors),
@@ -75,7 +75,7 @@ fn each_contract_scenario_finds_the_seed_like_race_and_not_the_fixed_one() {
 #[test]
 fn operate_scenarios_need_the_signing_secret_from_the_environment() {
     let server = ToyServer::start(ToyConfig::default()).unwrap();
-    let target = server.target().unwrap();
+    let target = Targets::one(server.target().unwrap());
     let scenario = Scenario::load("operate-replay").unwrap();
     // The variable is not set in tests: the run must say which one, not panic or send unsigned.
     if std::env::var_os("RACEPROOF_OPERATE_SECRET").is_none() {
@@ -109,7 +109,7 @@ fn each_scenario_sets_up_its_own_preconditions_whatever_ran_before() {
     // promote-vs-demote leaves admin demoted, promote-vs-password leaves admin with another
     // password: run back to back on one server, each must still find the seed-like race.
     let server = ToyServer::start(ToyConfig::default()).unwrap();
-    let target = server.target().unwrap();
+    let target = Targets::one(server.target().unwrap());
     for name in [
         "promote-vs-demote",
         "promote-vs-password",

@@ -23,7 +23,7 @@ fn target(server: &ToyServer) -> Target {
 }
 
 fn run(server: &ToyServer, scenario: &Scenario, mode: Mode, bursts: usize) -> ScenarioReport {
-    let report = runner::run(scenario, &target(server), mode, bursts).unwrap();
+    let report = runner::run(scenario, &target(server).into(), mode, bursts).unwrap();
     eprintln!(
         "{} / {}: {} anomalies in {} bursts, spread {:?}",
         report.scenario,
@@ -151,7 +151,7 @@ fn single_packet_respects_the_server_stream_limit() {
     .unwrap();
     let error = runner::run(
         &scenario("redeem-safe.toml"),
-        &target(&server),
+        &target(&server).into(),
         Mode::SinglePacket,
         1,
     )

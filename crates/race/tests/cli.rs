@@ -183,3 +183,80 @@ fn builtins_are_listed_and_valid() {
         assert_eq!(tester(&["check", name]).status.code(), Some(0));
     }
 }
+
+#[test]
+fn every_target_must_be_valid_and_loopback() {
+    let server = ToyServer::start(ToyConfig::default()).unwrap();
+    let url = server.url();
+    let with_second = |second: &str| {
+        let output = tester(&[
+            "run",
+            &scenario("redeem-safe.toml"),
+            "--target",
+            &url,
+            "--target",
+            second,
+            "--bursts",
+            "1",
+        ]);
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        (output.status.code(), stderr)
+    };
+    let (code, stderr) = with_second("http://192.0.2.1:8080");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("192.0.2.1") && stderr.contains("not loopback"),
+        "{stderr}"
+    );
+    let (code, stderr) = with_second("ftp://127.0.0.1:21");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("target `ftp://127.0.0.1:21`"), "{stderr}");
+    assert_eq!(
+        server.requests(),
+        0,
+        "nothing may be sent before every target is checked"
+    );
+
+    let none = tester(&["run", &scenario("redeem-safe.toml"), "--bursts", "1"]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("--target"));
+}
+
+#[test]
+fn a_burst_split_across_two_instances_is_reported_with_both() {
+    let (a, b) = (
+        ToyServer::start(ToyConfig::default()).unwrap(),
+        ToyServer::start(ToyConfig::default()).unwrap(),
+    );
+    let out = out_dir("split").join("race.json");
+    // Each instance redeems the code once: the safe endpoint breaks across two processes.
+    let output = tester(&[
+        "run",
+        &scenario("redeem-safe.toml"),
+        "--target",
+        &a.url(),
+        "--target",
+        &b.url(),
+        "--bursts",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!((a.requests(), b.requests()), (8, 8));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(json["target"], a.url());
+    assert_eq!(json["targets"], serde_json::json!([a.url(), b.url()]));
+    assert_eq!(json["scenarios"][0]["anomalies"], 2);
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        table.contains(&format!("across 2 targets: {}, {}", a.url(), b.url())),
+        "{table}"
+    );
+}

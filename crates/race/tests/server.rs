@@ -99,7 +99,7 @@ fn builtin(name: &str) -> Scenario {
 }
 
 fn run(server: &Server, name: &str, mode: Mode, bursts: usize) -> ScenarioReport {
-    let report = runner::run(&builtin(name), &server.target(), mode, bursts).unwrap();
+    let report = runner::run(&builtin(name), &server.target().into(), mode, bursts).unwrap();
     assert_eq!(
         report.errors, 0,
         "{name} / {mode:?}: {:?}",

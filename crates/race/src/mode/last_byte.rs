@@ -1,5 +1,5 @@
-//! Last-byte synchronization over HTTP/1.1: one connection per request, everything but the last
-//! byte sent ahead, then the last bytes written back to back. Responses are parsed with
+//! Last-byte synchronization over HTTP/1.1: one connection per request (to that request's
+//! target), everything but the last byte sent ahead, then the last bytes written back to back. Responses are parsed with
 //! `httparse` (head and chunk sizes); the request asks for `connection: close`, so a body
 //! without a length ends at EOF.
 
@@ -10,22 +10,26 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::Outcome;
-use crate::wire::{MAX_RESPONSE_BYTES, Prepared, Response, Target, since};
+use crate::wire::{MAX_RESPONSE_BYTES, Prepared, Response, Targets, since};
 
 pub async fn fire(
-    target: &Target,
+    targets: &Targets,
     requests: &[Prepared],
     origin: Instant,
 ) -> Result<Vec<Outcome>, String> {
     let mut held = Vec::with_capacity(requests.len());
-    for request in requests {
+    for (index, request) in requests.iter().enumerate() {
+        let target = targets.for_request(index);
         let bytes = request.to_http1_bytes(target);
         let (ahead, last) = bytes.split_at(bytes.len().saturating_sub(1));
-        let mut stream = target.connect().await?;
+        let mut stream = target
+            .connect()
+            .await
+            .map_err(|error| targets.blame(target, error))?;
         stream
             .write_all(ahead)
             .await
-            .map_err(|error| format!("write: {error}"))?;
+            .map_err(|error| targets.blame(target, format!("write: {error}")))?;
         held.push((stream, last.to_vec()));
     }
     let invoke_ns = since(origin);

@@ -9,14 +9,14 @@ use std::time::Instant;
 
 use tokio::task::JoinHandle;
 
-use crate::wire::{Prepared, REQUEST_TIMEOUT, Response, Target, since};
+use crate::wire::{Prepared, REQUEST_TIMEOUT, Response, Targets, since};
 
 /// How the requests of a burst are synchronized.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
-    /// HTTP/2 (h2c, prior knowledge), one connection: every request but its final frame, a PING,
-    /// then every final frame in one write.
+    /// HTTP/2 (h2c, prior knowledge), one connection per target: every request but its final
+    /// frame, a PING, then every final frame in one write per connection.
     SinglePacket,
     /// HTTP/1.1, one connection per request: all but the last byte, then the last bytes together.
     LastByte,
@@ -35,17 +35,18 @@ impl Mode {
         }
     }
 
-    /// Fires one burst. `Err` means the burst as a whole could not be sent.
+    /// Fires one burst, request `i` to `targets.for_request(i)`. `Err` means the burst as a whole
+    /// could not be sent.
     pub async fn fire(
         self,
-        target: &Target,
+        targets: &Targets,
         requests: &[Prepared],
         origin: Instant,
     ) -> Result<Vec<Outcome>, String> {
         match self {
-            Mode::SinglePacket => single_packet::fire(target, requests, origin).await,
-            Mode::LastByte => last_byte::fire(target, requests, origin).await,
-            Mode::Naive => naive::fire(target, requests, origin).await,
+            Mode::SinglePacket => single_packet::fire(targets, requests, origin).await,
+            Mode::LastByte => last_byte::fire(targets, requests, origin).await,
+            Mode::Naive => naive::fire(targets, requests, origin).await,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The baseline a user would write: one task per request, released by a barrier, each sending a
-//! whole request on a connection opened beforehand (so connection setup is not in the spread).
+//! whole request on a connection opened beforehand (so connection setup is not in the spread) to
+//! that request's target.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -7,22 +8,26 @@ use std::time::Instant;
 use tokio::sync::Barrier;
 
 use super::Outcome;
-use crate::wire::{Http1, Prepared, Target, since};
+use crate::wire::{Http1, Prepared, Targets, since};
 
 pub async fn fire(
-    target: &Target,
+    targets: &Targets,
     requests: &[Prepared],
     origin: Instant,
 ) -> Result<Vec<Outcome>, String> {
     let mut connections = Vec::with_capacity(requests.len());
-    for _ in requests {
-        connections.push(Http1::connect(target).await?);
+    for index in 0..requests.len() {
+        let target = targets.for_request(index);
+        let connection = Http1::connect(target)
+            .await
+            .map_err(|error| targets.blame(target, error))?;
+        connections.push(connection);
     }
     let barrier = Arc::new(Barrier::new(requests.len()));
     let mut tasks = Vec::with_capacity(requests.len());
-    for (connection, request) in connections.into_iter().zip(requests) {
+    for (index, (connection, request)) in connections.into_iter().zip(requests).enumerate() {
         let barrier = Arc::clone(&barrier);
-        let target = target.clone();
+        let target = targets.for_request(index).clone();
         let request = request.clone();
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;

@@ -9,6 +9,9 @@
 //!   `POST` with `If-Match: "n"`: 412 when stale, else the version becomes n + 1 (200
 //!   `{"version": n+1}` and the new ETag). The racy one compares, waits, then writes.
 //!
+//! Each server keeps its own state, like one process of a service behind a load balancer, and
+//! counts the requests it handled ([`ToyServer::requests`]).
+//!
 //! When `stamp` is set, every response carries `x-raceproof-handler-start-ns`: the instant the
 //! handler started (after the whole request arrived), in nanoseconds since the Unix epoch, as
 //! raceproof's server does with its timing flag.
@@ -19,6 +22,7 @@ mod contract;
 use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -60,11 +64,13 @@ struct State {
     redeemed: Mutex<HashSet<String>>,
     items: Mutex<HashMap<String, u64>>,
     contract: Mutex<contract::Users>,
+    requests: AtomicUsize,
 }
 
 /// A running toy target; it stops when dropped.
 pub struct ToyServer {
     pub addr: SocketAddr,
+    state: Arc<State>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -83,19 +89,27 @@ impl ToyServer {
         let listener = runtime.block_on(TcpListener::bind(bind))?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let state = Arc::new(State::default());
+        let served = Arc::clone(&state);
         let thread = std::thread::spawn(move || {
             runtime.block_on(async move {
                 tokio::select! {
-                    () = serve(listener, config) => {}
+                    () = serve(listener, config, served) => {}
                     _ = stopped => {}
                 }
             });
         });
         Ok(ToyServer {
             addr,
+            state,
             stop: Some(stop),
             thread: Some(thread),
         })
+    }
+
+    /// How many requests this server has handled (every path, every protocol).
+    pub fn requests(&self) -> usize {
+        self.state.requests.load(Ordering::SeqCst)
     }
 
     pub fn url(&self) -> String {
@@ -131,8 +145,7 @@ impl Drop for ToyServer {
     }
 }
 
-async fn serve(listener: TcpListener, config: ToyConfig) {
-    let state = Arc::new(State::default());
+async fn serve(listener: TcpListener, config: ToyConfig, state: Arc<State>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
@@ -173,6 +186,7 @@ async fn handle(
     config: ToyConfig,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    state.requests.fetch_add(1, Ordering::SeqCst);
     let (parts, body) = request.into_parts();
     let body = body
         .collect()
