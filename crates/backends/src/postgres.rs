@@ -61,7 +61,7 @@ pub enum PgSetupError {
 /// A [`UserRepository`] in PostgreSQL, shared by every process using the same database and
 /// schema.
 pub struct PgUserRepository {
-    pool: Pool,
+    pool: OwnThreadDrop,
     schema: String,
     require_precondition: bool,
 }
@@ -71,6 +71,21 @@ impl std::fmt::Debug for PgUserRepository {
         f.debug_struct("PgUserRepository")
             .field("schema", &self.schema)
             .finish_non_exhaustive()
+    }
+}
+
+/// The pool, closed on a thread of its own. Each `postgres::Client` drives a private tokio
+/// runtime and blocks on it when dropped (to say goodbye to the server), which panics on a
+/// thread that is running another runtime: an async server dropping its state at shutdown
+/// would abort.
+struct OwnThreadDrop(Option<Pool>);
+
+impl Drop for OwnThreadDrop {
+    fn drop(&mut self) {
+        if let Some(pool) = self.0.take() {
+            // A connection that fails to close is no reason to abort the process.
+            let _ = std::thread::spawn(move || drop(pool)).join();
+        }
     }
 }
 
@@ -266,7 +281,7 @@ impl PgUserRepository {
         ));
         let pool = crate::pool(PostgresConnectionManager::new(pg, NoTls), config);
         Ok(Self {
-            pool,
+            pool: OwnThreadDrop(Some(pool)),
             schema: schema.to_owned(),
             require_precondition: false,
         })
@@ -294,6 +309,9 @@ impl PgUserRepository {
         &self,
     ) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, BackendError> {
         self.pool
+            .0
+            .as_ref()
+            .ok_or_else(|| BackendError::unavailable("postgres: the pool is closed"))?
             .get()
             .map_err(|_| BackendError::unavailable("postgres: no connection available in time"))
     }

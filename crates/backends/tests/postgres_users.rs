@@ -408,3 +408,26 @@ fn argon2id_hashes_survive_the_database() {
         1
     );
 }
+
+/// A server drops its state on its async runtime at shutdown: the repository's pooled
+/// connections (blocking clients, each with a private runtime) must close without a panic
+/// there, or the process aborts instead of exiting cleanly.
+#[test]
+fn a_repository_with_open_connections_can_be_dropped_on_an_async_runtime() {
+    let test = "a_repository_with_open_connections_can_be_dropped_on_an_async_runtime";
+    let Some(fixture) = Fixture::new(test) else {
+        return;
+    };
+    let repo = PgUserRepository::with_schema(
+        &database_url(),
+        fixture.repo.schema(),
+        PoolConfig::default(),
+    )
+    .unwrap();
+    // The pool keeps this connection open after the ping.
+    repo.ping().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async move { drop(repo) });
+}
