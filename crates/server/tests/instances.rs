@@ -1,11 +1,17 @@
-//! Several instances, for real (issue 11): two server processes on loopback, one signed
-//! message sent to both at once. Sharing a Redis replay store they admit it once between
-//! them; each with its own memory, each admits it. Then a restart: with Redis the replay is
-//! still refused, with memory it is admitted again.
+//! Several instances, for real (issue 11): two server processes on loopback.
 //!
-//! The Redis tests are opted in like the backend tests (`RACEPROOF_BACKEND_TESTS=1`, or `CI=true`, where a
-//! Redis that does not answer fails the test); `REDIS_URL` names the server
-//! (default `redis://127.0.0.1:6379`).
+//! - One signed message sent to both at once: sharing a Redis replay store they admit it
+//!   once between them; each with its own memory, each admits it.
+//! - The race tester's scenarios, each burst split between the two: sharing Redis and
+//!   PostgreSQL, no anomaly and one audit log; each with its own memory, the cross-instance
+//!   double update and replay in every burst.
+//! - Restarts: with Redis a replay is still refused, with memory it is admitted again; with
+//!   PostgreSQL the users keep what they changed.
+//!
+//! The backend tests are opted in like those of `raceproof-backends`
+//! (`RACEPROOF_BACKEND_TESTS=1`, or `CI=true`, where a backend that does not answer fails the
+//! test); `REDIS_URL` and `DATABASE_URL` name the servers (defaults
+//! `redis://127.0.0.1:6379`, `postgres://postgres@127.0.0.1:5432/test`).
 #![cfg(not(loom))]
 #![allow(clippy::unwrap_used)]
 
@@ -16,13 +22,16 @@ use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use raceproof_race::Targets;
+use raceproof_race::{Mode, Scenario, ScenarioReport, runner};
 
 const USERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/users.example.toml");
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-/// Messages per configuration, and copies of each sent to each instance at once.
-const ROUNDS: usize = 50;
-const PER_INSTANCE: usize = 4;
+/// Bursts per scenario and mode.
+const BURSTS: usize = 10;
 
 fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
@@ -40,35 +49,68 @@ fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| raceproof_backends::DEFAULT_REDIS_URL.to_owned())
 }
 
-/// The Redis URL when Redis answers; in CI a silent Redis fails the test.
+fn database_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| raceproof_backends::DEFAULT_DATABASE_URL.to_owned())
+}
+
+/// Whether a backend answered: in CI a silent one fails the test; locally the test says how
+/// to start it and is skipped.
+fn answered(test: &str, name: &str, answered: bool) -> bool {
+    if answered {
+        return true;
+    }
+    assert!(
+        !in_ci(),
+        "{test}: {name} is not answering in CI (REDIS_URL / DATABASE_URL)"
+    );
+    let how = match name {
+        "redis" => {
+            "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save \"\" --appendonly no"
+        }
+        _ => "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+    };
+    eprintln!("{test}: skipped, {name} is not answering; start it with: {how}");
+    false
+}
+
+/// The Redis URL when Redis answers.
 fn redis(test: &str) -> Option<String> {
     if !opted_in(test) {
         return None;
     }
     let url = redis_url();
-    let answered = raceproof_backends::redis::RedisReplayStore::connect(
+    let up = raceproof_backends::redis::RedisReplayStore::connect(
         &url,
         raceproof_backends::PoolConfig::default(),
     )
     .is_ok_and(|store| store.ping().is_ok());
-    if answered {
-        return Some(url);
-    }
-    assert!(!in_ci(), "{test}: redis is not answering in CI (REDIS_URL)");
-    eprintln!(
-        "{test}: skipped, redis is not answering; start it with: redis-server --daemonize yes \
-         --bind 127.0.0.1 --port 6379 --save \"\" --appendonly no"
-    );
-    None
+    answered(test, "redis", up).then_some(url)
 }
 
-/// A key prefix no other run uses.
+/// The PostgreSQL URL when PostgreSQL answers.
+fn postgres(test: &str) -> Option<String> {
+    if !opted_in(test) {
+        return None;
+    }
+    let url = database_url();
+    let up = raceproof_backends::postgres::PgUserRepository::connect(
+        &url,
+        raceproof_backends::PoolConfig::default(),
+    )
+    .is_ok_and(|repo| repo.ping().is_ok());
+    answered(test, "postgres", up).then_some(url)
+}
+
+/// A key prefix or schema name no other run uses (lowercase letters, digits and '_').
 fn unique_prefix() -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_nanos();
-    format!("rptest_{}_{nanos}", std::process::id())
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    format!("rptest_{}_{nanos}_{n}", std::process::id())
 }
 
 fn now() -> i64 {
@@ -84,46 +126,83 @@ fn now() -> i64 {
 struct Instance {
     child: Child,
     addr: SocketAddr,
+    /// What it logged up to "listening".
+    log: String,
+}
+
+/// The state instances share; `None` keeps it in each process's memory.
+#[derive(Debug, Clone, Copy, Default)]
+struct Shared<'a> {
+    /// `/operate`'s replay set: Redis URL and key prefix.
+    replay: Option<(&'a str, &'a str)>,
+    /// The users and the audit log: PostgreSQL URL and schema.
+    users: Option<(&'a str, &'a str)>,
+}
+
+impl<'a> Shared<'a> {
+    fn replay(url: &'a str, prefix: &'a str) -> Self {
+        Self {
+            replay: Some((url, prefix)),
+            users: None,
+        }
+    }
 }
 
 impl Instance {
-    /// Starts the binary on a free loopback port; `replay` is the Redis URL and prefix, or
-    /// `None` for in-memory state.
-    fn start(replay: Option<(&str, &str)>) -> Self {
+    /// Starts the binary on a free loopback port with its handler-start stamps on (the
+    /// race tester reports the spread of a burst across both processes).
+    fn start(shared: Shared<'_>) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_raceproof-server"));
         command
             .args(["--listen", "127.0.0.1:0", "--users", USERS])
             .args(["--hasher", "fast", "--webhook-secret", SECRET])
+            .arg("--expose-timing")
             .env("RUST_LOG", "info")
             .env_remove("RACEPROOF_WEBHOOK_SECRET")
             .env_remove("RACEPROOF_REPLAY_STORE")
+            .env_remove("RACEPROOF_USERS_DB")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        if let Some((url, prefix)) = replay {
+        if let Some((url, prefix)) = shared.replay {
             command.args(["--replay-store", url, "--replay-prefix", prefix]);
+        }
+        if let Some((url, schema)) = shared.users {
+            command.args(["--users-db", url, "--users-schema", schema]);
         }
         let mut child = command.spawn().unwrap();
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
+        let mut log = String::new();
         let addr = loop {
-            line.clear();
+            let mut line = String::new();
             assert!(
                 stderr.read_line(&mut line).unwrap() > 0,
-                "server exited early"
+                "server exited early: {log}"
             );
+            log.push_str(&line);
             if let Some(rest) = line.split("addr=").nth(1) {
-                let expected = if replay.is_some() { "redis" } else { "memory" };
-                assert!(
-                    line.contains(&format!("replay_store=\"{expected}\""))
-                        || line.contains(&format!("replay_store={expected}")),
-                    "{line}"
-                );
+                let replay = if shared.replay.is_some() {
+                    "redis"
+                } else {
+                    "memory"
+                };
+                let users = if shared.users.is_some() {
+                    "postgres"
+                } else {
+                    "memory"
+                };
+                for (field, expected) in [("replay_store", replay), ("users_store", users)] {
+                    assert!(
+                        line.contains(&format!("{field}=\"{expected}\""))
+                            || line.contains(&format!("{field}={expected}")),
+                        "{line}"
+                    );
+                }
                 break rest.split_whitespace().next().unwrap().parse().unwrap();
             }
         };
         // Keep draining the log so that the server never blocks on a full pipe.
         std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-        Self { child, addr }
+        Self { child, addr, log }
     }
 
     /// SIGTERM, then waits for a clean exit.
@@ -223,78 +302,157 @@ async fn send_once(addr: SocketAddr, message: &Message) -> u16 {
         .as_u16()
 }
 
-/// Sends `message` `PER_INSTANCE` times to each instance, every request on its own open
-/// connection, all released together by a barrier; the statuses.
-async fn burst(addrs: [SocketAddr; 2], message: &Message) -> Vec<u16> {
-    let copies = 2 * PER_INSTANCE;
-    let barrier = Arc::new(tokio::sync::Barrier::new(copies));
-    let mut tasks = Vec::with_capacity(copies);
-    for i in 0..copies {
-        let addr = addrs[i % 2];
-        let request = operate(addr, message);
-        let barrier = Arc::clone(&barrier);
-        tasks.push(tokio::spawn(async move {
-            let mut sender = connect(addr).await;
-            barrier.wait().await;
-            sender
-                .send_request(request)
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }));
-    }
-    let mut statuses = Vec::with_capacity(copies);
-    for task in tasks {
-        statuses.push(task.await.unwrap());
-    }
-    statuses
-}
+// ---------------------------------------------------------------------------------------
+// The race tester's scenarios, each burst split between the two instances
 
-/// Runs `ROUNDS` bursts of fresh messages across `a` and `b`; admissions (200s) per
-/// message, after checking that every other answer is a 409.
-async fn admissions_per_message(a: &Instance, b: &Instance, label: &str) -> Vec<usize> {
-    let mut admissions = Vec::with_capacity(ROUNDS);
-    for round in 0..ROUNDS {
-        let message = message(format!("msg_{label}_{round}_{}", unique_prefix()));
-        let statuses = burst([a.addr, b.addr], &message).await;
-        assert!(
-            statuses.iter().all(|s| *s == 200 || *s == 409),
-            "round {round}: {statuses:?}"
+/// A built-in scenario of the race tester, with the webhook secret written in (tests run in
+/// parallel and share the environment).
+fn scenario(name: &str) -> Scenario {
+    let source = raceproof_race::scenario::BUILTINS
+        .iter()
+        .find(|(builtin, _)| *builtin == name)
+        .unwrap()
+        .1
+        .replace(
+            r#"secret_env = "RACEPROOF_WEBHOOK_SECRET""#,
+            &format!(r#"secret = "{SECRET}""#),
         );
-        admissions.push(statuses.iter().filter(|s| **s == 200).count());
-    }
-    let min = admissions.iter().min().unwrap();
-    let max = admissions.iter().max().unwrap();
-    let twice = admissions.iter().filter(|n| **n > 1).count();
-    eprintln!(
-        "{label}: {ROUNDS} messages x {} requests ({PER_INSTANCE} per instance, released \
-         together): admissions per message min {min} max {max}; messages admitted more than \
-         once: {twice}",
-        2 * PER_INSTANCE
-    );
-    admissions
+    Scenario::parse(&source, name).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_instances_sharing_redis_admit_each_message_once() {
-    let test = "two_instances_sharing_redis_admit_each_message_once";
-    let Some(url) = redis(test) else { return };
+fn targets(instances: &[&Instance]) -> Targets {
+    let urls: Vec<String> = instances
+        .iter()
+        .map(|instance| format!("http://{}", instance.addr))
+        .collect();
+    runtime().block_on(Targets::resolve(&urls, false)).unwrap()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Runs `name` for [`BURSTS`] bursts in `mode`, request `i` of each burst to
+/// `targets[i % n]`; every burst fired and some request succeeded (else nothing was tested).
+fn race(targets: &Targets, name: &str, mode: Mode) -> ScenarioReport {
+    let report = runner::run(&scenario(name), targets, mode, BURSTS).unwrap();
+    assert_eq!(
+        report.errors, 0,
+        "{name} / {mode:?}: {:?}",
+        report.first_error
+    );
+    assert!(
+        report.bursts_without_success < report.bursts,
+        "{name} / {mode:?}: no request succeeded"
+    );
+    eprintln!(
+        "{name} / {}: {} of {} bursts anomalous, across {} instance(s)",
+        mode.as_str(),
+        report.anomalies,
+        report.bursts,
+        targets.as_slice().len()
+    );
+    report
+}
+
+/// `GET /audit` as root.
+fn audit(instance: &Instance) -> raceproof_server::app::AuditLog {
+    let addr = instance.addr;
+    let credentials = raceproof_core::auth::Credentials::new("root", "r00t").unwrap();
+    runtime().block_on(async move {
+        let request = Request::get(format!("http://{addr}/audit"))
+            .header("host", addr.to_string())
+            .header("authorization", credentials.to_header())
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let response = connect(addr).await.send_request(request).await.unwrap();
+        assert_eq!(response.status(), 200);
+        let body = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        serde_json::from_slice(&body).unwrap()
+    })
+}
+
+/// What issue 11 asks of several instances: with the replay set in Redis and the users in
+/// PostgreSQL, no scenario finds an anomaly when its bursts are split between two
+/// processes, and both processes serve the same audit log.
+#[test]
+fn split_bursts_find_nothing_when_two_instances_share_redis_and_postgres() {
+    let test = "split_bursts_find_nothing_when_two_instances_share_redis_and_postgres";
+    let (Some(redis), Some(pg)) = (redis(test), postgres(test)) else {
+        return;
+    };
     let prefix = unique_prefix();
-    let a = Instance::start(Some((&url, &prefix)));
-    let b = Instance::start(Some((&url, &prefix)));
-    let admissions = admissions_per_message(&a, &b, "redis").await;
-    // Zero anomalies: every message admitted exactly once across both instances.
-    assert!(admissions.iter().all(|n| *n == 1), "{admissions:?}");
+    let shared = Shared {
+        replay: Some((&redis, &prefix)),
+        users: Some((&pg, &prefix)),
+    };
+    let a = Instance::start(shared);
+    let b = Instance::start(shared);
+    let both = targets(&[&a, &b]);
+    for name in [
+        "update-email-same-version",
+        "promote-vs-demote",
+        "promote-vs-password",
+        "operate-replay-webhooks",
+    ] {
+        for mode in Mode::ALL {
+            let report = race(&both, name, mode);
+            assert_eq!(
+                report.anomalies, 0,
+                "{name} / {mode:?}: {:?}",
+                report.example
+            );
+        }
+    }
+    // One log, whichever instance answers: every commit of both, numbered without a gap.
+    let (log_a, log_b) = (audit(&a), audit(&b));
+    assert_eq!(log_a, log_b);
+    assert!(log_a.entries.len() > 3 * BURSTS, "{}", log_a.entries.len());
+    for (n, entry) in log_a.entries.iter().enumerate() {
+        assert_eq!(entry.seq, n as u64 + 1, "{entry:?}");
+    }
+    a.stop();
+    b.stop();
+    drop_schema(&pg, &prefix);
+}
+
+/// The same split with each process keeping its own state: the double update and the
+/// replay get through in every burst (each instance grants one), while one instance alone
+/// refuses them. No backend involved: runs everywhere.
+#[test]
+fn split_bursts_break_per_process_state_in_every_burst() {
+    let a = Instance::start(Shared::default());
+    let b = Instance::start(Shared::default());
+    let (alone, both) = (targets(&[&a]), targets(&[&a, &b]));
+    for name in ["update-email-same-version", "operate-replay-webhooks"] {
+        // Split first: the scenario's setup reads alice's version from the first instance,
+        // so both must have seen the same number of updates.
+        for mode in Mode::ALL {
+            let report = race(&both, name, mode);
+            assert_eq!(report.anomalies, report.bursts, "{name} / {mode:?}");
+        }
+        for mode in Mode::ALL {
+            assert_eq!(race(&alone, name, mode).anomalies, 0, "{name} / {mode:?}");
+        }
+    }
     a.stop();
     b.stop();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_instances_with_memory_state_each_admit_the_same_message() {
+// ---------------------------------------------------------------------------------------
+// /operate across instances and restarts
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_message_is_admitted_once_per_process_with_memory_state() {
     // No backend involved: runs everywhere.
-    let a = Instance::start(None);
-    let b = Instance::start(None);
+    let a = Instance::start(Shared::default());
+    let b = Instance::start(Shared::default());
     // Deterministic: A admits, then B, which never saw A's set, admits the replay.
     let replayed = message(format!("msg_sequential_{}", unique_prefix()));
     let sequential = [
@@ -304,9 +462,6 @@ async fn two_instances_with_memory_state_each_admit_the_same_message() {
     ];
     eprintln!("memory, sequential A, B, A: {sequential:?}");
     assert_eq!(sequential, [200, 200, 409]);
-    // Split bursts: each process admits each message once, so twice in all.
-    let admissions = admissions_per_message(&a, &b, "memory").await;
-    assert!(admissions.iter().all(|n| *n == 2), "{admissions:?}");
     a.stop();
     b.stop();
 }
@@ -316,21 +471,147 @@ async fn a_restart_forgets_nothing_with_redis_and_everything_in_memory() {
     let test = "a_restart_forgets_nothing_with_redis_and_everything_in_memory";
     let Some(url) = redis(test) else { return };
     let prefix = unique_prefix();
-    for (label, replay) in [
-        ("redis", Some((url.as_str(), prefix.as_str()))),
-        ("memory", None),
+    for (label, shared) in [
+        ("redis", Shared::replay(&url, &prefix)),
+        ("memory", Shared::default()),
     ] {
         let message = message(format!("msg_restart_{label}_{}", unique_prefix()));
-        let first = Instance::start(replay);
+        let first = Instance::start(shared);
         let admitted = send_once(first.addr, &message).await;
         let again = send_once(first.addr, &message).await;
         first.stop();
-        let second = Instance::start(replay);
+        let second = Instance::start(shared);
         let after_restart = send_once(second.addr, &message).await;
         second.stop();
         eprintln!("{label}: admit {admitted}, replay {again}, restart, replay {after_restart}");
         assert_eq!((admitted, again), (200, 409), "{label}");
-        let expected = if replay.is_some() { 409 } else { 200 };
+        let expected = if shared.replay.is_some() { 409 } else { 200 };
         assert_eq!(after_restart, expected, "{label}: replay after a restart");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Users in PostgreSQL across restarts
+
+/// Sends `request` on a new connection: status, ETag, JSON body.
+async fn send(
+    addr: SocketAddr,
+    request: Request<Full<Bytes>>,
+) -> (u16, Option<String>, serde_json::Value) {
+    let response = connect(addr).await.send_request(request).await.unwrap();
+    let status = response.status().as_u16();
+    let etag = response
+        .headers()
+        .get("etag")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    (
+        status,
+        etag,
+        serde_json::from_slice(&body).unwrap_or_default(),
+    )
+}
+
+fn update_email(addr: SocketAddr, if_match: &str, email: &str) -> Request<Full<Bytes>> {
+    let credentials = raceproof_core::auth::Credentials::new("alice", "s3cr3t").unwrap();
+    Request::post(format!("http://{addr}/update-email"))
+        .header("host", addr.to_string())
+        .header("content-type", "application/json")
+        .header("authorization", credentials.to_header())
+        .header("if-match", if_match)
+        .body(Full::new(Bytes::from(format!(r#"{{"email":"{email}"}}"#))))
+        .unwrap()
+}
+
+fn get_user(addr: SocketAddr, id: &str) -> Request<Full<Bytes>> {
+    Request::get(format!("http://{addr}/users/{id}"))
+        .header("host", addr.to_string())
+        .body(Full::new(Bytes::new()))
+        .unwrap()
+}
+
+/// Plain `#[test]`: the PostgreSQL client that checks the database blocks on its own
+/// runtime.
+#[test]
+fn users_in_postgres_outlive_a_restart_and_the_file_adds_only_missing_ones() {
+    let test = "users_in_postgres_outlive_a_restart_and_the_file_adds_only_missing_ones";
+    let Some(url) = postgres(test) else { return };
+    let schema = unique_prefix();
+    let shared = Shared {
+        replay: None,
+        users: Some((&url, &schema)),
+    };
+    let rt = runtime();
+    let first = Instance::start(shared);
+    assert!(first.log.contains("added=4 kept=0"), "{}", first.log);
+    let changed = rt.block_on(send(
+        first.addr,
+        update_email(first.addr, "\"1\"", "alice@new.example"),
+    ));
+    assert_eq!(changed.0, 200, "{:?}", changed.2);
+    assert_eq!(changed.1.as_deref(), Some("\"2\""));
+    first.stop();
+
+    // The file still says alice@example.com: the stored record wins.
+    let second = Instance::start(shared);
+    assert!(second.log.contains("added=0 kept=4"), "{}", second.log);
+    let (status, etag, body) = rt.block_on(send(second.addr, get_user(second.addr, "alice")));
+    assert_eq!((status, etag.as_deref()), (200, Some("\"2\"")));
+    assert_eq!(body["email"], "alice@new.example");
+    // The version it read before the restart is stale now.
+    let stale = rt.block_on(send(
+        second.addr,
+        update_email(second.addr, "\"1\"", "again@example"),
+    ));
+    assert_eq!(stale.0, 412, "{:?}", stale.2);
+    second.stop();
+    drop_schema(&url, &schema);
+}
+
+/// Removes a test's schema (best effort: a leftover one only takes space).
+fn drop_schema(url: &str, schema: &str) {
+    if let Ok(mut client) = postgres::Client::connect(url, postgres::NoTls) {
+        let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+    }
+}
+
+/// `--users-db` is refused, with a clear message and before any connection, for a seed
+/// variant and for a URL that is not PostgreSQL's; the URL is never printed.
+#[test]
+fn users_db_is_refused_for_seed_variants_and_other_urls() {
+    for (args, expected) in [
+        (
+            [
+                "--variant",
+                "seed_fix",
+                "--users-db",
+                "postgres://u:hunter2@127.0.0.1:1/db",
+            ],
+            "only proven_fix keeps its users in a database",
+        ),
+        (
+            [
+                "--variant",
+                "proven_fix",
+                "--users-db",
+                "mysql://u:hunter2@127.0.0.1:1/db",
+            ],
+            "expected a postgres:// URL",
+        ),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_raceproof-server"))
+            .args(["--listen", "127.0.0.1:0", "--users", USERS])
+            .args(["--hasher", "fast", "--webhook-secret", SECRET])
+            .args(args)
+            .env_remove("RACEPROOF_USERS_DB")
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{log}");
+        assert!(log.contains(expected), "{log}");
+        assert!(!log.contains("hunter2"), "{log}");
     }
 }
