@@ -1,4 +1,4 @@
-//! `cargo xtask bench [--quick] [--http]`: figures that hold from run to run.
+//! `cargo xtask bench [--quick] [--http] [--backends]`: figures that hold from run to run.
 //!
 //! - the criterion benches (`benches/strategies.rs`) run [`RUNS`] times ([`QUICK_RUNS`]
 //!   with `--quick`); every timing is reported as the median of the runs with its min–max,
@@ -8,7 +8,9 @@
 //!   which other work on the machine does not move;
 //! - the replay set's single-admit percentiles while a million entries turn over
 //!   (`benches/replay_turnover.rs`);
-//! - with `--http`, the server's loopback HTTP bench (`target/raceproof/http.{json,md}`).
+//! - with `--http`, the server's loopback HTTP bench (`target/raceproof/http.{json,md}`);
+//! - with `--backends`, each shared-state operation in memory, in Redis and in PostgreSQL
+//!   (`target/raceproof/backends.{json,md}`; both services must answer, see `.ci/run`).
 //!
 //! Everything goes to `target/raceproof/bench.json` and `bench.md`, which
 //! `cargo xtask readme` puts in the README.
@@ -70,7 +72,7 @@ struct BenchReport {
     replay_turnover: Option<Value>,
 }
 
-pub fn run(root: &Path, quick: bool, http: bool) -> Result<(), String> {
+pub fn run(root: &Path, quick: bool, http: bool, backends: bool) -> Result<(), String> {
     let runs = if quick { QUICK_RUNS } else { RUNS };
     let mut per_run = Vec::new();
     for n in 1..=runs {
@@ -124,14 +126,13 @@ pub fn run(root: &Path, quick: bool, http: bool) -> Result<(), String> {
     write(&dir.join("bench.md"), &table)?;
     println!("{table}");
 
-    if http {
-        super::run(super::cargo(root).args([
-            "bench",
-            "-p",
-            "raceproof-server",
-            "--bench",
-            "http",
-        ]))?;
+    for (wanted, package, bench) in [
+        (http, "raceproof-server", "http"),
+        (backends, "raceproof-backends", "backends"),
+    ] {
+        if wanted {
+            super::run(super::cargo(root).args(["bench", "-p", package, "--bench", bench]))?;
+        }
     }
     Ok(())
 }

@@ -6,10 +6,11 @@
 //! - `replay FLOW/VARIANT [--log]`: re-runs one violated catalogue model on exactly its
 //!   failing schedule (loom's checkpoint), with loom's own log on `--log`.
 //! - `test`: every test, the normal suite and then the loom suite.
-//! - `bench [--quick] [--http]`: the criterion benches (several runs: medians and spreads),
-//!   instruction counts under callgrind, the replay set's turnover percentiles, into
-//!   `target/raceproof/bench.json` and `bench.md`; `--http` adds the server's HTTP bench
-//!   (`http.md`).
+//! - `bench [--quick] [--http] [--backends]`: the criterion benches (several runs: medians
+//!   and spreads), instruction counts under callgrind, the replay set's turnover
+//!   percentiles, into `target/raceproof/bench.json` and `bench.md`; `--http` adds the
+//!   server's HTTP bench (`http.md`), `--backends` the in-memory / Redis / PostgreSQL one
+//!   (`backends.md`).
 //! - `readme`: regenerates the README's tables from the reports in `target/raceproof/`.
 
 mod bench;
@@ -18,7 +19,7 @@ mod readme;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <verify | replay FLOW/VARIANT [--log] | stress [RUNS] | test | bench [--quick] [--http] | readme>";
+const USAGE: &str = "usage: cargo xtask <verify | replay FLOW/VARIANT [--log] | stress [RUNS] | test | bench [--quick] [--http] [--backends] | readme>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
             &root,
             args.iter().any(|a| a == "--quick"),
             args.iter().any(|a| a == "--http"),
+            args.iter().any(|a| a == "--backends"),
         ),
         Some("readme") => readme::regenerate(&root),
         _ => Err(USAGE.to_owned()),

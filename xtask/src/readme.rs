@@ -20,12 +20,15 @@ pub fn regenerate(root: &Path) -> Result<(), String> {
     if let Ok(bench) = std::fs::read_to_string(reports.join("bench.md")) {
         readme = replace_section(&readme, "bench", bench.trim_end())?;
     }
-    // Written by `cargo xtask bench --http` (the server's loopback bench).
-    if let Ok(http) = std::fs::read_to_string(reports.join("http.md")) {
-        if readme.contains("<!-- http -->") {
-            readme = replace_section(&readme, "http", http.trim_end())?;
-        } else {
-            eprintln!("README.md has no <!-- http --> marker: http.md left out");
+    // Written by `cargo xtask bench --http` (the server's loopback bench) and
+    // `--backends` (in memory, Redis, PostgreSQL).
+    for name in ["http", "backends"] {
+        if let Ok(table) = std::fs::read_to_string(reports.join(format!("{name}.md"))) {
+            if readme.contains(&format!("<!-- {name} -->")) {
+                readme = replace_section(&readme, name, table.trim_end())?;
+            } else {
+                eprintln!("README.md has no <!-- {name} --> marker: {name}.md left out");
+            }
         }
     }
     std::fs::write(&path, readme).map_err(|e| format!("cannot write README.md: {e}"))?;

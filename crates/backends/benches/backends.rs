@@ -261,7 +261,11 @@ mod run {
             .unwrap_or_else(|| root.join("target"));
         let dir = target.join("raceproof");
         std::fs::create_dir_all(&dir).unwrap();
+        let machine = std::env::var("RACEPROOF_MACHINE").unwrap_or_else(|_| {
+            "an unnamed machine (run it through `cargo xtask bench --backends`)".to_owned()
+        });
         let json = serde_json::json!({
+            "machine": machine,
             "threads": threads,
             "ops_per_thread": per_thread,
             "notes": notes,
@@ -293,7 +297,8 @@ mod run {
         }
         let _ = writeln!(
             md,
-            "\n{threads} threads x {per_thread} operations each, loopback, pools of {} connections.",
+            "\n{threads} threads x {per_thread} operations each, loopback, pools of {} connections; \
+             measured on {machine} by `cargo xtask bench --backends`.",
             PoolConfig::default().max_connections
         );
         for note in notes {
