@@ -31,6 +31,20 @@ pub fn regenerate(root: &Path) -> Result<(), String> {
             }
         }
     }
+    // Written by the server's two-instance test (`crates/server/tests/instances.rs`), one
+    // file per configuration; the shared-backend rows need Redis and PostgreSQL.
+    let instance_rows: String = ["shared", "memory", "alone"]
+        .iter()
+        .filter_map(|file| {
+            std::fs::read_to_string(reports.join(format!("instances-{file}.md"))).ok()
+        })
+        .collect();
+    if !instance_rows.is_empty() {
+        let table = format!(
+            "| state | scenario | mode | anomalous bursts |\n|---|---|---|---:|\n{instance_rows}"
+        );
+        readme = replace_section(&readme, "instances", table.trim_end())?;
+    }
     std::fs::write(&path, readme).map_err(|e| format!("cannot write README.md: {e}"))?;
     println!("README.md tables regenerated from {}", reports.display());
     Ok(())

@@ -358,6 +358,42 @@ fn race(targets: &Targets, name: &str, mode: Mode) -> ScenarioReport {
     report
 }
 
+/// The rows a passing test leaves in `target/raceproof/instances-<file>.md`, from which
+/// `cargo xtask readme` builds the README's table (nothing there is typed by hand).
+struct Tally {
+    file: &'static str,
+    rows: String,
+}
+
+impl Tally {
+    fn new(file: &'static str) -> Self {
+        Self {
+            file,
+            rows: String::new(),
+        }
+    }
+
+    fn add(&mut self, state: &str, name: &str, mode: Mode, report: &ScenarioReport) {
+        self.rows.push_str(&format!(
+            "| {state} | {name} | {} | {} / {} |\n",
+            mode.as_str(),
+            report.anomalies,
+            report.bursts
+        ));
+    }
+
+    /// Called once every assertion has held.
+    fn write(self) {
+        let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"),
+            std::path::PathBuf::from,
+        );
+        let dir = target.join("raceproof");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("instances-{}.md", self.file)), self.rows).unwrap();
+    }
+}
+
 /// `GET /audit` as root.
 fn audit(instance: &Instance) -> raceproof_server::app::AuditLog {
     let addr = instance.addr;
@@ -395,6 +431,7 @@ fn split_bursts_find_nothing_when_two_instances_share_redis_and_postgres() {
     let a = Instance::start(shared);
     let b = Instance::start(shared);
     let both = targets(&[&a, &b]);
+    let mut tally = Tally::new("shared");
     for name in [
         "update-email-same-version",
         "promote-vs-demote",
@@ -408,6 +445,7 @@ fn split_bursts_find_nothing_when_two_instances_share_redis_and_postgres() {
                 "{name} / {mode:?}: {:?}",
                 report.example
             );
+            tally.add("2 instances, Redis + PostgreSQL", name, mode, &report);
         }
     }
     // One log, whichever instance answers: every commit of both, numbered without a gap.
@@ -420,6 +458,7 @@ fn split_bursts_find_nothing_when_two_instances_share_redis_and_postgres() {
     a.stop();
     b.stop();
     drop_schema(&pg, &prefix);
+    tally.write();
 }
 
 /// The same split with each process keeping its own state: the double update and the
@@ -430,19 +469,25 @@ fn split_bursts_break_per_process_state_in_every_burst() {
     let a = Instance::start(Shared::default());
     let b = Instance::start(Shared::default());
     let (alone, both) = (targets(&[&a]), targets(&[&a, &b]));
+    let (mut split, mut single) = (Tally::new("memory"), Tally::new("alone"));
     for name in ["update-email-same-version", "operate-replay-webhooks"] {
         // Split first: the scenario's setup reads alice's version from the first instance,
         // so both must have seen the same number of updates.
         for mode in Mode::ALL {
             let report = race(&both, name, mode);
             assert_eq!(report.anomalies, report.bursts, "{name} / {mode:?}");
+            split.add("2 instances, each its own memory", name, mode, &report);
         }
         for mode in Mode::ALL {
-            assert_eq!(race(&alone, name, mode).anomalies, 0, "{name} / {mode:?}");
+            let report = race(&alone, name, mode);
+            assert_eq!(report.anomalies, 0, "{name} / {mode:?}");
+            single.add("1 instance, memory", name, mode, &report);
         }
     }
     a.stop();
     b.stop();
+    split.write();
+    single.write();
 }
 
 // ---------------------------------------------------------------------------------------
