@@ -558,6 +558,39 @@ impl UserRepository for PgUserRepository {
         })
     }
 
+    /// One conditional `UPDATE`: the salt and digest identify the verified hash, the epoch
+    /// that no password change came in between.
+    fn replace_hash_if_unchanged(
+        &self,
+        user_id: &str,
+        credential_epoch: u64,
+        verified: &PasswordHash,
+        upgraded: PasswordHash,
+    ) -> Result<bool, BackendError> {
+        let (costs, salt, digest) = password_to_parts(&upgraded);
+        let (m, t, p) = to_columns(costs)?;
+        let epoch = to_i64(credential_epoch)?;
+        let (old_salt, old_digest) = (verified.salt().as_slice(), verified.digest().as_slice());
+        self.transact(|tx| {
+            let n = tx.execute(
+                "UPDATE users SET m_cost = $3, t_cost = $4, p_cost = $5, salt = $6, digest = $7 \
+                 WHERE id = $1 AND credential_epoch = $2 AND salt = $8 AND digest = $9",
+                &[
+                    &user_id,
+                    &epoch,
+                    &m,
+                    &t,
+                    &p,
+                    &salt,
+                    &digest,
+                    &old_salt,
+                    &old_digest,
+                ],
+            )?;
+            Ok(Ok(n == 1))
+        })
+    }
+
     fn change_password(
         &self,
         actor: &Principal,

@@ -9,7 +9,7 @@ use common::{Sha256Hasher, TEST_SALT, backend_up, database_url, digest, opted_in
 use raceproof_backends::PoolConfig;
 use raceproof_backends::postgres::PgUserRepository;
 use raceproof_core::audit::Action;
-use raceproof_core::auth::Credentials;
+use raceproof_core::auth::{Credentials, PasswordHasher as _};
 use raceproof_core::backend::{BackendError, UserRepository};
 use raceproof_core::store::{Principal, Role, StoreError};
 use std::sync::Barrier;
@@ -430,4 +430,38 @@ fn a_repository_with_open_connections_can_be_dropped_on_an_async_runtime() {
         .build()
         .unwrap();
     runtime.block_on(async move { drop(repo) });
+}
+
+/// Login upgrades a hash below the hasher's current cost in the database, as the in-memory
+/// store does; neither epoch nor version moves, nothing is audited, and a snapshot from
+/// before a password change cannot overwrite the new hash.
+#[test]
+fn login_upgrades_a_weak_stored_hash_unless_the_password_changed() {
+    let test = "login_upgrades_a_weak_stored_hash_unless_the_password_changed";
+    let Some(fixture) = Fixture::new(test) else {
+        return;
+    };
+    let (weak, current) = (
+        raceproof_core::auth::Argon2Hasher::insecure_fast().unwrap(),
+        raceproof_core::auth::Argon2Hasher::owasp().unwrap(),
+    );
+    let stored = weak.hash("pw").unwrap();
+    let repo = &fixture.repo;
+    repo.insert("ann", stored.clone(), Role::User, "ann@example.com")
+        .unwrap();
+    let creds = Credentials::new("ann", "pw").unwrap();
+    repo.authenticate(&current, &creds).unwrap();
+    let after = repo.get("ann").unwrap().unwrap();
+    assert_eq!(after.password.params(), current.dummy().params());
+    assert!(current.verify("pw", &after.password));
+    assert_eq!((after.version, after.credential_epoch), (1, 0));
+    assert!(repo.audit().unwrap().is_empty());
+    // The second login finds nothing to upgrade and still succeeds.
+    repo.authenticate(&current, &creds).unwrap();
+    assert_eq!(repo.get("ann").unwrap().unwrap().password, after.password);
+    assert_eq!(
+        repo.replace_hash_if_unchanged("ann", 0, &stored, weak.hash("pw").unwrap()),
+        Ok(false)
+    );
+    assert_eq!(repo.get("ann").unwrap().unwrap().password, after.password);
 }

@@ -139,6 +139,18 @@ pub trait UserRepository: Send + Sync {
         authenticate_with(self, hasher, credentials)
     }
 
+    /// Upgrade on login: stores `upgraded` (the password just verified, hashed at the
+    /// hasher's current cost) if `user_id` still holds `verified` at `credential_epoch`, so
+    /// that a password change in between wins. Neither the epoch nor the version moves, and
+    /// nothing is audited: the password is the same. `Ok(false)`: the record had changed.
+    fn replace_hash_if_unchanged(
+        &self,
+        user_id: &str,
+        credential_epoch: u64,
+        verified: &PasswordHash,
+        upgraded: PasswordHash,
+    ) -> Result<bool, BackendError>;
+
     /// Makes `target` an admin if `actor` is an admin with unchanged credentials at the write.
     fn promote(&self, actor: &Principal, target: &str) -> Result<(), BackendError>;
 
@@ -168,6 +180,9 @@ pub trait UserRepository: Send + Sync {
 
 /// [`UserRepository::authenticate`] for any repository: one snapshot of the stored hash,
 /// then [`verify_or_dummy`] outside the backend, so a missing user costs one verification.
+/// A hash below the hasher's current cost is upgraded, as [`UserStore::authenticate`] does
+/// in memory; the upgrade is best effort (a backend failure there leaves the old hash and
+/// does not fail the login, which the snapshot already decided).
 pub fn authenticate_with<R: UserRepository + ?Sized>(
     repo: &R,
     hasher: &dyn PasswordHasher,
@@ -181,7 +196,19 @@ pub fn authenticate_with<R: UserRepository + ?Sized>(
         snapshot.as_ref().map(|s| &s.password),
     );
     match snapshot {
-        Some(s) if ok => Ok(Principal::new(user_id, s.role, s.credential_epoch)),
+        Some(s) if ok => {
+            if hasher.needs_rehash(&s.password)
+                && let Ok(upgraded) = hasher.hash(credentials.password())
+            {
+                let _ = repo.replace_hash_if_unchanged(
+                    user_id,
+                    s.credential_epoch,
+                    &s.password,
+                    upgraded,
+                );
+            }
+            Ok(Principal::new(user_id, s.role, s.credential_epoch))
+        }
         _ => Err(StoreError::InvalidCredentials.into()),
     }
 }
@@ -215,6 +242,22 @@ impl<T: Table<User>> UserRepository for UserStore<T> {
         credentials: &Credentials,
     ) -> Result<Principal, BackendError> {
         Ok(UserStore::authenticate(self, hasher, credentials)?)
+    }
+
+    fn replace_hash_if_unchanged(
+        &self,
+        user_id: &str,
+        credential_epoch: u64,
+        verified: &PasswordHash,
+        upgraded: PasswordHash,
+    ) -> Result<bool, BackendError> {
+        Ok(UserStore::replace_hash_if_unchanged(
+            self,
+            user_id,
+            credential_epoch,
+            verified,
+            upgraded,
+        ))
     }
 
     fn promote(&self, actor: &Principal, target: &str) -> Result<(), BackendError> {
@@ -300,6 +343,44 @@ mod tests {
         assert_eq!(
             authenticate_with(&store, &hasher, &wrong),
             Err(BackendError::Store(StoreError::InvalidCredentials))
+        );
+    }
+
+    /// The generic path (the one PostgreSQL takes) upgrades a hash below the current cost,
+    /// moves neither epoch nor version, and leaves a record changed since the snapshot alone.
+    #[test]
+    fn a_repository_login_upgrades_a_weak_hash_unless_the_password_changed() {
+        let weak = Argon2Hasher::insecure_fast().unwrap();
+        let current = Argon2Hasher::with_params(
+            argon2::Params::new(argon2::Params::MIN_M_COST * 2, 1, 1, None).unwrap(),
+        )
+        .unwrap();
+        let store = UserStore::new();
+        let stored = weak.hash("pw").unwrap();
+        store
+            .insert("ann", stored.clone(), Role::User, "a@x")
+            .unwrap();
+        let creds = Credentials::new("ann", "pw").unwrap();
+        authenticate_with(&store, &current, &creds).unwrap();
+        let after = UserStore::get(&store, "ann").unwrap();
+        assert_eq!(after.password.params(), current.dummy().params());
+        assert!(current.verify("pw", &after.password));
+        assert_eq!((after.version, after.credential_epoch), (1, 0));
+        assert!(UserStore::audit(&store).is_empty());
+        // A snapshot taken before a password change cannot overwrite the new hash.
+        assert_eq!(
+            UserRepository::replace_hash_if_unchanged(
+                &store,
+                "ann",
+                0,
+                &stored,
+                weak.hash("pw").unwrap()
+            ),
+            Ok(false)
+        );
+        assert_eq!(
+            UserStore::get(&store, "ann").unwrap().password,
+            after.password
         );
     }
 

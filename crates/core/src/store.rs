@@ -294,14 +294,24 @@ impl<T: Table<User>> UserStore<T> {
         let Ok(upgraded) = hasher.hash(credentials.password()) else {
             return;
         };
-        self.table.write(credentials.user_id(), |user| {
-            if let Some(user) = user
-                && user.password == *verified
-                && user.credential_epoch == epoch
-            {
+        self.replace_hash_if_unchanged(credentials.user_id(), epoch, verified, upgraded);
+    }
+
+    /// Stores `upgraded` if `user_id` still holds `verified` at `epoch`; whether it did.
+    pub(crate) fn replace_hash_if_unchanged(
+        &self,
+        user_id: &str,
+        epoch: u64,
+        verified: &PasswordHash,
+        upgraded: PasswordHash,
+    ) -> bool {
+        self.table.write(user_id, |user| match user {
+            Some(user) if user.password == *verified && user.credential_epoch == epoch => {
                 user.password = upgraded;
+                true
             }
-        });
+            _ => false,
+        })
     }
 
     /// Makes `target` an admin, if `actor` is an admin with unchanged credentials *at the
