@@ -289,10 +289,7 @@ impl PgUserRepository {
 
     /// Whether PostgreSQL answers now.
     pub fn ping(&self) -> Result<(), BackendError> {
-        self.client()?
-            .simple_query("SELECT 1")
-            .map(|_| ())
-            .map_err(|e| unavailable(&e))
+        self.read(|client| client.simple_query("SELECT 1").map(|_| ()))
     }
 
     /// Refuse email updates without an expected version (428).
@@ -318,18 +315,25 @@ impl PgUserRepository {
 
     /// Runs `body` in a READ COMMITTED transaction: commits if it answers `Ok`, rolls back
     /// otherwise; retries deadlocks and serialization failures.
+    ///
+    /// A pooled connection found closed (PostgreSQL restarted since it was opened) is
+    /// replaced once, provided `COMMIT` was not sent: the server rolls back a transaction
+    /// whose connection is gone, so running it again cannot apply it twice. A connection
+    /// lost during `COMMIT` leaves the outcome unknown and is never retried.
     fn transact<T>(
         &self,
         mut body: impl FnMut(&mut Transaction<'_>) -> TxResult<T>,
     ) -> Result<T, BackendError> {
-        let mut client = self.client()?;
-        let mut attempt = 0;
+        let (mut attempt, mut reconnected) = (0, false);
         loop {
             attempt += 1;
+            let mut client = self.client()?;
+            let mut committing = false;
             let outcome = (|| {
                 let mut tx = client.transaction()?;
                 match body(&mut tx)? {
                     Ok(value) => {
+                        committing = true;
                         tx.commit()?;
                         Ok(Ok(value))
                     }
@@ -342,6 +346,24 @@ impl PgUserRepository {
             match outcome {
                 Ok(answer) => return answer,
                 Err(e) if retryable(&e) && attempt < MAX_ATTEMPTS => continue,
+                Err(e) if e.is_closed() && !committing && !reconnected => reconnected = true,
+                Err(e) => return Err(unavailable(&e)),
+            }
+        }
+    }
+
+    /// Runs one read on a pooled connection, replacing a connection found closed once (a
+    /// read has no effect to repeat). The pool drops the closed one when it comes back.
+    fn read<T>(
+        &self,
+        mut query: impl FnMut(&mut postgres::Client) -> Result<T, postgres::Error>,
+    ) -> Result<T, BackendError> {
+        let mut reconnected = false;
+        loop {
+            let mut client = self.client()?;
+            match query(&mut client) {
+                Ok(value) => return Ok(value),
+                Err(e) if e.is_closed() && !reconnected => reconnected = true,
                 Err(e) => return Err(unavailable(&e)),
             }
         }
@@ -383,16 +405,11 @@ impl PgUserRepository {
 
     /// The migration versions applied, in order.
     pub fn applied_migrations(&self) -> Result<Vec<i32>, BackendError> {
-        let mut client = self.client()?;
-        let rows = client
-            .query(
-                &format!(
-                    "SELECT version FROM {}.schema_migrations ORDER BY version",
-                    self.schema
-                ),
-                &[],
-            )
-            .map_err(|e| unavailable(&e))?;
+        let sql = format!(
+            "SELECT version FROM {}.schema_migrations ORDER BY version",
+            self.schema
+        );
+        let rows = self.read(|client| client.query(&sql, &[]))?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
@@ -452,14 +469,13 @@ impl UserRepository for PgUserRepository {
     }
 
     fn get(&self, user_id: &str) -> Result<Option<User>, BackendError> {
-        let mut client = self.client()?;
-        let row = client
-            .query_opt(
+        let row = self.read(|client| {
+            client.query_opt(
                 "SELECT m_cost, t_cost, p_cost, salt, digest, role, email, version, \
                  credential_epoch FROM users WHERE id = $1",
                 &[&user_id],
             )
-            .map_err(|e| unavailable(&e))?;
+        })?;
         let Some(row) = row else { return Ok(None) };
         Ok(Some(User {
             password: stored_password(&row)?,
@@ -471,14 +487,13 @@ impl UserRepository for PgUserRepository {
     }
 
     fn credentials(&self, user_id: &str) -> Result<Option<CredentialSnapshot>, BackendError> {
-        let mut client = self.client()?;
-        let row = client
-            .query_opt(
+        let row = self.read(|client| {
+            client.query_opt(
                 "SELECT m_cost, t_cost, p_cost, salt, digest, role, credential_epoch \
                  FROM users WHERE id = $1",
                 &[&user_id],
             )
-            .map_err(|e| unavailable(&e))?;
+        })?;
         let Some(row) = row else { return Ok(None) };
         Ok(Some(CredentialSnapshot {
             password: stored_password(&row)?,
@@ -678,16 +693,15 @@ impl UserRepository for PgUserRepository {
     }
 
     fn audit(&self) -> Result<Vec<Commit>, BackendError> {
-        let mut client = self.client()?;
         let limit = i64::try_from(DEFAULT_AUDIT_CAPACITY).unwrap_or(i64::MAX);
-        let rows = client
-            .query(
+        let rows = self.read(|client| {
+            client.query(
                 "SELECT seq, actor, action, subject, email, version, actor_role_at_commit, \
                  actor_epoch_at_commit, authenticated_epoch \
                  FROM (SELECT * FROM audit ORDER BY seq DESC LIMIT $1) newest ORDER BY seq",
                 &[&limit],
             )
-            .map_err(|e| unavailable(&e))?;
+        })?;
         rows.iter()
             .map(|r| {
                 let subject: String = r.get(3);
