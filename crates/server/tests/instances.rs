@@ -265,10 +265,7 @@ fn users_in_postgres_outlive_a_restart_and_the_file_adds_only_missing_ones() {
     let test = "users_in_postgres_outlive_a_restart_and_the_file_adds_only_missing_ones";
     let Some(url) = postgres(test) else { return };
     let schema = unique_prefix();
-    let shared = Shared {
-        replay: None,
-        users: Some((&url, &schema)),
-    };
+    let shared = Shared::users(&url, &schema);
     let rt = runtime();
     let first = Instance::start(shared);
     assert!(first.log.contains("added=4 kept=0"), "{}", first.log);

@@ -137,10 +137,7 @@ fn a_user_database_outage_answers_503_and_loses_no_write() {
     let Some(url) = postgres(test) else { return };
     let forwarder = Forwarder::start(upstream(&url));
     let (via, schema) = (forwarder.url_through(&url), unique_prefix());
-    let server = Instance::start(Shared {
-        replay: None,
-        users: Some((&via, &schema)),
-    });
+    let server = Instance::start(Shared::users(&via, &schema));
     let rt = runtime();
     let addr = server.addr;
     let read = |label: &str| {
@@ -180,10 +177,7 @@ fn after_a_database_restart_closed_pooled_connections_are_replaced() {
     let Some(url) = postgres(test) else { return };
     let forwarder = Forwarder::start(upstream(&url));
     let (via, schema) = (forwarder.url_through(&url), unique_prefix());
-    let server = Instance::start(Shared {
-        replay: None,
-        users: Some((&via, &schema)),
-    });
+    let server = Instance::start(Shared::users(&via, &schema));
     let rt = runtime();
     let addr = server.addr;
     assert_eq!(rt.block_on(send(addr, get_user(addr, "alice"))).0, 200);

@@ -128,6 +128,13 @@ impl<'a> Shared<'a> {
             users: None,
         }
     }
+
+    pub fn users(url: &'a str, schema: &'a str) -> Self {
+        Self {
+            replay: None,
+            users: Some((url, schema)),
+        }
+    }
 }
 
 impl Instance {
