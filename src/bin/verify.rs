@@ -56,6 +56,7 @@ fn verify(out: &str) -> std::process::ExitCode {
             model.flow(),
             model.variant(),
             &model.describe(),
+            model.covers(),
             model.expected(),
             model.preemption_bound(),
             &verdict,

@@ -18,6 +18,9 @@ pub struct ModelReport {
     pub variant: String,
     /// What the scenario is (its actors), in a line.
     pub scenario: String,
+    /// The production function the model checks (`null`: a model of a seed port, a backend
+    /// protocol or the checker itself).
+    pub covers: Option<String>,
     /// `proven` or `violated: <invariant>`.
     pub expected: String,
     /// `proven`, `violated` or `inconclusive`.
@@ -44,6 +47,7 @@ impl ModelReport {
         flow: &str,
         variant: &str,
         scenario: &str,
+        covers: Option<&str>,
         expected: &Expected,
         bound: Option<usize>,
         verdict: &Verdict,
@@ -67,6 +71,7 @@ impl ModelReport {
             flow: flow.to_owned(),
             variant: variant.to_owned(),
             scenario: scenario.to_owned(),
+            covers: covers.map(str::to_owned),
             expected: expected.label(),
             verdict: verdict.kind().to_owned(),
             invariant: verdict.invariant().map(str::to_owned),

@@ -23,6 +23,8 @@ pub trait Model: Send + Sync {
     fn variant(&self) -> &str;
     fn expected(&self) -> &Expected;
     fn preemption_bound(&self) -> Option<usize>;
+    /// The production function the model checks, if it names one.
+    fn covers(&self) -> Option<&str>;
     /// `T1 admin promotes alice; T2 root demotes admin`.
     fn describe(&self) -> String;
 
@@ -105,6 +107,10 @@ impl<S: Send + Sync + 'static> Model for Scenario<S> {
 
     fn preemption_bound(&self) -> Option<usize> {
         self.preemption_bound
+    }
+
+    fn covers(&self) -> Option<&str> {
+        self.covers.as_deref()
     }
 
     fn describe(&self) -> String {

@@ -76,6 +76,9 @@ pub struct Scenario<S> {
     /// loom's preemption bound; `None` explores every interleaving.
     pub preemption_bound: Option<usize>,
     pub budget: Budget,
+    /// The production function this model checks (e.g.
+    /// `raceproof_core::service::Accounts::promote`): what a proven verdict is a proof of.
+    pub covers: Option<String>,
     /// How long one real-thread run may take before the stress runner calls it a deadlock.
     pub run_timeout: std::time::Duration,
     pub(crate) setup: Setup<S>,
@@ -91,6 +94,7 @@ impl<S> Clone for Scenario<S> {
             expected: self.expected.clone(),
             preemption_bound: self.preemption_bound,
             budget: self.budget,
+            covers: self.covers.clone(),
             run_timeout: self.run_timeout,
             setup: self.setup.clone(),
             actors: self.actors.clone(),
@@ -112,6 +116,7 @@ impl<S: Send + Sync + 'static> Scenario<S> {
             expected: Expected::Proven,
             preemption_bound: None,
             budget: Budget::default(),
+            covers: None,
             run_timeout: crate::run::RUN_TIMEOUT,
             setup: ghost::Arc::new(setup),
             actors: Vec::new(),
@@ -139,6 +144,12 @@ impl<S: Send + Sync + 'static> Scenario<S> {
     /// Adds an invariant; on a violation the first broken one, in this order, is reported.
     pub fn invariant(mut self, invariant: impl Invariant<S> + 'static) -> Self {
         self.invariants.push(ghost::Arc::new(invariant));
+        self
+    }
+
+    /// Names the production function this model checks (reported beside the verdict).
+    pub fn covers(mut self, function: &str) -> Self {
+        self.covers = Some(function.to_owned());
         self
     }
 

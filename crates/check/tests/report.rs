@@ -35,6 +35,7 @@ fn each_model_entry_has_the_documented_keys() {
             "update_email",
             "seed_fix",
             "T1 ...; T2 ...",
+            Some("raceproof_core::service::Accounts::update_email"),
             &expected,
             None,
             &violated(),
@@ -53,6 +54,7 @@ fn each_model_entry_has_the_documented_keys() {
         "seconds",
         "preemption_bound",
         "trace",
+        "covers",
     ] {
         assert!(model.get(key).is_some(), "missing {key} in {model}");
     }
@@ -61,6 +63,10 @@ fn each_model_entry_has_the_documented_keys() {
     assert_eq!(model["iterations"], 3);
     assert!(model["preemption_bound"].is_null());
     assert_eq!(model["as_expected"], true);
+    assert_eq!(
+        model["covers"],
+        "raceproof_core::service::Accounts::update_email"
+    );
     let line = &model["trace"][1];
     assert_eq!(line["step"], 2);
     assert_eq!(line["thread"], "T2");
@@ -81,6 +87,7 @@ fn an_unexpected_verdict_is_flagged() {
         "update_email",
         "seed_fix",
         "",
+        None,
         &Expected::Violated("no_lost_update".to_owned()),
         Some(2),
         &proven,
