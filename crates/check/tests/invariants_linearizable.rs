@@ -426,8 +426,8 @@ fn linearizable_says_undecided_when_the_history_is_too_long_to_search() {
         steps.push(call("T1", op, read("alice")));
         steps.push(ret("T1", op, read_ret("a0", 1)));
     }
-    let breach = check(&linearizable(), &history(steps, two_writers()))
-        .expect_err("too long to decide");
+    let breach =
+        check(&linearizable(), &history(steps, two_writers())).expect_err("too long to decide");
     assert!(breach.undecided, "{breach:?}");
     assert!(breach.why.contains("300 operations"), "{}", breach.why);
 }

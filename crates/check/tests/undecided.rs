@@ -18,32 +18,34 @@ struct Log {
 
 /// One actor reading alice's email `OPERATIONS` times, every result right.
 fn reads(final_state_holds: bool) -> Scenario<Log> {
-    Scenario::new("reads", "too_long", |rec: &Recorder| Log { rec: rec.clone() })
-        .actor(Some("alice"), "reads alice's email", |log: &Log| {
-            for op in 0..OPERATIONS {
-                log.rec.call(
-                    op,
-                    Call::ReadEmail {
-                        user: "alice".to_owned(),
-                    },
-                );
-                log.rec.ret(
-                    op,
-                    Ret::Read {
-                        email: "a0".to_owned(),
-                        version: 1,
-                    },
-                );
-            }
-        })
-        .invariant(Linearizable::new([("alice", "a0", 1)]))
-        .invariant(FinalState::new("final", move |_: &Log| {
-            if final_state_holds {
-                Ok(())
-            } else {
-                Err("broken on purpose".to_owned())
-            }
-        }))
+    Scenario::new("reads", "too_long", |rec: &Recorder| Log {
+        rec: rec.clone(),
+    })
+    .actor(Some("alice"), "reads alice's email", |log: &Log| {
+        for op in 0..OPERATIONS {
+            log.rec.call(
+                op,
+                Call::ReadEmail {
+                    user: "alice".to_owned(),
+                },
+            );
+            log.rec.ret(
+                op,
+                Ret::Read {
+                    email: "a0".to_owned(),
+                    version: 1,
+                },
+            );
+        }
+    })
+    .invariant(Linearizable::new([("alice", "a0", 1)]))
+    .invariant(FinalState::new("final", move |_: &Log| {
+        if final_state_holds {
+            Ok(())
+        } else {
+            Err("broken on purpose".to_owned())
+        }
+    }))
 }
 
 #[cfg(loom)]
