@@ -131,8 +131,8 @@ fn judge_one(
             fail_statuses,
             ..
         } => return linearizable(*model, fail_statuses, actors, records, initial),
-        InvariantSpec::CommitOrder { revokes, .. } => match observation {
-            Observation::Audit { before, after } => audit::commit_order(*before, after, revokes),
+        InvariantSpec::CommitOrder { .. } => match observation {
+            Observation::Audit { before, after } => audit::commit_order(*before, after),
             _ => Some("internal: no audit observation".to_owned()),
         },
         InvariantSpec::FinalState { expect, .. } => match observation {

@@ -163,3 +163,103 @@ fn counter_call(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mode::Outcome;
+    use crate::scenario::RaceScenario;
+
+    /// `adds` actors adding 1, 2, 4, ... and one reading `json:/n`, judged as a counter.
+    fn counter_scenario(adds: u32) -> RaceScenario {
+        let mut toml = String::from("name = \"adds\"\n");
+        for i in 0..adds {
+            toml.push_str(&format!(
+                "[[actors]]\nname = \"add{i}\"\nmethod = \"POST\"\npath = \"/\"\nop = {{ kind = \"add\", delta = {} }}\n",
+                1u64 << i
+            ));
+        }
+        toml.push_str("[[actors]]\nname = \"read\"\nmethod = \"GET\"\npath = \"/\"\nop = { kind = \"read\", value_from = \"json:/n\" }\n");
+        toml.push_str("[[invariant]]\nkind = \"linearizable\"\nmodel = \"counter\"\n");
+        RaceScenario::parse(&toml, "t.toml").expect("the scenario parses")
+    }
+
+    fn record(actor: usize, status: u16, body: &str, invoke_ns: u64, complete_ns: u64) -> Recorded {
+        Recorded {
+            actor,
+            op_expect: None,
+            op_value: None,
+            outcome: Outcome {
+                invoke_ns,
+                first_byte_ns: Some(complete_ns),
+                complete_ns,
+                result: Ok(Response {
+                    status,
+                    headers: Vec::new(),
+                    body: body.to_owned().into(),
+                }),
+            },
+        }
+    }
+
+    /// Every add overlaps every other; the read comes after all of them and sees `seen`.
+    fn burst(adds: u32, seen: i64) -> Vec<Recorded> {
+        let mut records: Vec<Recorded> = (0..adds as usize)
+            .map(|i| record(i, 200, "{}", 0, 100))
+            .collect();
+        records.push(record(
+            adds as usize,
+            200,
+            &format!("{{\"n\":{seen}}}"),
+            101,
+            102,
+        ));
+        records
+    }
+
+    fn searched(adds: u32, records: &[Recorded]) -> Result<Searched, String> {
+        let scenario = counter_scenario(adds);
+        search(SpecKind::Counter, &[409], &scenario.actors, records, None)
+    }
+
+    #[test]
+    fn a_burst_becomes_a_history_that_the_shared_search_judges() {
+        let ok = searched(3, &burst(3, 7)).expect("a counter history");
+        assert_eq!(ok.operations, 4);
+        assert!(ok.result.is_linearizable());
+        let lost = searched(3, &burst(3, 3)).expect("a counter history");
+        assert_eq!(lost.result, Linearizability::NotLinearizable);
+        // The add of 4 refused (a fail status): it took no effect, and 3 is right.
+        let mut refused = burst(3, 3);
+        refused[2] = record(2, 409, "{}", 0, 100);
+        let refused = searched(3, &refused).expect("a counter history");
+        assert_eq!(refused.operations, 3);
+        assert!(refused.result.is_linearizable());
+        // A 5xx is info: the add of 4 may or may not have happened, both reads are legal.
+        for seen in [3, 7] {
+            let mut unknown = burst(3, seen);
+            unknown[2] = record(2, 503, "{}", 0, 100);
+            assert!(
+                searched(3, &unknown)
+                    .expect("a history")
+                    .result
+                    .is_linearizable()
+            );
+        }
+        let mut garbled = burst(3, 0);
+        garbled[3] = record(3, 200, r#"{"n":"x"}"#, 101, 102);
+        let garbled = searched(3, &garbled);
+        assert!(garbled.is_err_and(|why| why.contains("not an integer")));
+    }
+
+    #[test]
+    fn a_burst_too_hard_to_search_gives_up_instead_of_answering() {
+        // 2^20 subsets of adds, each its own counter value: past the search's state limit.
+        let hard = searched(20, &burst(20, -1)).expect("a counter history");
+        assert!(
+            matches!(hard.result, Linearizability::GaveUp(_)),
+            "{:?}",
+            hard.result
+        );
+    }
+}

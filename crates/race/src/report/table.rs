@@ -138,6 +138,17 @@ pub fn table(reports: &[ScenarioReport]) -> String {
             report.first_error.as_deref().unwrap_or("?")
         );
     }
+    for report in reports {
+        for (invariant, bursts) in &report.undecided_by_invariant {
+            let _ = writeln!(
+                out,
+                "{} / {}: {invariant} could not decide {bursts} burst(s) (neither anomalies nor passes); first: {}",
+                report.scenario,
+                report.mode.as_str(),
+                report.first_undecided.as_deref().unwrap_or("?")
+            );
+        }
+    }
     out
 }
 
@@ -156,4 +167,41 @@ pub fn compare_markdown(reports: &[ScenarioReport]) -> String {
         let _ = writeln!(out, "{line}");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mode::Mode;
+
+    #[test]
+    fn undecided_bursts_are_told_apart_from_anomalies() {
+        let report = |undecided: &[(&str, usize)]| ScenarioReport {
+            scenario: "s".to_owned(),
+            mode: Mode::Naive,
+            target: "http://127.0.0.1:1".to_owned(),
+            targets: vec!["http://127.0.0.1:1".to_owned()],
+            bursts: 3,
+            errors: 0,
+            anomalies: 0,
+            bursts_without_success: 0,
+            anomaly_rate: 0.0,
+            first_anomaly_burst: None,
+            spread_us: None,
+            client_spread_us: None,
+            invariant: vec!["linearizable".to_owned()],
+            violations_by_invariant: Default::default(),
+            undecided_by_invariant: undecided
+                .iter()
+                .map(|(name, n)| ((*name).to_owned(), *n))
+                .collect(),
+            first_undecided: Some("the search explored 524288 states".to_owned()),
+            first_error: None,
+            example: None,
+        };
+        assert!(!table(&[report(&[])]).contains("could not decide"));
+        assert!(table(&[report(&[("linearizable", 2)])]).contains(
+            "s / naive: linearizable could not decide 2 burst(s) (neither anomalies nor passes); first: the search explored 524288 states"
+        ));
+    }
 }

@@ -439,12 +439,20 @@ impl Compiler<'_, '_> {
                 path,
                 signer,
                 revokes,
-            } => InvariantSpec::CommitOrder {
-                request: get(None, path.as_deref().unwrap_or("/audit"), Some(signer))?,
-                revokes: revokes
-                    .clone()
-                    .unwrap_or_else(|| vec!["demote".to_owned(), "change_password".to_owned()]),
-            },
+            } => {
+                if revokes.is_some() {
+                    return Err(self.source.error_near(
+                        span,
+                        "revokes",
+                        "`revokes` is no longer read: commit_order judges each write with \
+                         raceproof's authorization rule (Commit::authorized), which knows what \
+                         each action needs",
+                    ));
+                }
+                InvariantSpec::CommitOrder {
+                    request: get(None, path.as_deref().unwrap_or("/audit"), Some(signer))?,
+                }
+            }
             RawInvariant::FinalState {
                 method,
                 path,

@@ -112,6 +112,7 @@ pub(super) enum RawInvariant {
     CommitOrder {
         path: Option<String>,
         signer: String,
+        /// Read before `commit_order` used the core's rule; refused with a clear error.
         revokes: Option<Vec<String>>,
     },
     FinalState {

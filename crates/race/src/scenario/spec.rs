@@ -159,9 +159,10 @@ pub enum InvariantSpec {
         initial: Option<Template>,
         fail_statuses: Vec<u16>,
     },
+    /// Every write committed during the burst, read from the audit `request` returns, must be
+    /// authorized by raceproof's rule.
     CommitOrder {
         request: RequestSpec,
-        revokes: Vec<String>,
     },
     FinalState {
         request: RequestSpec,

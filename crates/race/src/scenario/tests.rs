@@ -68,3 +68,17 @@ fn expectations_parse() {
     assert!(Expectation::parse("role == 3").is_err());
     assert!(Expectation::parse("/role == user").is_err());
 }
+
+#[test]
+fn revokes_is_refused_with_a_reason() {
+    let commit_order = "kind = \"commit_order\"\nsigner = \"s\"\nrevokes = [\"demote\"]";
+    let source = MINIMAL
+        .replace("kind = \"at_most_one_success\"", commit_order)
+        .replace("[[actors]]", "[signers]\ns = { kind = \"basic\", credential = \"c\" }\n[credentials]\nc = { user = \"u\", password = \"p\" }\n[[actors]]");
+    match RaceScenario::parse(&source, "t.toml") {
+        Err(RaceError::Scenario { message, .. }) => {
+            assert!(message.contains("Commit::authorized"), "{message}");
+        }
+        other => panic!("expected a scenario error, got {other:?}"),
+    }
+}
