@@ -7,12 +7,13 @@
 //! [`FinalState`] turns any predicate on the state into an invariant.
 
 use crate::event::{Call, Fact, Ret};
-use crate::linearizability::{self, Operation};
+use crate::linearizability::{self, EmailRecords};
 use crate::recorder::History;
 use raceproof_core::audit::Action;
+use raceproof_history::{Kind, Linearizability};
 use std::collections::HashMap;
 
-/// Where and why an invariant broke.
+/// Where and why an invariant broke, or why it could not tell.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Breach {
     /// Index into [`History::steps`] of the step that broke it; `None` when only the final
@@ -20,6 +21,9 @@ pub struct Breach {
     pub step: Option<usize>,
     /// Short, in the flow's words: it is printed after the step as `<- why`.
     pub why: String,
+    /// The invariant could not decide (its checker hit a limit): the verdict is
+    /// inconclusive, never violated.
+    pub undecided: bool,
 }
 
 impl Breach {
@@ -27,6 +31,7 @@ impl Breach {
         Self {
             step: Some(step),
             why: why.into(),
+            undecided: false,
         }
     }
 
@@ -34,6 +39,16 @@ impl Breach {
         Self {
             step: None,
             why: why.into(),
+            undecided: false,
+        }
+    }
+
+    /// The invariant could not decide this execution, for `why`.
+    pub fn undecided(why: impl Into<String>) -> Self {
+        Self {
+            step: None,
+            why: why.into(),
+            undecided: true,
         }
     }
 }
@@ -264,20 +279,17 @@ impl<S> Invariant<S> for ExactlyOnce {
 
 /// `linearizable`: the store operations recorded (calls and returns) have a sequential order
 /// that respects real time and that the store's specification (a versioned email register
-/// per user) would produce.
+/// per user) would produce, as raceproof-history's search finds it.
 #[derive(Debug, Clone)]
 pub struct Linearizable {
-    initial: HashMap<String, (String, u64)>,
+    initial: EmailRecords,
 }
 
 impl Linearizable {
-    /// Registers start from `initial`: user -> (email, version).
+    /// Registers start from `initial`: user, email, version.
     pub fn new<'a>(initial: impl IntoIterator<Item = (&'a str, &'a str, u64)>) -> Self {
         Self {
-            initial: initial
-                .into_iter()
-                .map(|(user, email, version)| (user.to_owned(), (email.to_owned(), version)))
-                .collect(),
+            initial: linearizability::email_records(initial),
         }
     }
 }
@@ -287,8 +299,12 @@ impl<S> Invariant<S> for Linearizable {
         "linearizable"
     }
 
+    /// The operations that returned (refused ones included).
     fn observed(&self, _state: &S, history: &History) -> usize {
-        Operation::collect(history).len()
+        linearizability::operations(history)
+            .iter()
+            .filter(|op| op.kind() != Kind::Info)
+            .count()
     }
 
     fn needs(&self) -> &str {
@@ -296,16 +312,21 @@ impl<S> Invariant<S> for Linearizable {
     }
 
     fn check(&self, _state: &S, history: &History) -> Result<(), Breach> {
-        let ops = Operation::collect(history);
-        match linearizability::find_order(&ops, self.initial.clone()) {
-            Some(_) => Ok(()),
-            None => {
-                let last_return = ops.iter().map(|op| op.returned).max().unwrap_or(0);
+        let ops = linearizability::operations(history);
+        match raceproof_history::check(&self.initial, &ops) {
+            Linearizability::Linearizable { .. } => Ok(()),
+            Linearizability::NotLinearizable => {
+                let last_return = ops
+                    .iter()
+                    .filter_map(|op| op.completion.at())
+                    .max()
+                    .unwrap_or(0);
                 Err(Breach::at(
-                    last_return,
+                    usize::try_from(last_return).unwrap_or(usize::MAX),
                     "no sequential order of these operations explains their results",
                 ))
             }
+            Linearizability::GaveUp(why) => Err(Breach::undecided(why.to_string())),
         }
     }
 }

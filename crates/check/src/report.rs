@@ -43,6 +43,10 @@ pub struct ModelReport {
 }
 
 impl ModelReport {
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one report field each; the caller names them all"
+    )]
     pub fn new(
         flow: &str,
         variant: &str,

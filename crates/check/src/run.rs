@@ -345,7 +345,9 @@ impl<S: Send + Sync + 'static> Scenario<S> {
                 false,
             ));
         }
+        // An undecided invariant is no violation; real threads prove nothing anyway.
         self.judge(&state, &history)
+            .filter(|(_, breach)| !breach.undecided)
             .map(|(invariant, breach)| (invariant, Trace::new(&history, &breach), false))
     }
 
@@ -437,6 +439,10 @@ mod loom_check {
         let found: ghost::Arc<ghost::Mutex<Found>> = ghost::Arc::new(ghost::Mutex::new(None));
         let panicked = ghost::Arc::new(ghost::Mutex::new(None));
         let observed = ghost::Arc::new(ghost::Mutex::new(vec![0usize; scenario.invariants.len()]));
+        // An invariant that could not decide an execution makes the verdict inconclusive,
+        // unless another execution shows a violation: exploration goes on.
+        let undecided: ghost::Arc<ghost::Mutex<Option<(String, String)>>> =
+            ghost::Arc::new(ghost::Mutex::new(None));
         let budget = scenario.budget;
         let started = std::time::Instant::now();
 
@@ -457,13 +463,14 @@ mod loom_check {
         }
 
         let body = {
-            let (scenario, iterations, current, found, panicked, observed) = (
+            let (scenario, iterations, current, found, panicked, observed, undecided) = (
                 scenario.clone(),
                 iterations.clone(),
                 current.clone(),
                 found.clone(),
                 panicked.clone(),
                 observed.clone(),
+                undecided.clone(),
             );
             move || {
                 let n = iterations.fetch_add(1, ghost::Ordering::Relaxed) + 1;
@@ -478,8 +485,12 @@ mod loom_check {
                     *total += n;
                 }
                 if let Some((invariant, breach)) = breach {
-                    *ghost::lock(&found) = Some((invariant, breach, history));
-                    std::panic::panic_any(ViolationFound);
+                    if breach.undecided {
+                        ghost::lock(&undecided).get_or_insert((invariant, breach.why));
+                    } else {
+                        *ghost::lock(&found) = Some((invariant, breach, history));
+                        std::panic::panic_any(ViolationFound);
+                    }
                 }
             }
         };
@@ -503,7 +514,17 @@ mod loom_check {
         let executions = iterations.load(ghost::Ordering::Relaxed);
 
         let payload = match outcome {
-            Ok(()) => return settle(scenario, executions, &ghost::lock(&observed)),
+            Ok(()) => {
+                if let Some((invariant, why)) = ghost::lock(&undecided).take() {
+                    return Verdict::Inconclusive {
+                        cause: Inconclusive::Undecided { invariant, why },
+                        hint: "record fewer operations per execution (fewer actors or calls)"
+                            .to_owned(),
+                        iterations: executions,
+                    };
+                }
+                return settle(scenario, executions, &ghost::lock(&observed));
+            }
             Err(payload) => payload,
         };
         if let Some((invariant, breach, history)) = ghost::lock(&found).take() {

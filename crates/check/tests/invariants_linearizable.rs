@@ -1,6 +1,7 @@
 #![cfg(not(loom))]
-//! `linearizable` and the Wing & Gong search behind it, on hand-built and generated
-//! histories of a versioned email register: non-linearizable histories must *fail*.
+//! `linearizable`, and the conversion of a recorded history into raceproof-history's format
+//! that its search reads, on hand-built and generated histories of a versioned email
+//! register: non-linearizable histories must *fail*.
 //!
 //! `cargo test -p raceproof-check --test invariants_linearizable`
 
@@ -8,25 +9,41 @@ mod common;
 
 use common::*;
 use proptest::prelude::*;
-use raceproof_check::linearizability::{self, Operation, Registers};
+use raceproof_check::linearizability::{self, EmailRecords, email_records};
 use raceproof_check::{Fact, History, Linearizable, Ret};
+use raceproof_history::models::{VersionedCall, VersionedRet};
+use raceproof_history::{Completion, Kind, Linearizability, Operation};
+use std::collections::HashMap;
+
+/// user -> (email, version)
+type Registers = HashMap<String, (String, u64)>;
 
 fn linearizable() -> Linearizable {
     Linearizable::new([("alice", "a0", 1)])
 }
 
-fn registers() -> Registers {
-    [("alice".to_owned(), ("a0".to_owned(), 1))]
-        .into_iter()
-        .collect()
+fn search(h: &History, initial: &EmailRecords) -> Option<Vec<usize>> {
+    match raceproof_history::check(initial, &linearizability::operations(h)) {
+        Linearizability::Linearizable { order } => Some(order),
+        Linearizability::NotLinearizable => None,
+        Linearizability::GaveUp(why) => panic!("a handful of operations: {why}"),
+    }
 }
 
 fn order(h: &History) -> Option<Vec<usize>> {
-    linearizability::find_order(&Operation::collect(h), registers())
+    search(h, &email_records([("alice", "a0", 1)]))
+}
+
+fn records(initial: &Registers) -> EmailRecords {
+    email_records(
+        initial
+            .iter()
+            .map(|(u, (e, v))| (u.as_str(), e.as_str(), *v)),
+    )
 }
 
 #[test]
-fn operation_collect_pairs_calls_with_returns() {
+fn operations_pair_calls_with_returns() {
     let h = history(
         vec![
             call("T1", 7, update("alice", Some(1), "a1")),
@@ -38,24 +55,52 @@ fn operation_collect_pairs_calls_with_returns() {
         ],
         two_writers(),
     );
-    let ops = Operation::collect(&h);
+    let alice = |call| ("alice".to_owned(), call);
     assert_eq!(
-        ops,
+        linearizability::operations(&h),
         vec![
-            Operation {
-                called: 1,
-                returned: 2,
-                call: read("alice"),
-                ret: read_ret("a0", 1),
-            },
-            Operation {
-                called: 0,
-                returned: 4,
-                call: update("alice", Some(1), "a1"),
-                ret: updated(2),
-            },
+            Operation::new(
+                "T1",
+                alice(VersionedCall::Update {
+                    expected_version: Some(1),
+                    value: "a1".to_owned()
+                }),
+                0,
+                Completion::Ok {
+                    at: 4,
+                    ret: Some(VersionedRet::Updated { version: 2 })
+                }
+            ),
+            Operation::new(
+                "T2",
+                alice(VersionedCall::Read),
+                1,
+                Completion::Ok {
+                    at: 2,
+                    ret: Some(VersionedRet::Read {
+                        value: "a0".to_owned(),
+                        version: 1
+                    })
+                }
+            ),
+            // Never returned: it may or may not have taken effect.
+            Operation::new("T2", alice(VersionedCall::Read), 5, Completion::Info),
         ]
     );
+}
+
+#[test]
+fn a_refusal_is_a_fail() {
+    let h = history(
+        vec![
+            call("T1", 1, update("alice", Some(1), "a1")),
+            ret("T1", 1, Ret::Refused),
+        ],
+        two_writers(),
+    );
+    let ops = linearizability::operations(&h);
+    assert_eq!(ops.len(), 1);
+    assert_eq!(ops[0].completion, Completion::Fail { at: 1 });
 }
 
 #[test]
@@ -88,9 +133,12 @@ fn linearizable_passes_overlapping_success_and_conflict_in_either_order() {
             let h = history(steps, two_writers());
             let found = order(&h).expect("the winner goes first");
             // The success is linearized before the conflict.
-            let ops = Operation::collect(&h);
+            let ops = linearizability::operations(&h);
             assert!(
-                matches!(ops[found[0]].ret, Ret::Updated { .. }),
+                matches!(
+                    ops[found[0]].completion.ret(),
+                    Some(Some(VersionedRet::Updated { .. }))
+                ),
                 "{found:?}"
             );
             assert_eq!(check(&linearizable(), &h), Ok(()));
@@ -335,10 +383,12 @@ proptest! {
         ops in proptest::collection::vec(op_strategy(), 0..12),
     ) {
         let (h, initial) = sequential_history(&ops);
-        let ops = Operation::collect(&h);
-        let found = linearizability::find_order(&ops, initial.clone());
-        // Non-overlapping intervals force the one order: the order they ran in.
-        prop_assert_eq!(found, Some((0..ops.len()).collect::<Vec<_>>()));
+        let ops = linearizability::operations(&h);
+        let found = search(&h, &records(&initial));
+        // Non-overlapping intervals force the one order: the order they ran in, refusals
+        // (`fail`) left out.
+        let ran: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].kind() != Kind::Fail).collect();
+        prop_assert_eq!(found, Some(ran));
         let inv = Linearizable::new(
             initial.iter().map(|(u, (e, v))| (u.as_str(), e.as_str(), *v)),
         );
@@ -361,13 +411,23 @@ proptest! {
         // non-refusal is guaranteed to be caught.
         prop_assume!(truth != Ret::Refused && truth != wrong);
         h.steps[at] = ret(&h.steps[at].thread.clone(), op, wrong);
-        prop_assert_eq!(
-            linearizability::find_order(&Operation::collect(&h), initial.clone()),
-            None
-        );
+        prop_assert_eq!(search(&h, &records(&initial)), None);
         let inv = Linearizable::new(
             initial.iter().map(|(u, (e, v))| (u.as_str(), e.as_str(), *v)),
         );
         prop_assert!(check(&inv, &h).is_err());
     }
+}
+
+#[test]
+fn linearizable_says_undecided_when_the_history_is_too_long_to_search() {
+    let mut steps = Vec::new();
+    for op in 0..300 {
+        steps.push(call("T1", op, read("alice")));
+        steps.push(ret("T1", op, read_ret("a0", 1)));
+    }
+    let breach =
+        check(&linearizable(), &history(steps, two_writers())).expect_err("too long to decide");
+    assert!(breach.undecided, "{breach:?}");
+    assert!(breach.why.contains("300 operations"), "{}", breach.why);
 }

@@ -9,7 +9,7 @@ use crate::error::RaceError;
 use crate::mode::Mode;
 use crate::report::{self, ScenarioReport};
 use crate::runner;
-use crate::scenario::{BUILTINS, Scenario};
+use crate::scenario::{BUILTINS, RaceScenario};
 use crate::wire::Targets;
 
 /// Exit status when every invariant held.
@@ -108,7 +108,7 @@ fn execute(cli: Cli) -> Result<Verdict, RaceError> {
     match cli.command {
         Command::List => {
             for (name, source) in BUILTINS {
-                let description = Scenario::parse(source, name)
+                let description = RaceScenario::parse(source, name)
                     .map(|scenario| scenario.description)
                     .unwrap_or_default();
                 println!("{name:<28} {description}");
@@ -117,7 +117,7 @@ fn execute(cli: Cli) -> Result<Verdict, RaceError> {
         }
         Command::Check { scenarios } => {
             for name in scenarios {
-                let scenario = Scenario::load(&name)?;
+                let scenario = RaceScenario::load(&name)?;
                 println!(
                     "{name}: ok ({} actors, {} invariants)",
                     scenario.actors.len(),
@@ -147,7 +147,7 @@ fn run_modes(
 ) -> Result<Verdict, RaceError> {
     let scenarios = names
         .iter()
-        .map(|name| Scenario::load(name))
+        .map(|name| RaceScenario::load(name))
         .collect::<Result<Vec<_>, _>>()?;
     let resolver = tokio::runtime::Builder::new_current_thread()
         .enable_all()

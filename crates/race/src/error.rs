@@ -20,6 +20,9 @@ pub enum RaceError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A `race.json` could not be read or parsed.
+    #[error("cannot read report {path}: {message}")]
+    ReadReport { path: PathBuf, message: String },
     /// A scenario name that is neither a built-in nor an existing file.
     #[error("no built-in scenario or file named `{0}` (built-ins: {1})")]
     UnknownScenario(String, String),

@@ -6,11 +6,14 @@
 //! Under `--cfg loom` this crate is empty: tokio built for loom has no networking, and there is
 //! nothing here to model-check.
 
+pub mod audit;
+pub mod burst;
 pub mod cli;
 pub mod error;
 pub mod extract;
 pub mod invariant;
-pub mod linearizability;
+pub mod limits;
+pub mod linearizable;
 pub mod mode;
 pub mod report;
 pub mod runner;
@@ -22,5 +25,5 @@ pub mod wire;
 pub use error::RaceError;
 pub use mode::Mode;
 pub use report::ScenarioReport;
-pub use scenario::Scenario;
+pub use scenario::RaceScenario;
 pub use wire::{Target, Targets};

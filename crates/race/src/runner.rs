@@ -4,11 +4,13 @@
 use std::collections::BTreeMap;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use crate::audit::AuditListing;
+use crate::burst::{Burst, Observation, Recorded};
 use crate::error::RaceError;
-use crate::invariant::{self, Observation, Recorded, Violation};
+use crate::invariant;
 use crate::mode::{Mode, Outcome};
 use crate::report::{BurstExample, ScenarioReport, Spread, SpreadSource};
-use crate::scenario::{Invariant, OpSpec, RequestSpec, Scenario, ValueSpec};
+use crate::scenario::{InvariantSpec, OpSpec, RaceScenario, RequestSpec, ValueSpec};
 use crate::signer::{self, Keys};
 use crate::template::Context;
 use crate::wire::{self, Prepared, Targets};
@@ -28,7 +30,7 @@ pub const MAX_CONSECUTIVE_ERRORS: usize = 5;
 /// leaves before the release loop yields), last-byte uses one too (the release is a tight loop
 /// on one thread), and naive uses a multi-thread runtime, as a user's tool would.
 pub fn run(
-    scenario: &Scenario,
+    scenario: &RaceScenario,
     targets: &Targets,
     mode: Mode,
     bursts: usize,
@@ -52,7 +54,7 @@ pub fn run(
 
 /// Like [`run`], on the caller's runtime (which should match the mode, see [`run`]).
 pub async fn run_async(
-    scenario: &Scenario,
+    scenario: &RaceScenario,
     targets: &Targets,
     mode: Mode,
     bursts: usize,
@@ -82,12 +84,21 @@ pub async fn run_async(
                 if let Some(spread) = done.client_spread_ns {
                     client_spreads.push(spread);
                 }
+                for finding in &done.undecided {
+                    *report
+                        .undecided_by_invariant
+                        .entry(finding.invariant.clone())
+                        .or_default() += 1;
+                    report
+                        .first_undecided
+                        .get_or_insert_with(|| keys.mask(&finding.detail));
+                }
                 if !done.violations.is_empty() {
                     report.anomalies += 1;
                     for violation in &done.violations {
                         *report
                             .violations_by_invariant
-                            .entry(violation.invariant.to_owned())
+                            .entry(violation.invariant.clone())
                             .or_default() += 1;
                     }
                     if report.first_anomaly_burst.is_none() {
@@ -115,19 +126,6 @@ pub async fn run_async(
         Spread::from_ns(&client_spreads, SpreadSource::Client),
     );
     Ok(report)
-}
-
-/// One fired burst.
-pub struct Burst {
-    pub vars: BTreeMap<String, String>,
-    pub prepared: Vec<Prepared>,
-    pub records: Vec<Recorded>,
-    pub violations: Vec<Violation>,
-    pub observations: Vec<Observation>,
-    /// Last handler start minus first, when every response carried the server's stamp.
-    pub server_spread_ns: Option<u64>,
-    /// Last response head minus first, as this client saw them.
-    pub client_spread_ns: Option<u64>,
 }
 
 struct Burstcx {
@@ -158,7 +156,7 @@ impl Burstcx {
         spec: &RequestSpec,
         actor: usize,
         label: &str,
-        scenario: &Scenario,
+        scenario: &RaceScenario,
         keys: &Keys,
         vars: &BTreeMap<String, String>,
     ) -> Result<Prepared, RaceError> {
@@ -174,7 +172,7 @@ impl Burstcx {
 }
 
 async fn one_burst(
-    scenario: &Scenario,
+    scenario: &RaceScenario,
     targets: &Targets,
     mode: Mode,
     burst: usize,
@@ -231,18 +229,18 @@ async fn one_burst(
     for invariant in &scenario.invariants {
         let mut value = None;
         let observation = match invariant {
-            Invariant::CommitOrder { request, .. } => {
+            InvariantSpec::CommitOrder { request, .. } => {
                 let prepared = bcx.prepare(request, usize::MAX, "audit", scenario, keys, &vars)?;
                 let response = wire::send_one(target, &prepared, "audit before the burst").await?;
-                let log = invariant::parse_audit(&response)
-                    .map_err(|error| RaceError::transport("audit before the burst", error))?;
-                let before = log.entries.iter().map(|entry| entry.seq).max().unwrap_or(0);
+                let before = AuditListing::parse(&response)
+                    .map_err(|error| RaceError::transport("audit before the burst", error))?
+                    .last_seq();
                 Observation::Audit {
                     before,
                     after: Err("not read yet".to_owned()),
                 }
             }
-            Invariant::Linearizable {
+            InvariantSpec::Linearizable {
                 initial: Some(template),
                 ..
             } => {
@@ -298,7 +296,7 @@ async fn one_burst(
 
     for (invariant, observation) in scenario.invariants.iter().zip(observations.iter_mut()) {
         match invariant {
-            Invariant::CommitOrder { request, .. } => {
+            InvariantSpec::CommitOrder { request, .. } => {
                 let request = bcx.prepare(request, usize::MAX, "audit", scenario, keys, &vars)?;
                 let after = wire::send_one(target, &request, "audit after the burst")
                     .await
@@ -307,7 +305,7 @@ async fn one_burst(
                     *slot = after;
                 }
             }
-            Invariant::FinalState { request, .. } => {
+            InvariantSpec::FinalState { request, .. } => {
                 let request =
                     bcx.prepare(request, usize::MAX, "final state", scenario, keys, &vars)?;
                 let response = wire::send_one(target, &request, "final-state request")
@@ -330,7 +328,7 @@ async fn one_burst(
             outcome,
         })
         .collect();
-    let violations = invariant::judge(
+    let judgement = invariant::judge(
         &scenario.invariants,
         &scenario.actors,
         &records,
@@ -349,8 +347,9 @@ async fn one_burst(
         vars,
         prepared,
         records,
-        violations,
         observations,
+        violations: judgement.violations,
+        undecided: judgement.undecided,
         server_spread_ns,
         client_spread_ns,
     })

@@ -12,7 +12,8 @@ use sha2::Sha256;
 
 use crate::error::RaceError;
 use crate::extract::json_text;
-use crate::scenario::{MAX_BODY_BYTES, RequestSpec, Scenario, SecretEncoding, Signer};
+use crate::limits::MAX_BODY_BYTES;
+use crate::scenario::{RaceScenario, RequestSpec, SecretEncoding, Signer};
 use crate::template::Context;
 use crate::wire::Prepared;
 
@@ -35,7 +36,7 @@ impl std::fmt::Debug for Keys {
 }
 
 impl Keys {
-    pub fn resolve(scenario: &Scenario) -> Result<Self, RaceError> {
+    pub fn resolve(scenario: &RaceScenario) -> Result<Self, RaceError> {
         let mut credentials = BTreeMap::new();
         let mut masked = Vec::new();
         for (name, credential) in &scenario.credentials {
@@ -289,7 +290,7 @@ mod tests {
         let source = format!(
             "name = \"t\"\n{signers}\n[[actors]]\nname = \"a\"\nsigner = \"{signer}\"\n{request}\n[[invariant]]\nkind = \"at_most_one_success\"\n"
         );
-        let scenario = Scenario::parse(&source, "t.toml").unwrap();
+        let scenario = RaceScenario::parse(&source, "t.toml").unwrap();
         let keys = Keys::resolve(&scenario).unwrap();
         let vars = BTreeMap::new();
         let cx = Context {
@@ -377,7 +378,7 @@ path = "/users/{{cred.alice.user}}""#,
 
     #[test]
     fn reports_mask_every_secret() {
-        let scenario = Scenario::parse(
+        let scenario = RaceScenario::parse(
             "name = \"t\"\ncredentials.alice = { user = \"alice\", password = \"s3cr3t\" }\n[[actors]]\nname = \"a\"\nmethod = \"GET\"\npath = \"/\"\n[[invariant]]\nkind = \"at_most_one_success\"\n",
             "t.toml",
         )

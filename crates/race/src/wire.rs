@@ -110,7 +110,7 @@ impl Targets {
     /// The same origin may appear twice: that is two connections to one instance.
     pub async fn resolve(urls: &[String], allow_non_loopback: bool) -> Result<Self, RaceError> {
         // No burst has more requests, so more targets could never all be reached.
-        let max = crate::scenario::MAX_REQUESTS_PER_BURST;
+        let max = crate::limits::MAX_REQUESTS_PER_BURST;
         if urls.len() > max {
             return Err(RaceError::Limit(format!(
                 "{} targets, the limit is {max} (the most requests in one burst)",

@@ -6,7 +6,7 @@
 
 mod support;
 
-use raceproof_race::{Mode, Scenario, Targets, runner};
+use raceproof_race::{Mode, RaceScenario, Targets, runner};
 use support::{ToyConfig, ToyServer};
 
 const BURSTS: usize = 3;
@@ -18,7 +18,7 @@ fn findings(racy: bool, name: &str, mode: Mode) -> (usize, Vec<String>) {
     })
     .unwrap();
     let target = Targets::one(server.target().unwrap());
-    let report = runner::run(&Scenario::load(name).unwrap(), &target, mode, BURSTS).unwrap();
+    let report = runner::run(&RaceScenario::load(name).unwrap(), &target, mode, BURSTS).unwrap();
     assert_eq!(
         (report.bursts, report.errors),
         (BURSTS, 0),
@@ -76,7 +76,7 @@ fn each_contract_scenario_finds_the_seed_like_race_and_not_the_fixed_one() {
 fn operate_scenarios_need_the_signing_secret_from_the_environment() {
     let server = ToyServer::start(ToyConfig::default()).unwrap();
     let target = Targets::one(server.target().unwrap());
-    let scenario = Scenario::load("operate-replay").unwrap();
+    let scenario = RaceScenario::load("operate-replay").unwrap();
     // The variable is not set in tests: the run must say which one, not panic or send unsigned.
     if std::env::var_os("RACEPROOF_OPERATE_SECRET").is_none() {
         let error = runner::run(&scenario, &target, Mode::Naive, 1).unwrap_err();
@@ -95,7 +95,7 @@ fn every_shipped_scenario_file_is_valid() {
         for entry in std::fs::read_dir(format!("{root}/{dir}")).unwrap() {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|ext| ext == "toml") {
-                let loaded = Scenario::load(path.to_str().unwrap());
+                let loaded = RaceScenario::load(path.to_str().unwrap());
                 assert!(loaded.is_ok(), "{}: {:?}", path.display(), loaded.err());
                 checked += 1;
             }
@@ -115,7 +115,8 @@ fn each_scenario_sets_up_its_own_preconditions_whatever_ran_before() {
         "promote-vs-password",
         "promote-vs-demote",
     ] {
-        let report = runner::run(&Scenario::load(name).unwrap(), &target, Mode::Naive, 2).unwrap();
+        let report =
+            runner::run(&RaceScenario::load(name).unwrap(), &target, Mode::Naive, 2).unwrap();
         assert!(
             report.anomalies > 0,
             "{name} after another scenario: {:?}",

@@ -8,21 +8,21 @@ mod support;
 use std::time::Duration;
 
 use raceproof_race::report::SpreadSource;
-use raceproof_race::{Mode, Scenario, ScenarioReport, Target, runner};
+use raceproof_race::{Mode, RaceScenario, ScenarioReport, Target, runner};
 use support::{ToyConfig, ToyServer};
 
 const BURSTS: usize = 4;
 
-fn scenario(file: &str) -> Scenario {
+fn scenario(file: &str) -> RaceScenario {
     let path = format!("{}/tests/scenarios/{file}", env!("CARGO_MANIFEST_DIR"));
-    Scenario::load(&path).unwrap()
+    RaceScenario::load(&path).unwrap()
 }
 
 fn target(server: &ToyServer) -> Target {
     server.target().unwrap()
 }
 
-fn run(server: &ToyServer, scenario: &Scenario, mode: Mode, bursts: usize) -> ScenarioReport {
+fn run(server: &ToyServer, scenario: &RaceScenario, mode: Mode, bursts: usize) -> ScenarioReport {
     let report = runner::run(scenario, &target(server).into(), mode, bursts).unwrap();
     eprintln!(
         "{} / {}: {} anomalies in {} bursts, spread {:?}",
@@ -114,7 +114,7 @@ fn a_final_state_expectation_that_is_false_breaks_every_burst() {
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
-    let wrong = Scenario::parse(
+    let wrong = RaceScenario::parse(
         &source.replace("'/version == 1'", "'/version == 2'"),
         "wrong.toml",
     )

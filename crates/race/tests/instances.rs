@@ -6,16 +6,16 @@
 
 mod support;
 
-use raceproof_race::{Mode, Scenario, ScenarioReport, Targets, report, runner};
+use raceproof_race::{Mode, RaceScenario, ScenarioReport, Targets, report, runner};
 use support::{ToyConfig, ToyServer};
 
 const BURSTS: usize = 3;
 /// Requests per burst in redeem-safe.toml.
 const COPIES: usize = 8;
 
-fn scenario(file: &str) -> Scenario {
+fn scenario(file: &str) -> RaceScenario {
     let path = format!("{}/tests/scenarios/{file}", env!("CARGO_MANIFEST_DIR"));
-    Scenario::load(&path).unwrap()
+    RaceScenario::load(&path).unwrap()
 }
 
 /// Two instances, each with its own state.
@@ -36,7 +36,7 @@ fn targets(servers: &[&ToyServer]) -> Targets {
     .unwrap()
 }
 
-fn run(targets: &Targets, scenario: &Scenario, mode: Mode) -> ScenarioReport {
+fn run(targets: &Targets, scenario: &RaceScenario, mode: Mode) -> ScenarioReport {
     let report = runner::run(scenario, targets, mode, BURSTS).unwrap();
     assert_eq!(
         (report.bursts, report.errors),
@@ -86,7 +86,7 @@ fn redeem_once_holds_on_one_instance_and_breaks_in_every_burst_across_two() {
         let successes = example
             .history
             .iter()
-            .filter(|entry| entry.kind == "ok")
+            .filter(|entry| entry.kind == raceproof_history::Kind::Ok)
             .count();
         assert_eq!(successes, 2, "{mode:?}: {:?}", example.history);
     }

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use raceproof_flows::Variant;
-use raceproof_race::{Mode, Scenario, ScenarioReport, Target, runner};
+use raceproof_race::{Mode, RaceScenario, ScenarioReport, Target, runner};
 use raceproof_server::{AppState, HasherKind, Settings, UsersFile, WebhookSecret, router, serve};
 use std::sync::Arc;
 
@@ -80,11 +80,11 @@ impl Drop for Server {
 
 /// A built-in scenario, with the signing secret written in instead of read from the
 /// environment (tests run in parallel; the environment is shared).
-fn builtin(name: &str) -> Scenario {
+fn builtin(name: &str) -> RaceScenario {
     let source = match name {
         "operate-splice" => include_str!("../scenarios/operate-splice.toml"),
         "operate-replay-webhooks" => include_str!("../scenarios/operate-replay-webhooks.toml"),
-        other => return Scenario::load(other).unwrap(),
+        other => return RaceScenario::load(other).unwrap(),
     };
     let source = source
         .replace(
@@ -95,7 +95,7 @@ fn builtin(name: &str) -> Scenario {
             r#"secret_env = "RACEPROOF_WEBHOOK_SECRET""#,
             &format!(r#"secret = "{SECRET}""#),
         );
-    Scenario::parse(&source, name).unwrap()
+    RaceScenario::parse(&source, name).unwrap()
 }
 
 fn run(server: &Server, name: &str, mode: Mode, bursts: usize) -> ScenarioReport {

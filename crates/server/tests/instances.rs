@@ -24,7 +24,7 @@ use instance::*;
 use std::process::Command;
 
 use raceproof_race::Targets;
-use raceproof_race::{Mode, Scenario, ScenarioReport, runner};
+use raceproof_race::{Mode, RaceScenario, ScenarioReport, runner};
 
 /// Bursts per scenario and mode.
 const BURSTS: usize = 10;
@@ -34,7 +34,7 @@ const BURSTS: usize = 10;
 
 /// A built-in scenario of the race tester, with the webhook secret written in (tests run in
 /// parallel and share the environment).
-fn scenario(name: &str) -> Scenario {
+fn scenario(name: &str) -> RaceScenario {
     let source = raceproof_race::scenario::BUILTINS
         .iter()
         .find(|(builtin, _)| *builtin == name)
@@ -44,7 +44,7 @@ fn scenario(name: &str) -> Scenario {
             r#"secret_env = "RACEPROOF_WEBHOOK_SECRET""#,
             &format!(r#"secret = "{SECRET}""#),
         );
-    Scenario::parse(&source, name).unwrap()
+    RaceScenario::parse(&source, name).unwrap()
 }
 
 fn targets(instances: &[&Instance]) -> Targets {

@@ -12,7 +12,9 @@ use tokio::task::JoinHandle;
 use crate::wire::{Prepared, REQUEST_TIMEOUT, Response, Targets, since};
 
 /// How the requests of a burst are synchronized.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
     /// HTTP/2 (h2c, prior knowledge), one connection per target: every request but its final

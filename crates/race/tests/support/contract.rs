@@ -100,10 +100,11 @@ fn field(body: &[u8], name: &str) -> Option<String> {
 
 impl Users {
     fn commit(&mut self, session: &Session, action: &str, target: &str) {
+        // A gone actor has no role (`null`), as raceproof's server lists it.
         let (role, epoch) = self
             .users
             .get(&session.name)
-            .map_or(("none", u64::MAX), |user| (user.role, user.epoch));
+            .map_or((None, u64::MAX), |user| (Some(user.role), user.epoch));
         let seq = self.audit.len() + 1;
         self.audit.push(json!({
             "seq": seq, "actor": session.name, "action": action, "target": target,
