@@ -11,6 +11,7 @@
 //! recording never changes what loom explores.
 
 pub mod event;
+mod ghost;
 pub mod invariant;
 pub mod linearizability;
 pub mod recorder;

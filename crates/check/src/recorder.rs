@@ -2,13 +2,14 @@
 //!
 //! Actors record calls and returns around the operations they make, flows record their
 //! effects and narrate, and a store's audit log reports each commit from inside its critical
-//! section ([`Recorder::commit_listener`]). The recorder is built on [`ghost`] storage (plain
+//! section ([`Recorder::commit_listener`]). The recorder is built on `ghost` storage (plain
 //! `std`), which loom does not model: recording adds no branch point, so the checker
 //! explores exactly the interleavings of the code under test.
 
 use crate::event::{Call, Event, Fact, Ret, commit_text};
 use raceproof_core::audit::{Commit, CommitListener};
-use raceproof_core::sync::{ghost, thread};
+use crate::ghost;
+use raceproof_core::sync::thread;
 
 /// The thread label given to steps recorded before any actor starts (the scenario's setup).
 pub const SETUP: &str = "setup";

@@ -8,7 +8,8 @@ use crate::invariant::Breach;
 use crate::recorder::{History, Recorder};
 use crate::scenario::{Actor, Expected, Scenario};
 use crate::verdict::{Inconclusive, Trace, Verdict};
-use raceproof_core::sync::{Arc, ghost, thread};
+use crate::ghost;
+use raceproof_core::sync::{Arc, thread};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 /// Real-thread runs [`Model::run`] makes in a normal build.

@@ -2,7 +2,7 @@
 
 use crate::invariant::{Breach, Invariant};
 use crate::recorder::{ActorInfo, History, Recorder};
-use raceproof_core::sync::ghost;
+use crate::ghost;
 
 /// The verdict a catalogue entry is expected to get.
 #[derive(Debug, Clone, PartialEq, Eq)]
