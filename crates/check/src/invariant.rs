@@ -1,5 +1,5 @@
 //! Invariants: what must hold at the end of every execution, judged from the final state and
-//! the recorded history.
+//! the [`Recording`] of what happened.
 //!
 //! The built-ins cover the seeds' families of race: [`AuthorizedAtCommit`] (stale
 //! authorization), [`NoLostUpdate`] (read-modify-write), [`ExactlyOnce`] (replay) and
@@ -8,14 +8,14 @@
 
 use crate::event::{Call, Fact, Ret};
 use crate::linearizability::{self, Operation};
-use crate::recorder::History;
+use crate::recorder::Recording;
 use raceproof_core::audit::Action;
 use std::collections::HashMap;
 
 /// Where and why an invariant broke.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Breach {
-    /// Index into [`History::steps`] of the step that broke it; `None` when only the final
+    /// Index into [`Recording::steps`] of the step that broke it; `None` when only the final
     /// state shows it.
     pub step: Option<usize>,
     /// Short, in the flow's words: it is printed after the step as `<- why`.
@@ -41,13 +41,13 @@ impl Breach {
 /// A property checked after each execution of a scenario with state `S`.
 pub trait Invariant<S>: Send + Sync {
     fn name(&self) -> &str;
-    fn check(&self, state: &S, history: &History) -> Result<(), Breach>;
+    fn check(&self, state: &S, recording: &Recording) -> Result<(), Breach>;
 
     /// How many events relevant to this invariant the execution recorded. An invariant
     /// whose count stays 0 over every execution has checked nothing, and the verdict is
     /// *inconclusive* rather than proven. The default (1) suits predicates on the final
     /// state, which always have a state to look at.
-    fn observed(&self, _state: &S, _history: &History) -> usize {
+    fn observed(&self, _state: &S, _recording: &Recording) -> usize {
         1
     }
 
@@ -58,9 +58,13 @@ pub trait Invariant<S>: Send + Sync {
     }
 }
 
-/// Steps of `history` (actors' and setup's alike) whose fact `relevant` accepts.
-fn count(history: &History, relevant: impl Fn(&Fact) -> bool) -> usize {
-    history.steps.iter().filter(|s| relevant(s.fact())).count()
+/// Steps of `recording` (actors' and setup's alike) whose fact `relevant` accepts.
+fn count(recording: &Recording, relevant: impl Fn(&Fact) -> bool) -> usize {
+    recording
+        .steps
+        .iter()
+        .filter(|s| relevant(s.fact()))
+        .count()
 }
 
 /// `authorized_at_commit`: every write commits while its actor holds the authority it needs
@@ -74,8 +78,8 @@ impl<S> Invariant<S> for AuthorizedAtCommit {
         "authorized_at_commit"
     }
 
-    fn observed(&self, _state: &S, history: &History) -> usize {
-        count(history, |f| matches!(f, Fact::Commit(_)))
+    fn observed(&self, _state: &S, recording: &Recording) -> usize {
+        count(recording, |f| matches!(f, Fact::Commit(_)))
     }
 
     fn needs(&self) -> &str {
@@ -83,8 +87,8 @@ impl<S> Invariant<S> for AuthorizedAtCommit {
          or record them with `Recorder::commit`"
     }
 
-    fn check(&self, _state: &S, history: &History) -> Result<(), Breach> {
-        for (i, step) in history.steps.iter().enumerate() {
+    fn check(&self, _state: &S, recording: &Recording) -> Result<(), Breach> {
+        for (i, step) in recording.steps.iter().enumerate() {
             if let Fact::Commit(commit) = step.fact()
                 && let Err(why) = commit.authorized()
             {
@@ -126,8 +130,8 @@ impl<S> Invariant<S> for NoLostUpdate<S> {
         "no_lost_update"
     }
 
-    fn observed(&self, _state: &S, history: &History) -> usize {
-        count(history, |f| match f {
+    fn observed(&self, _state: &S, recording: &Recording) -> usize {
+        count(recording, |f| match f {
             Fact::Commit(c) => c.action.subject() == self.user,
             Fact::Return { .. } => true,
             _ => false,
@@ -138,13 +142,13 @@ impl<S> Invariant<S> for NoLostUpdate<S> {
         "update calls and returns (`Recorder::call`/`Recorder::ret`) and commits"
     }
 
-    fn check(&self, state: &S, history: &History) -> Result<(), Breach> {
+    fn check(&self, state: &S, recording: &Recording) -> Result<(), Breach> {
         let mut written: HashMap<u64, &str> = HashMap::new();
         let mut calls: HashMap<u64, (Option<u64>, &str)> = HashMap::new();
         let mut accepted: HashMap<u64, &str> = HashMap::new();
         let mut last_success: Option<(u64, &str)> = None;
         let mut successes = 0u64;
-        for (i, step) in history.steps.iter().enumerate() {
+        for (i, step) in recording.steps.iter().enumerate() {
             match step.fact() {
                 Fact::Commit(commit)
                     if let Action::UpdateEmail { user, version, .. } = &commit.action
@@ -237,8 +241,8 @@ impl<S> Invariant<S> for ExactlyOnce {
         "exactly_once"
     }
 
-    fn observed(&self, _state: &S, history: &History) -> usize {
-        count(history, |f| matches!(f, Fact::Effect { .. }))
+    fn observed(&self, _state: &S, recording: &Recording) -> usize {
+        count(recording, |f| matches!(f, Fact::Effect { .. }))
     }
 
     fn needs(&self) -> &str {
@@ -246,9 +250,9 @@ impl<S> Invariant<S> for ExactlyOnce {
          the effect (a `note` is narration only)"
     }
 
-    fn check(&self, _state: &S, history: &History) -> Result<(), Breach> {
+    fn check(&self, _state: &S, recording: &Recording) -> Result<(), Breach> {
         let mut done: HashMap<(&String, &String), &str> = HashMap::new();
-        for (i, step) in history.steps.iter().enumerate() {
+        for (i, step) in recording.steps.iter().enumerate() {
             if let Fact::Effect { kind, subject } = step.fact() {
                 if !self.authentic.iter().any(|m| m == subject) {
                     return Err(Breach::at(i, format!("forged message {kind}")));
@@ -287,7 +291,7 @@ impl<S> Invariant<S> for Linearizable {
         "linearizable"
     }
 
-    fn observed(&self, _state: &S, history: &History) -> usize {
+    fn observed(&self, _state: &S, history: &Recording) -> usize {
         Operation::collect(history).len()
     }
 
@@ -295,7 +299,7 @@ impl<S> Invariant<S> for Linearizable {
         "operations: `Recorder::call` before and `Recorder::ret` after each one"
     }
 
-    fn check(&self, _state: &S, history: &History) -> Result<(), Breach> {
+    fn check(&self, _state: &S, history: &Recording) -> Result<(), Breach> {
         let ops = Operation::collect(history);
         match linearizability::find_order(&ops, self.initial.clone()) {
             Some(_) => Ok(()),
@@ -336,7 +340,7 @@ impl<S> Invariant<S> for FinalState<S> {
         &self.name
     }
 
-    fn check(&self, state: &S, _history: &History) -> Result<(), Breach> {
+    fn check(&self, state: &S, _recording: &Recording) -> Result<(), Breach> {
         (self.predicate)(state).map_err(Breach::at_end)
     }
 }

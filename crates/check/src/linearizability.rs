@@ -7,7 +7,7 @@
 //! Models have a handful of operations, so the exponential search is instant.
 
 use crate::event::{Call, Fact, Ret};
-use crate::recorder::History;
+use crate::recorder::Recording;
 use std::collections::HashMap;
 
 /// One completed operation with its real-time interval (indices into the history).
@@ -22,7 +22,7 @@ pub struct Operation {
 impl Operation {
     /// Pairs every `Call` with its `Return`; operations that never returned are left out
     /// (a crashed model is reported by loom, not here).
-    pub fn collect(history: &History) -> Vec<Operation> {
+    pub fn collect(history: &Recording) -> Vec<Operation> {
         let mut open: HashMap<u64, (usize, &Call)> = HashMap::new();
         let mut ops = Vec::new();
         for (i, step) in history.steps.iter().enumerate() {

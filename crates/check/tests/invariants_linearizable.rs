@@ -9,7 +9,7 @@ mod common;
 use common::*;
 use proptest::prelude::*;
 use raceproof_check::linearizability::{self, Operation, Registers};
-use raceproof_check::{Fact, History, Linearizable, Ret};
+use raceproof_check::{Fact, Linearizable, Recording, Ret};
 
 fn linearizable() -> Linearizable {
     Linearizable::new([("alice", "a0", 1)])
@@ -21,13 +21,13 @@ fn registers() -> Registers {
         .collect()
 }
 
-fn order(h: &History) -> Option<Vec<usize>> {
+fn order(h: &Recording) -> Option<Vec<usize>> {
     linearizability::find_order(&Operation::collect(h), registers())
 }
 
 #[test]
 fn operation_collect_pairs_calls_with_returns() {
-    let h = history(
+    let h = recording(
         vec![
             call("T1", 7, update("alice", Some(1), "a1")),
             call("T2", 8, read("alice")),
@@ -60,7 +60,7 @@ fn operation_collect_pairs_calls_with_returns() {
 
 #[test]
 fn linearizable_fails_two_overlapping_successes_from_one_version() {
-    let h = history(
+    let h = recording(
         vec![
             call("T1", 1, update("alice", Some(1), "a1")),
             call("T2", 2, update("alice", Some(1), "a2")),
@@ -85,7 +85,7 @@ fn linearizable_passes_overlapping_success_and_conflict_in_either_order() {
                 call("T2", 2, update("alice", Some(1), "a2")),
             ];
             steps.extend(returns);
-            let h = history(steps, two_writers());
+            let h = recording(steps, two_writers());
             let found = order(&h).expect("the winner goes first");
             // The success is linearized before the conflict.
             let ops = Operation::collect(&h);
@@ -101,7 +101,7 @@ fn linearizable_passes_overlapping_success_and_conflict_in_either_order() {
 #[test]
 fn linearizable_fails_a_success_on_a_version_an_earlier_write_moved() {
     // A returns v2 before B is called; B, expecting 1, cannot also produce v2.
-    let h = history(
+    let h = recording(
         vec![
             call("T1", 1, update("alice", Some(1), "a1")),
             ret("T1", 1, updated(2)),
@@ -116,7 +116,7 @@ fn linearizable_fails_a_success_on_a_version_an_earlier_write_moved() {
 
 /// A: expected 1 -> v2; B: expected 2 -> conflict. Linearizable only if B goes first,
 /// which real time allows only when the two overlap.
-fn a_then_conflicting_b(overlapping: bool) -> History {
+fn a_then_conflicting_b(overlapping: bool) -> Recording {
     let a = [
         call("T1", 1, update("alice", Some(1), "a1")),
         ret("T1", 1, updated(2)),
@@ -130,7 +130,7 @@ fn a_then_conflicting_b(overlapping: bool) -> History {
     } else {
         vec![a[0].clone(), a[1].clone(), b[0].clone(), b[1].clone()]
     };
-    history(steps, two_writers())
+    recording(steps, two_writers())
 }
 
 #[test]
@@ -149,7 +149,7 @@ fn linearizable_respects_real_time() {
 #[test]
 fn linearizable_fails_a_conflict_that_returned_before_the_write_it_blames() {
     // B conflicts (expecting 1) and returns before A, expecting 1 too, is called.
-    let h = history(
+    let h = recording(
         vec![
             call("T2", 2, update("alice", Some(1), "a2")),
             ret("T2", 2, Ret::Conflict),
@@ -164,7 +164,7 @@ fn linearizable_fails_a_conflict_that_returned_before_the_write_it_blames() {
 #[test]
 fn linearizable_reads_see_overlapping_writes_either_way() {
     for seen in [read_ret("a1", 2), read_ret("a0", 1)] {
-        let h = history(
+        let h = recording(
             vec![
                 call("T1", 1, update("alice", Some(1), "a1")),
                 call("T2", 2, read("alice")),
@@ -181,7 +181,7 @@ fn linearizable_reads_see_overlapping_writes_either_way() {
 #[test]
 fn linearizable_fails_a_stale_read_after_the_write_returned() {
     let after = |seen: Ret| {
-        history(
+        recording(
             vec![
                 call("T1", 1, update("alice", Some(1), "a1")),
                 ret("T1", 1, updated(2)),
@@ -200,7 +200,7 @@ fn linearizable_fails_a_stale_read_after_the_write_returned() {
 
 #[test]
 fn linearizable_refusals_have_no_effect() {
-    let h = history(
+    let h = recording(
         vec![
             // Refused even though expected 1 would have matched: it must not move alice.
             call("T1", 1, update("alice", Some(1), "a1")),
@@ -226,7 +226,7 @@ fn linearizable_refusals_have_no_effect() {
 
 #[test]
 fn linearizable_fails_operations_on_an_unknown_register() {
-    let h = history(
+    let h = recording(
         vec![
             call("T1", 1, read("mallory")),
             ret("T1", 1, read_ret("m", 1)),
@@ -238,7 +238,7 @@ fn linearizable_fails_operations_on_an_unknown_register() {
 
 #[test]
 fn linearizable_ignores_operations_that_never_returned() {
-    let h = history(
+    let h = recording(
         vec![
             call("T1", 1, update("alice", Some(1), "a1")),
             call("T2", 2, read("alice")),
@@ -284,7 +284,7 @@ fn ret_strategy() -> impl Strategy<Value = Ret> {
 
 /// Runs `ops` one after another on a model register and records them as a history with
 /// non-overlapping intervals, each op on alternating threads.
-fn sequential_history(ops: &[Op]) -> (History, Registers) {
+fn sequential_recording(ops: &[Op]) -> (Recording, Registers) {
     let initial: Registers = USERS
         .iter()
         .map(|u| ((*u).to_owned(), (format!("{u}0"), 1)))
@@ -324,7 +324,7 @@ fn sequential_history(ops: &[Op]) -> (History, Registers) {
             }
         }
     }
-    (history(steps, two_writers()), initial)
+    (recording(steps, two_writers()), initial)
 }
 
 proptest! {
@@ -334,7 +334,7 @@ proptest! {
     fn sequential_histories_of_a_real_register_are_linearizable(
         ops in proptest::collection::vec(op_strategy(), 0..12),
     ) {
-        let (h, initial) = sequential_history(&ops);
+        let (h, initial) = sequential_recording(&ops);
         let ops = Operation::collect(&h);
         let found = linearizability::find_order(&ops, initial.clone());
         // Non-overlapping intervals force the one order: the order they ran in.
@@ -351,7 +351,7 @@ proptest! {
         pick in any::<prop::sample::Index>(),
         wrong in ret_strategy(),
     ) {
-        let (mut h, initial) = sequential_history(&ops);
+        let (mut h, initial) = sequential_recording(&ops);
         let victim = pick.index(ops.len());
         let at = 2 * victim + 1;
         let Fact::Return { op, ret: truth } = h.steps[at].fact().clone() else {

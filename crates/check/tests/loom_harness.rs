@@ -1,11 +1,11 @@
 #![cfg(loom)]
-//! The loom runner's own tests: `Model::check` on tiny scenarios whose verdicts are known,
+//! The loom runner's own tests: `Scenario::check` on tiny scenarios whose verdicts are known,
 //! so the runner is shown to *find* a race, a deadlock, a panic and a leak, as well as to
 //! prove a correct scenario, and to explore exactly what the code under test dictates.
 //!
 //! `RUSTFLAGS="--cfg loom" cargo test -p raceproof-check --release --target-dir target/loom --test loom_harness`
 
-use raceproof_check::{FinalState, Model, Recorder, Scenario, Verdict};
+use raceproof_check::{FinalState, Recorder, Scenario, Verdict};
 use raceproof_core::sync::{Arc, Mutex};
 
 /// A counter behind the facade's mutex, and the recorder the actors narrate to.

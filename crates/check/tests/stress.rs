@@ -1,12 +1,12 @@
 #![cfg(not(loom))]
-//! Scenarios and `Model::stress`: the runner must report every run that breaks an
+//! Scenarios and `Scenario::stress`: the runner must report every run that breaks an
 //! invariant (a panicking actor included), none of a correct one, and judge each run's own
-//! recorded history.
+//! recording.
 //!
 //! `cargo test -p raceproof-check --test stress`
 
 use raceproof_check::{
-    Breach, Expected, FinalState, History, Invariant, Model, Recorder, Scenario,
+    AnyScenario, Breach, Expected, FinalState, Invariant, Recorder, Recording, Scenario,
 };
 use raceproof_core::sync::Mutex;
 
@@ -56,7 +56,7 @@ fn scenario_labels_actors_and_describes_itself() {
         s.expected(),
         &Expected::Violated("counter_is_right".to_owned())
     );
-    assert_eq!(Model::preemption_bound(&s), Some(2));
+    assert_eq!(AnyScenario::preemption_bound(&s), Some(2));
     assert_eq!((s.flow(), s.variant()), ("counter", "locked"));
 }
 
@@ -87,7 +87,7 @@ fn stress_reports_every_run_of_an_invariant_that_always_breaks() {
 }
 
 #[test]
-fn stress_judges_the_recorded_history_of_each_run() {
+fn stress_judges_the_recording_of_each_run() {
     // The invariant reads the steps the actors recorded: a fresh recorder each run, so
     // exactly two increments are seen every time, never an accumulation.
     let steps_seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -97,10 +97,10 @@ fn stress_judges_the_recorded_history_of_each_run() {
         fn name(&self) -> &str {
             "count_steps"
         }
-        fn check(&self, _: &Counter, history: &History) -> Result<(), Breach> {
-            let actors = history.steps.iter().filter(|s| !s.is_setup()).count();
+        fn check(&self, _: &Counter, recording: &Recording) -> Result<(), Breach> {
+            let actors = recording.steps.iter().filter(|s| !s.is_setup()).count();
             self.0.lock().expect("not poisoned").push(actors);
-            if history.actors.len() == 2 {
+            if recording.actors.len() == 2 {
                 Ok(())
             } else {
                 Err(Breach::at_end("actors missing"))
