@@ -8,3 +8,4 @@ pub use raceproof_flows as flows;
 pub use raceproof_report as report;
 
 pub mod catalogue;
+pub mod strategies;

@@ -153,7 +153,7 @@ fn strategy_models() -> Vec<Box<dyn AnyScenario>> {
     struct Collect(Vec<Box<dyn AnyScenario>>);
     impl StrategyVisitor<User> for Collect {
         fn visit<T: Table<User> + Default + 'static>(&mut self, name: &'static str) {
-            if name == "global_mutex" {
+            if crate::strategies::is_default::<T>() {
                 return;
             }
             let imp = || Implementation::proven_with::<T>(name);
