@@ -104,6 +104,10 @@ fn explore<S: Send + Sync + 'static>(
     let found: ghost::Arc<ghost::Mutex<Found>> = ghost::Arc::new(ghost::Mutex::new(None));
     let panicked = ghost::Arc::new(ghost::Mutex::new(None));
     let observed = ghost::Arc::new(ghost::Mutex::new(vec![0usize; scenario.invariants.len()]));
+    // An invariant that could not decide an execution makes the verdict inconclusive,
+    // unless another execution shows a violation: exploration goes on.
+    let undecided: ghost::Arc<ghost::Mutex<Option<(String, String)>>> =
+        ghost::Arc::new(ghost::Mutex::new(None));
     let budget = scenario.budget;
     let started = std::time::Instant::now();
 
@@ -124,13 +128,14 @@ fn explore<S: Send + Sync + 'static>(
     }
 
     let body = {
-        let (scenario, iterations, current, found, panicked, observed) = (
+        let (scenario, iterations, current, found, panicked, observed, undecided) = (
             scenario.clone(),
             iterations.clone(),
             current.clone(),
             found.clone(),
             panicked.clone(),
             observed.clone(),
+            undecided.clone(),
         );
         move || {
             let n = iterations.fetch_add(1, ghost::Ordering::Relaxed) + 1;
@@ -145,8 +150,12 @@ fn explore<S: Send + Sync + 'static>(
                 *total += n;
             }
             if let Some((invariant, breach)) = breach {
-                *ghost::lock(&found) = Some((invariant, breach, recording));
-                std::panic::panic_any(ViolationFound);
+                if breach.undecided {
+                    ghost::lock(&undecided).get_or_insert((invariant, breach.why));
+                } else {
+                    *ghost::lock(&found) = Some((invariant, breach, recording));
+                    std::panic::panic_any(ViolationFound);
+                }
             }
         }
     };
@@ -170,7 +179,17 @@ fn explore<S: Send + Sync + 'static>(
     let executions = iterations.load(ghost::Ordering::Relaxed);
 
     let payload = match outcome {
-        Ok(()) => return settle(scenario, executions, &ghost::lock(&observed)),
+        Ok(()) => {
+            if let Some((invariant, why)) = ghost::lock(&undecided).take() {
+                return Verdict::Inconclusive {
+                    cause: Inconclusive::Undecided { invariant, why },
+                    hint: "record fewer operations per execution (fewer actors or calls)"
+                        .to_owned(),
+                    iterations: executions,
+                };
+            }
+            return settle(scenario, executions, &ghost::lock(&observed));
+        }
         Err(payload) => payload,
     };
     if let Some((invariant, breach, recording)) = ghost::lock(&found).take() {

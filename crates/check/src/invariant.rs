@@ -12,7 +12,7 @@ use crate::recorder::Recording;
 use raceproof_core::audit::Action;
 use std::collections::HashMap;
 
-/// Where and why an invariant broke.
+/// Where and why an invariant broke, or why it could not tell.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Breach {
     /// Index into [`Recording::steps`] of the step that broke it; `None` when only the final
@@ -20,6 +20,9 @@ pub struct Breach {
     pub step: Option<usize>,
     /// Short, in the flow's words: it is printed after the step as `<- why`.
     pub why: String,
+    /// The invariant could not decide (its checker hit a limit): the verdict is
+    /// inconclusive, never violated.
+    pub undecided: bool,
 }
 
 impl Breach {
@@ -27,6 +30,7 @@ impl Breach {
         Self {
             step: Some(step),
             why: why.into(),
+            undecided: false,
         }
     }
 
@@ -34,6 +38,16 @@ impl Breach {
         Self {
             step: None,
             why: why.into(),
+            undecided: false,
+        }
+    }
+
+    /// The invariant could not decide this execution, for `why`.
+    pub fn undecided(why: impl Into<String>) -> Self {
+        Self {
+            step: None,
+            why: why.into(),
+            undecided: true,
         }
     }
 }

@@ -213,12 +213,18 @@ impl<S: Send + Sync + 'static> Scenario<S> {
             .collect()
     }
 
-    /// The first invariant that `state` and `recording` break.
+    /// The first invariant that `state` and `recording` break; else the first that could
+    /// not decide (an undecided one must not hide a violation).
     pub(crate) fn judge(&self, state: &S, recording: &Recording) -> Option<(String, Breach)> {
-        self.invariants.iter().find_map(|inv| {
-            inv.check(state, recording)
-                .err()
-                .map(|breach| (inv.name().to_owned(), breach))
-        })
+        let mut undecided = None;
+        for inv in &self.invariants {
+            if let Err(breach) = inv.check(state, recording) {
+                if !breach.undecided {
+                    return Some((inv.name().to_owned(), breach));
+                }
+                undecided.get_or_insert((inv.name().to_owned(), breach));
+            }
+        }
+        undecided
     }
 }

@@ -51,6 +51,9 @@ pub enum Inconclusive {
     NotModelChecked { runs: usize },
     /// loom failed for a reason of its own.
     Checker { message: String },
+    /// An invariant could not decide an execution (its checker hit a limit), and no
+    /// execution broke an invariant.
+    Undecided { invariant: String, why: String },
 }
 
 impl fmt::Display for Inconclusive {
@@ -77,6 +80,9 @@ impl fmt::Display for Inconclusive {
                 "not model-checked: {runs} runs on real threads showed no violation, which proves nothing"
             ),
             Inconclusive::Checker { message } => write!(f, "loom failed: {message}"),
+            Inconclusive::Undecided { invariant, why } => {
+                write!(f, "invariant `{invariant}` could not decide: {why}")
+            }
         }
     }
 }

@@ -129,3 +129,31 @@ fn stress_counts_a_panicking_actor_as_a_violation() {
     assert_eq!(outcome.violations, 3, "{outcome:?}");
     assert_eq!(outcome.first_violation, Some(1));
 }
+
+#[test]
+fn on_real_threads_an_undecided_invariant_is_no_violation() {
+    struct NeverDecides;
+    impl Invariant<Counter> for NeverDecides {
+        fn name(&self) -> &str {
+            "never_decides"
+        }
+        fn check(&self, _: &Counter, _: &Recording) -> Result<(), Breach> {
+            Err(Breach::undecided("too much to search"))
+        }
+    }
+    let undecided = || {
+        Scenario::new("counter", "locked", counter)
+            .actor(None, "increments", increment)
+            .actor(None, "increments", increment)
+            .invariant(NeverDecides)
+    };
+    let outcome = undecided().invariant(counter_is(2)).stress(20);
+    assert_eq!(outcome.violations, 0, "{:?}", outcome.first);
+    // And it hides no violation: a counter that must read 3 breaks every run.
+    let outcome = undecided().invariant(counter_is(3)).stress(20);
+    assert_eq!(outcome.violations, 20);
+    assert_eq!(
+        outcome.first.map(|(invariant, _)| invariant).as_deref(),
+        Some("counter_is_right")
+    );
+}
