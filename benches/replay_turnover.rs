@@ -30,7 +30,7 @@ mod real {
         ReplaySet, SignedFields,
     };
     use raceproof_core::sync::Arc;
-    use serde::Serialize;
+    use raceproof_report::bench::{Percentiles, ReplayTurnover};
     use std::hint::black_box;
     use std::time::Instant;
 
@@ -48,53 +48,24 @@ mod real {
         }
     }
 
-    #[derive(Debug, Serialize)]
-    struct Percentiles {
-        admits: usize,
-        p50_ns: u64,
-        p99_ns: u64,
-        p99_9_ns: u64,
-        max_ns: u64,
-        mean_ns: f64,
-        /// Admits slower than 100 µs and than 1 ms: one stall or many.
-        over_100us: usize,
-        over_1ms: usize,
-    }
-
-    impl Percentiles {
-        fn of(mut ns: Vec<u64>) -> Self {
-            ns.sort_unstable();
-            let at = |q: f64| {
-                // Nearest rank: the smallest sample with at least q of them at or below it.
-                let rank = ((q * ns.len() as f64).ceil() as usize).clamp(1, ns.len());
-                ns[rank - 1]
-            };
-            Self {
-                admits: ns.len(),
-                p50_ns: at(0.50),
-                p99_ns: at(0.99),
-                p99_9_ns: at(0.999),
-                max_ns: ns.last().copied().unwrap_or(0),
-                mean_ns: ns.iter().sum::<u64>() as f64 / ns.len().max(1) as f64,
-                over_100us: ns.iter().filter(|&&n| n > 100_000).count(),
-                over_1ms: ns.iter().filter(|&&n| n > 1_000_000).count(),
-            }
+    /// The percentiles of single-admit times `ns`.
+    fn percentiles(mut ns: Vec<u64>) -> Percentiles {
+        ns.sort_unstable();
+        let at = |q: f64| {
+            // Nearest rank: the smallest sample with at least q of them at or below it.
+            let rank = ((q * ns.len() as f64).ceil() as usize).clamp(1, ns.len());
+            ns[rank - 1]
+        };
+        Percentiles {
+            admits: ns.len(),
+            p50_ns: at(0.50),
+            p99_ns: at(0.99),
+            p99_9_ns: at(0.999),
+            max_ns: ns.last().copied().unwrap_or(0),
+            mean_ns: ns.iter().sum::<u64>() as f64 / ns.len().max(1) as f64,
+            over_100us: ns.iter().filter(|&&n| n > 100_000).count(),
+            over_1ms: ns.iter().filter(|&&n| n > 1_000_000).count(),
         }
-    }
-
-    #[derive(Debug, Serialize)]
-    struct Report {
-        machine: String,
-        entries: u64,
-        fill: Percentiles,
-        /// The first admit after every filled entry expired.
-        first_after_expiry_ns: u64,
-        turnover: Percentiles,
-        /// Resident set size, from `/proc/self/statm` (0 where unavailable).
-        rss_mib_before_fill: f64,
-        rss_mib_after_fill: f64,
-        rss_mib_after_turnover: f64,
-        held_after_turnover: usize,
     }
 
     fn request(i: u64, timestamp: i64) -> SignedFields {
@@ -112,15 +83,6 @@ mod real {
             .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
             .unwrap_or(0);
         (pages * 4096) as f64 / (1024.0 * 1024.0)
-    }
-
-    /// What `cargo xtask` names the machine (it sets `RACEPROOF_MACHINE` for every run),
-    /// else the core count.
-    fn machine() -> String {
-        std::env::var("RACEPROOF_MACHINE").unwrap_or_else(|_| {
-            let cores = std::thread::available_parallelism().map_or(1, usize::from);
-            format!("{cores} cores")
-        })
     }
 
     /// Admits request `i` at the clock's current second and returns the admit's duration.
@@ -159,26 +121,23 @@ mod real {
             turnover.push(timed_admit(&guard, &key, entries + n, now));
         }
         let first_after_expiry_ns = turnover[0];
-        let report = Report {
-            machine: machine(),
+        let report = ReplayTurnover {
+            machine: raceproof_report::machine(),
             entries,
-            fill: Percentiles::of(fill),
+            fill: percentiles(fill),
             first_after_expiry_ns,
-            turnover: Percentiles::of(turnover),
+            turnover: percentiles(turnover),
             rss_mib_before_fill: rss_before,
             rss_mib_after_fill: rss_filled,
             rss_mib_after_turnover: rss_mib(),
             held_after_turnover: guard.seen().len(),
         };
-        let json = serde_json::to_string_pretty(&report).expect("serializable");
-        println!("{json}");
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("target")
-            .join("raceproof");
-        let written = std::fs::create_dir_all(&dir)
-            .and_then(|()| std::fs::write(dir.join("replay_turnover.json"), json + "\n"));
-        if let Err(e) = written {
-            eprintln!("cannot write {}: {e}", dir.display());
+        println!("{report:#?}");
+        let path = raceproof_report::dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
+            .join(raceproof_report::file::REPLAY_TURNOVER);
+        match raceproof_report::write(&path, &report) {
+            Ok(()) => println!("wrote {}", path.display()),
+            Err(e) => eprintln!("cannot write the report: {e}"),
         }
     }
 }

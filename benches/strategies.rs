@@ -34,7 +34,7 @@ mod common;
 #[cfg(not(loom))]
 mod real {
     use crate::common::{
-        BenchHasher, DEFAULT_STRATEGY, EMAIL, NOW, SECRET, accounts, credentials, guard, held_set,
+        BenchHasher, EMAIL, NOW, SECRET, accounts, credentials, default_strategy, guard, held_set,
         key, requests, seed_accounts, seed_operate, signed,
     };
     use criterion::{BenchmarkId, Criterion, criterion_group};
@@ -82,12 +82,13 @@ mod real {
 
         let mut group = c.benchmark_group("update_email");
         let app = seed_accounts(false);
-        group.bench_function(BenchmarkId::new("seed_vulnerable", DEFAULT_STRATEGY), |b| {
-            b.iter(|| black_box(app.update_email(&alice, None, EMAIL)))
-        });
+        group.bench_function(
+            BenchmarkId::new("seed_vulnerable", default_strategy()),
+            |b| b.iter(|| black_box(app.update_email(&alice, None, EMAIL))),
+        );
         let app = seed_accounts(true);
         let mut version = 1;
-        group.bench_function(BenchmarkId::new("seed_fix", DEFAULT_STRATEGY), |b| {
+        group.bench_function(BenchmarkId::new("seed_fix", default_strategy()), |b| {
             b.iter(|| {
                 let result = app.update_email(&alice, Some(version), EMAIL);
                 version += 1;
@@ -99,7 +100,7 @@ mod real {
         let mut group = c.benchmark_group("promote");
         for (variant, fixed) in [("seed_vulnerable", false), ("seed_fix", true)] {
             let app = seed_accounts(fixed);
-            group.bench_function(BenchmarkId::new(variant, DEFAULT_STRATEGY), |b| {
+            group.bench_function(BenchmarkId::new(variant, default_strategy()), |b| {
                 b.iter(|| black_box(app.promote(&admin, "alice")))
             });
         }
@@ -218,7 +219,7 @@ mod real {
 
         let mut group = c.benchmark_group("operate");
         for (variant, fixed) in [("seed_vulnerable", false), ("seed_fix", true)] {
-            group.bench_function(BenchmarkId::new(variant, DEFAULT_STRATEGY), |b| {
+            group.bench_function(BenchmarkId::new(variant, default_strategy()), |b| {
                 b.iter_custom(|iters| {
                     time_requests(
                         iters,
@@ -230,7 +231,7 @@ mod real {
                 })
             });
         }
-        for (strategy, shards) in [(DEFAULT_STRATEGY, 1), ("sharded", 16)] {
+        for (strategy, shards) in [(default_strategy(), 1), ("sharded", 16)] {
             group.bench_function(BenchmarkId::new("proven_fix", strategy), |b| {
                 b.iter_custom(|iters| {
                     time_requests(
@@ -245,7 +246,8 @@ mod real {
             });
         }
         // Into a set already at a production-like size, built outside the timing.
-        group.bench_function(BenchmarkId::new("proven_fix", "global_mutex_held"), |b| {
+        let held = format!("{}_held", default_strategy());
+        group.bench_function(BenchmarkId::new("proven_fix", held), |b| {
             b.iter_custom(|iters| {
                 time_requests(
                     iters,

@@ -10,10 +10,10 @@
 //! cargo run --release --example model_your_flow                          # real threads
 //! ```
 //!
-//! The same `main` serves both builds: `Model::run` model-checks under loom and stresses on
+//! The same `main` serves both builds: `Scenario::run` model-checks under loom and stresses on
 //! real threads otherwise (which can find the race, but never prove the fix).
 
-use raceproof::check::{ExactlyOnce, FinalState, Model, Recorder, Scenario};
+use raceproof::check::{ExactlyOnce, FinalState, Recorder, Scenario};
 use raceproof::core::sync::Mutex;
 
 /// The shared state: build it from the facade's primitives so loom can see them, and keep
@@ -93,6 +93,6 @@ fn main() {
         scenario("racy", redeem_racy),
         scenario("atomic", redeem_atomic),
     ] {
-        println!("{} / {}: {}", model.flow(), model.variant(), model.run());
+        println!("{} / {}: {}", model.flow, model.variant, model.run());
     }
 }

@@ -2,7 +2,7 @@
 //! checker used to get a user's model wrong (a false proof, a false alarm, a hang, a trace
 //! that misleads). Each asserts the verdict it must get.
 
-use raceproof::check::{FinalState, Model, Recorder, Scenario};
+use raceproof::check::{FinalState, Recorder, Scenario};
 use raceproof::core::clock::{Clock, ManualClock};
 use raceproof::core::sync::atomic::{AtomicBool, Ordering};
 use raceproof::core::sync::{Mutex, hint};
@@ -365,7 +365,10 @@ mod real_threads {
             "{text}"
         );
         assert!(text.contains("T2"), "{text}");
-        assert_eq!(outcome.verdict().kind(), "violated");
+        assert_eq!(
+            outcome.verdict().kind(),
+            raceproof::check::VerdictKind::Violated
+        );
     }
 
     /// Without loom, `run` never says proven.

@@ -4,7 +4,7 @@
 #![cfg(loom)]
 
 use raceproof::catalogue::{Implementation, update_email};
-use raceproof::check::{Model, Verdict};
+use raceproof::check::Verdict;
 use raceproof::core::store::User;
 use raceproof::core::table::{Entries, GlobalRwLock, Table};
 
@@ -72,7 +72,7 @@ fn the_real_rwlock_strategy_is_proven_by_the_same_model() {
         Implementation::proven_with::<GlobalRwLock<User>>("rwlock"),
         2,
     );
-    assert_eq!(model.variant(), "proven_fix/rwlock");
+    assert_eq!(model.variant, "proven_fix/rwlock");
     let verdict = model.check();
     assert!(verdict.is_proven(), "{verdict:?}");
 }

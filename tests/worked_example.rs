@@ -5,7 +5,7 @@
 #[allow(dead_code)]
 mod example;
 
-use raceproof::check::{Model, Verdict};
+use raceproof::check::Verdict;
 
 #[test]
 fn racy_coupon_is_caught_with_a_trace() {

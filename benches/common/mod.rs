@@ -19,7 +19,9 @@ pub const EMAIL: &str = "alice@example.com";
 
 /// The default strategy's name in `for_each_strategy`: where the seed's variants, which
 /// have one table of their own, are reported.
-pub const DEFAULT_STRATEGY: &str = "global_mutex";
+pub fn default_strategy() -> &'static str {
+    raceproof::strategies::default_name()
+}
 
 /// Bench-only stand-in for a password hash: SHA-256(salt || password), compared in
 /// constant time. Not for storing passwords: it is fast on purpose, so that the flows

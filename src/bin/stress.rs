@@ -6,25 +6,8 @@
 #[cfg(not(loom))]
 fn main() -> std::process::ExitCode {
     use raceproof::catalogue::catalogue;
-    use serde::Serialize;
-
-    #[derive(Serialize)]
-    struct Entry {
-        flow: String,
-        variant: String,
-        expected: String,
-        runs: usize,
-        violations: usize,
-        first_violation: Option<usize>,
-        /// A run that never finished (deadlock): stress stopped there.
-        hung: bool,
-        seconds: f64,
-    }
-    #[derive(Serialize)]
-    struct StressReport {
-        machine: String,
-        models: Vec<Entry>,
-    }
+    use raceproof::report::Expected;
+    use raceproof::report::stress::{ModelStress, StressReport};
 
     let mut args = std::env::args().skip(1);
     let runs: usize = match args.next().map(|r| r.parse()) {
@@ -38,7 +21,10 @@ fn main() -> std::process::ExitCode {
     let out = args
         .next()
         .unwrap_or_else(|| "target/raceproof/stress.json".to_owned());
-    let mut models = Vec::new();
+    let mut report = StressReport {
+        machine: raceproof::report::machine(),
+        models: Vec::new(),
+    };
     println!(
         "{:<28} {:<24} {:>10} {:>10} {:>14} {:>8}",
         "flow", "variant", "runs", "violated", "first failing", "seconds"
@@ -56,30 +42,26 @@ fn main() -> std::process::ExitCode {
                 .map_or_else(|| "-".to_owned(), |r| r.to_string()),
             outcome.seconds
         );
-        models.push(Entry {
+        report.models.push(ModelStress {
             flow: model.flow().to_owned(),
             variant: model.variant().to_owned(),
-            expected: model.expected().label(),
+            expected: model.expected().clone(),
             runs: outcome.runs,
             violations: outcome.violations,
             first_violation: outcome.first_violation,
+            invariant: outcome.first.map(|(invariant, _)| invariant),
             hung: outcome.hung,
             seconds: outcome.seconds,
         });
     }
     // A proven fix that breaks on real threads would mean the model misses something.
-    let broken_fixes: Vec<_> = models
+    let broken_fixes: Vec<_> = report
+        .models
         .iter()
-        .filter(|m| m.expected == "proven" && m.violations > 0)
+        .filter(|m| m.expected == Expected::Proven && m.violations > 0)
         .map(|m| format!("{} / {}", m.flow, m.variant))
         .collect();
-    if let Err(e) = raceproof::write_json(
-        &out,
-        &StressReport {
-            machine: raceproof::machine(),
-            models,
-        },
-    ) {
+    if let Err(e) = raceproof::report::write(std::path::Path::new(&out), &report) {
         eprintln!("cannot write {out}: {e}");
         return std::process::ExitCode::FAILURE;
     }

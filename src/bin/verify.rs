@@ -34,13 +34,13 @@ fn usage() -> std::process::ExitCode {
 #[cfg(loom)]
 fn verify(out: &str) -> std::process::ExitCode {
     use raceproof::catalogue::catalogue;
-    use raceproof::check::{ModelReport, Report, Verdict};
+    use raceproof::check::{Verdict, VerdictKind, VerdictsReport, model_verdict};
     use std::fmt::Write as _;
     use std::time::Instant;
 
-    let mut report = Report {
-        machine: raceproof::machine(),
-        ..Report::default()
+    let mut report = VerdictsReport {
+        machine: raceproof::report::machine(),
+        ..VerdictsReport::default()
     };
     let started = Instant::now();
     println!(
@@ -51,25 +51,15 @@ fn verify(out: &str) -> std::process::ExitCode {
     for model in catalogue() {
         let start = Instant::now();
         let verdict = model.check();
-        let seconds = start.elapsed().as_secs_f64();
-        let entry = ModelReport::new(
-            model.flow(),
-            model.variant(),
-            &model.describe(),
-            model.covers(),
-            model.expected(),
-            model.preemption_bound(),
-            &verdict,
-            seconds,
-        );
+        let entry = model_verdict(model.as_ref(), &verdict, start.elapsed().as_secs_f64());
         println!(
             "{:<28} {:<24} {:<32} {:<32} {:>10} {:>8.3} {:>6}{}",
             entry.flow,
             entry.variant,
-            entry.expected,
+            entry.expected.to_string(),
             verdict.label(),
             entry.iterations,
-            seconds,
+            entry.seconds,
             entry
                 .preemption_bound
                 .map_or_else(|| "none".to_owned(), |b| b.to_string()),
@@ -80,42 +70,43 @@ fn verify(out: &str) -> std::process::ExitCode {
             }
         );
         let _ = match &verdict {
-            Verdict::Violated { trace, .. } => write!(
+            Verdict::Violated {
+                trace, invariant, ..
+            } => write!(
                 details,
-                "\n{} / {} violates {} ({}):\n{trace}",
-                entry.flow,
-                entry.variant,
-                verdict.invariant().unwrap_or_default(),
-                entry.scenario
+                "\n{} / {} violates {invariant} ({}):\n{trace}",
+                entry.flow, entry.variant, entry.scenario
             ),
             other => writeln!(details, "\n{} / {}: {other}", entry.flow, entry.variant),
         };
         report.models.push(entry);
     }
     println!("{details}");
-    let count = |kind: &str| report.models.iter().filter(|m| m.verdict == kind).count();
-    let unexpected: Vec<_> = report.models.iter().filter(|m| !m.as_expected).collect();
+    let unexpected: Vec<_> = report.unexpected().collect();
     println!(
         "{} models in {:.2} s: {} proven, {} violated, {} inconclusive; {} as expected, {} not",
         report.models.len(),
         started.elapsed().as_secs_f64(),
-        count("proven"),
-        count("violated"),
-        count("inconclusive"),
+        report.count(VerdictKind::Proven),
+        report.count(VerdictKind::Violated),
+        report.count(VerdictKind::Inconclusive),
         report.models.len() - unexpected.len(),
         unexpected.len()
     );
-    let only_inconclusive = unexpected.iter().all(|m| m.verdict == "inconclusive");
-    if let Err(e) = raceproof::write_json(out, &report) {
+    let only_inconclusive = unexpected
+        .iter()
+        .all(|m| m.verdict == VerdictKind::Inconclusive);
+    let exit = match (unexpected.is_empty(), only_inconclusive) {
+        (true, _) => std::process::ExitCode::SUCCESS,
+        (false, true) => std::process::ExitCode::from(3),
+        (false, false) => std::process::ExitCode::FAILURE,
+    };
+    if let Err(e) = raceproof::report::write(std::path::Path::new(out), &report) {
         eprintln!("cannot write {out}: {e}");
         return std::process::ExitCode::FAILURE;
     }
     println!("wrote {out}");
-    match (unexpected.is_empty(), only_inconclusive) {
-        (true, _) => std::process::ExitCode::SUCCESS,
-        (false, true) => std::process::ExitCode::from(3),
-        (false, false) => std::process::ExitCode::FAILURE,
-    }
+    exit
 }
 
 /// Finds `FLOW/VARIANT`'s first failing schedule (saving each schedule to a checkpoint
@@ -154,7 +145,10 @@ fn replay(which: &str, log: bool) -> std::process::ExitCode {
     );
     let again = model.replay(&file, log);
     println!("replayed from the checkpoint:\n{again}");
-    if again.iterations() == 1 && again.label() == found.label() {
+    if again.iterations() == 1
+        && again.kind() == found.kind()
+        && again.invariant() == found.invariant()
+    {
         println!("the saved schedule reproduces the violation in its first execution");
         std::process::ExitCode::SUCCESS
     } else {

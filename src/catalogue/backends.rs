@@ -10,7 +10,7 @@
 //!   `UPDATE ... WHERE EXISTS (admin is admin)` commits after admin lost the role.
 
 use raceproof_check::{
-    AuthorizedAtCommit, Call, ExactlyOnce, Linearizable, Model, NoLostUpdate, Ret, Scenario,
+    AnyScenario, AuthorizedAtCommit, Call, ExactlyOnce, Linearizable, NoLostUpdate, Ret, Scenario,
 };
 use raceproof_core::replay::{HmacKey, ManualClock, SignedFields};
 use raceproof_core::store::{Role, StoreError};
@@ -143,7 +143,7 @@ pub fn promote_sql(protocol: PromoteSql) -> Scenario<SqlModel> {
     .invariant(AuthorizedAtCommit)
 }
 
-pub fn models() -> Vec<Box<dyn Model>> {
+pub fn models() -> Vec<Box<dyn AnyScenario>> {
     vec![
         Box::new(replay_store(RedisProtocol::SetNx, 2).expect_proven()),
         Box::new(replay_store(RedisProtocol::SetNx, 3).expect_proven()),

@@ -2,7 +2,7 @@
 //! seeds, but the same family: both see "another admin remains", and both writes land.
 
 use super::{AccountsModel, Fixture, Implementation};
-use raceproof_check::{AuthorizedAtCommit, FinalState, Model, Scenario};
+use raceproof_check::{AnyScenario, AuthorizedAtCommit, FinalState, Scenario};
 use raceproof_core::store::Role;
 use raceproof_flows::Variant;
 
@@ -35,7 +35,7 @@ pub fn demote_each_other(imp: Implementation) -> Scenario<AccountsModel> {
     .invariant(AuthorizedAtCommit)
 }
 
-pub fn models() -> Vec<Box<dyn Model>> {
+pub fn models() -> Vec<Box<dyn AnyScenario>> {
     // The seed has no demote; its style (check, count, write) is the same in both seed
     // variants, so one of them is enough.
     vec![

@@ -14,7 +14,7 @@ pub mod operate;
 pub mod promote;
 pub mod update_email;
 
-use raceproof_check::{Model, Recorder};
+use raceproof_check::{AnyScenario, Recorder};
 use raceproof_core::auth::{Argon2Hasher, Credentials, PasswordHash, PasswordHasher};
 use raceproof_core::store::{Role, User};
 use raceproof_core::table::{GlobalMutex, StrategyVisitor, Table, for_each_strategy};
@@ -149,11 +149,11 @@ impl Fixture {
 
 /// The proven fixes of the Basic-auth flows under every lock strategy but the default
 /// (which is plain `proven_fix`): fast and wrong is not a strategy.
-fn strategy_models() -> Vec<Box<dyn Model>> {
-    struct Collect(Vec<Box<dyn Model>>);
+fn strategy_models() -> Vec<Box<dyn AnyScenario>> {
+    struct Collect(Vec<Box<dyn AnyScenario>>);
     impl StrategyVisitor<User> for Collect {
         fn visit<T: Table<User> + Default + 'static>(&mut self, name: &'static str) {
-            if name == "global_mutex" {
+            if crate::strategies::is_default::<T>() {
                 return;
             }
             let imp = || Implementation::proven_with::<T>(name);
@@ -172,7 +172,7 @@ fn strategy_models() -> Vec<Box<dyn Model>> {
 }
 
 /// Every catalogue entry, in the order the report lists them.
-pub fn catalogue() -> Vec<Box<dyn Model>> {
+pub fn catalogue() -> Vec<Box<dyn AnyScenario>> {
     let mut models = Vec::new();
     models.extend(promote::models());
     models.extend(update_email::models());

@@ -1,7 +1,7 @@
 //! `operate` (seed 002): the same signed request submitted twice (or more), and a spliced
 //! signature. The flows record each processing as an effect; `exactly_once` reads them.
 
-use raceproof_check::{ExactlyOnce, Model, Recorder, Scenario};
+use raceproof_check::{AnyScenario, ExactlyOnce, Recorder, Scenario};
 use raceproof_core::replay::{
     HmacKey, ManualClock, ReplayGuard, ReplaySet, ResourceFlags, SignedFields,
 };
@@ -152,8 +152,8 @@ pub fn operate_splice(imp: OperateImpl) -> Scenario<OperateModel> {
         .invariant(ExactlyOnce::new([message("ab", "c")]))
 }
 
-pub fn models() -> Vec<Box<dyn Model>> {
-    let mut models: Vec<Box<dyn Model>> = Vec::new();
+pub fn models() -> Vec<Box<dyn AnyScenario>> {
+    let mut models: Vec<Box<dyn AnyScenario>> = Vec::new();
     for variant in Variant::ALL {
         let imp = OperateImpl::of(variant);
         let (twice, splice) = (operate(imp, 2), operate_splice(imp));
@@ -170,7 +170,7 @@ pub fn models() -> Vec<Box<dyn Model>> {
 }
 
 /// The proven fix with a sharded replay set, and the lock-free variant.
-pub fn strategy_models() -> Vec<Box<dyn Model>> {
+pub fn strategy_models() -> Vec<Box<dyn AnyScenario>> {
     vec![
         Box::new(operate(OperateImpl::Proven { shards: 2 }, 2).expect_proven()),
         Box::new(operate(OperateImpl::ProvenCas, 2).expect_proven()),

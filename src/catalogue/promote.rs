@@ -3,7 +3,7 @@
 //! must commit while admin is still an admin, with the credentials it logged in with.
 
 use super::{AccountsModel, Fixture, Implementation};
-use raceproof_check::{AuthorizedAtCommit, Model, Scenario};
+use raceproof_check::{AnyScenario, AuthorizedAtCommit, Scenario};
 use raceproof_core::store::Role;
 use raceproof_flows::Variant;
 
@@ -63,8 +63,8 @@ pub fn promote(imp: Implementation) -> Scenario<AccountsModel> {
     promote_against("promote", imp, &[Rival::DemoteAdmin])
 }
 
-pub fn models() -> Vec<Box<dyn Model>> {
-    let mut models: Vec<Box<dyn Model>> = Vec::new();
+pub fn models() -> Vec<Box<dyn AnyScenario>> {
+    let mut models: Vec<Box<dyn AnyScenario>> = Vec::new();
     for (flow, rivals) in [
         ("promote", &[Rival::DemoteAdmin][..]),
         ("promote_vs_password_change", &[Rival::ChangePassword][..]),

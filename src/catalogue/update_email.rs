@@ -3,7 +3,7 @@
 //! invariants judge that history and the final record.
 
 use super::{AccountsModel, Fixture, Implementation};
-use raceproof_check::{Call, Linearizable, Model, NoLostUpdate, Ret, Scenario};
+use raceproof_check::{AnyScenario, Call, Linearizable, NoLostUpdate, Ret, Scenario};
 use raceproof_core::store::{Role, StoreError};
 use raceproof_flows::Variant;
 
@@ -58,8 +58,8 @@ pub fn update_email(imp: Implementation, writers: usize) -> Scenario<AccountsMod
         .invariant(Linearizable::new([("alice", "alice@example.com", 1)]))
 }
 
-pub fn models() -> Vec<Box<dyn Model>> {
-    let mut models: Vec<Box<dyn Model>> = Variant::ALL
+pub fn models() -> Vec<Box<dyn AnyScenario>> {
+    let mut models: Vec<Box<dyn AnyScenario>> = Variant::ALL
         .into_iter()
         .map(|variant| {
             let scenario = update_email(Implementation::of(variant), 2);
@@ -68,7 +68,7 @@ pub fn models() -> Vec<Box<dyn Model>> {
             } else {
                 scenario.expect_proven()
             };
-            Box::new(scenario) as Box<dyn Model>
+            Box::new(scenario) as Box<dyn AnyScenario>
         })
         .collect();
     models.push(Box::new(

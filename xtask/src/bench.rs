@@ -8,16 +8,17 @@
 //!   which other work on the machine does not move;
 //! - the replay set's single-admit percentiles while a million entries turn over
 //!   (`benches/replay_turnover.rs`);
-//! - with `--http`, the server's loopback HTTP bench (`target/raceproof/http.{json,md}`);
+//! - with `--http`, the server's loopback HTTP bench (`target/raceproof/http.json`);
 //! - with `--backends`, each shared-state operation in memory, in Redis and in PostgreSQL
-//!   (`target/raceproof/backends.{json,md}`; both services must answer, see `.ci/run`).
+//!   (`target/raceproof/backends.json`; both services must answer, see `.ci/run`).
 //!
-//! Everything goes to `target/raceproof/bench.json` and `bench.md`, which
-//! `cargo xtask readme` puts in the README.
+//! Everything goes to `target/raceproof/bench.json` ([`BenchReport`]), from which
+//! `cargo xtask readme` writes `docs/performance.md`'s tables.
 
-use serde::Serialize;
+use raceproof_core::store::User;
+use raceproof_core::table::{GlobalMutex, StrategyVisitor, Table, for_each_strategy};
+use raceproof_report::bench::{BenchReport, Instructions, ReplayTurnover, Timing};
 use serde_json::Value;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::SystemTime;
@@ -34,42 +35,22 @@ const GUNGRAUN_VERSION: &str = "0.20.0";
 /// Operations per instruction-count benchmark (`OPS` in `benches/instructions.rs`).
 const OPS_PER_BENCH: f64 = 1000.0;
 
-#[derive(Debug, Clone, Serialize)]
-struct Timing {
-    group: String,
-    function: String,
-    parameter: String,
-    /// criterion's point estimate of one iteration, in nanoseconds, per run (in run order;
-    /// `null` where a run lacks it).
-    runs_ns: Vec<Option<f64>>,
-    median_ns: f64,
-    min_ns: f64,
-    max_ns: f64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-struct Instructions {
-    group: String,
-    /// The bench id, `<variant>_<strategy>` for flows.
-    id: String,
-    /// Instructions (callgrind's Ir) per operation.
-    per_op: f64,
-    /// Level-1 data cache misses (reads and writes) per operation, in callgrind's cache
-    /// simulation.
-    d1_misses_per_op: Option<f64>,
-    /// Callgrind's cycle estimate from instructions and simulated cache hits and misses.
-    estimated_cycles_per_op: Option<f64>,
-}
-
-#[derive(Debug, Serialize)]
-struct BenchReport {
-    machine: String,
-    quick: bool,
-    runs: usize,
-    timings: Vec<Timing>,
-    instructions: Vec<Instructions>,
-    /// `target/raceproof/replay_turnover.json` of this run.
-    replay_turnover: Option<Value>,
+/// The lock strategies the benches measure, by name in the one list's order, and the
+/// store's default among them (`UserStore`'s default table).
+fn strategies() -> (Vec<String>, String) {
+    struct Names(Vec<String>, Option<String>);
+    impl StrategyVisitor<User> for Names {
+        fn visit<T: Table<User> + Default + 'static>(&mut self, name: &'static str) {
+            self.0.push(name.to_owned());
+            if std::any::TypeId::of::<T>() == std::any::TypeId::of::<GlobalMutex<User>>() {
+                self.1 = Some(name.to_owned());
+            }
+        }
+    }
+    let mut names = Names(Vec::new(), None);
+    for_each_strategy(&mut names);
+    let default = names.1.unwrap_or_else(|| names.0[0].clone());
+    (names.0, default)
 }
 
 pub fn run(root: &Path, quick: bool, http: bool, backends: bool) -> Result<(), String> {
@@ -108,23 +89,29 @@ pub fn run(root: &Path, quick: bool, http: bool, backends: bool) -> Result<(), S
         turnover.args(["--", "--quick"]);
     }
     super::run(&mut turnover)?;
-    let replay_turnover = read_json(&super::reports_dir(root).join("replay_turnover.json")).ok();
+    let dir = raceproof_report::dir(root);
+    let replay_turnover: Option<ReplayTurnover> =
+        raceproof_report::read(&dir.join(raceproof_report::file::REPLAY_TURNOVER))
+            .map_err(|e| e.to_string())?;
 
+    let (strategies, default_strategy) = strategies();
     let report = BenchReport {
         machine: super::machine(),
         quick,
         runs,
+        strategies,
+        default_strategy,
         timings,
         instructions,
         replay_turnover,
     };
-    let dir = super::reports_dir(root);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
-    write(&dir.join("bench.json"), &(json + "\n"))?;
-    let table = markdown(&report);
-    write(&dir.join("bench.md"), &table)?;
-    println!("{table}");
+    let path = dir.join(raceproof_report::file::BENCH);
+    raceproof_report::write(&path, &report).map_err(|e| e.to_string())?;
+    println!(
+        "{}\nwrote {}",
+        crate::render::bench::tables(&report),
+        path.display()
+    );
 
     for (wanted, package, bench) in [
         (http, "raceproof-server", "http"),
@@ -135,10 +122,6 @@ pub fn run(root: &Path, quick: bool, http: bool, backends: bool) -> Result<(), S
         }
     }
     Ok(())
-}
-
-fn write(path: &Path, text: &str) -> Result<(), String> {
-    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 fn read_json(path: &Path) -> Result<Value, String> {
@@ -332,272 +315,4 @@ fn metric(summary: &Value, name: &str) -> Option<f64> {
     profiles
         .iter()
         .find_map(|p| p["data"]["total"]["metrics"][name]["values"]["new"].as_f64())
-}
-
-fn timing<'a>(
-    r: &'a BenchReport,
-    group: &str,
-    function: &str,
-    parameter: &str,
-) -> Option<&'a Timing> {
-    r.timings
-        .iter()
-        .find(|m| m.group == group && m.function == function && m.parameter == parameter)
-}
-
-fn instructions<'a>(r: &'a BenchReport, group: &str, id: &str) -> Option<&'a Instructions> {
-    r.instructions
-        .iter()
-        .find(|m| m.group == group && m.id == id)
-}
-
-/// `median (min–max)` in ns.
-fn ns(m: Option<&Timing>) -> String {
-    m.map_or_else(
-        || "-".to_owned(),
-        |m| format!("{:.0} ({:.0}–{:.0})", m.median_ns, m.min_ns, m.max_ns),
-    )
-}
-
-/// The ratio of medians, with the min–max of the per-run ratios (runs that have both).
-fn ratio(num: Option<&Timing>, den: Option<&Timing>) -> String {
-    let (Some(n), Some(d)) = (num, den) else {
-        return "-".to_owned();
-    };
-    let mut per_run: Vec<f64> = n
-        .runs_ns
-        .iter()
-        .zip(&d.runs_ns)
-        .filter_map(|(a, b)| Some(a.as_ref()? / b.as_ref()?))
-        .collect();
-    per_run.sort_by(f64::total_cmp);
-    match (per_run.first(), per_run.last()) {
-        (Some(lo), Some(hi)) if d.median_ns > 0.0 => {
-            format!("{:.2}x ({lo:.2}–{hi:.2})", n.median_ns / d.median_ns)
-        }
-        _ => "-".to_owned(),
-    }
-}
-
-fn ir(m: Option<&Instructions>) -> String {
-    m.map_or_else(|| "-".to_owned(), |m| format!("{:.0}", m.per_op))
-}
-
-fn ir_ratio(num: Option<&Instructions>, den: Option<&Instructions>) -> String {
-    match (num, den) {
-        (Some(n), Some(d)) if d.per_op > 0.0 => format!("{:.2}x", n.per_op / d.per_op),
-        _ => "-".to_owned(),
-    }
-}
-
-/// The strategies of `raceproof_core::table::for_each_strategy`, the first the default.
-const STRATEGIES: [&str; 5] = [
-    "global_mutex",
-    "parking_lot",
-    "rwlock",
-    "sharded",
-    "key_locks",
-];
-const DEFAULT_STRATEGY: &str = STRATEGIES[0];
-
-fn markdown(r: &BenchReport) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "Times are the median of {} runs of criterion, with the min–max over runs in \
-         parentheses; a ratio is the ratio of the medians, with the min–max of the ratios \
-         run by run. Instruction counts (callgrind `Ir` per operation) do not depend on what \
-         else the machine runs.\n",
-        r.runs
-    );
-    for flow in ["update_email", "promote"] {
-        let _ = writeln!(
-            out,
-            "**{flow}** (whole request including authentication with the SHA-256 stand-in \
-             hasher, uncontended; ratio = proven_fix / seed_vulnerable; the seed's variants \
-             keep their own dict behind one mutex, measured once)\n\n\
-             | strategy | seed_vulnerable ns | proven_fix ns | ratio (time) | seed_vulnerable Ir | proven_fix Ir | ratio (Ir) | seed_fix ns | seed_fix Ir |\n\
-             |---|---:|---:|---:|---:|---:|---:|---:|---:|"
-        );
-        let v = timing(r, flow, "seed_vulnerable", DEFAULT_STRATEGY);
-        let vi = instructions(r, flow, "seed_vulnerable_global_mutex");
-        for s in STRATEGIES {
-            let p = timing(r, flow, "proven_fix", s);
-            let pi = instructions(r, flow, &format!("proven_fix_{s}"));
-            let default = s == DEFAULT_STRATEGY;
-            let _ = writeln!(
-                out,
-                "| {s}{} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                if default { " (default)" } else { "" },
-                if default { ns(v) } else { "〃".to_owned() },
-                ns(p),
-                ratio(p, v),
-                if default { ir(vi) } else { "〃".to_owned() },
-                ir(pi),
-                ir_ratio(pi, vi),
-                if default {
-                    ns(timing(r, flow, "seed_fix", s))
-                } else {
-                    "〃".to_owned()
-                },
-                if default {
-                    ir(instructions(r, flow, "seed_fix_global_mutex"))
-                } else {
-                    "〃".to_owned()
-                },
-            );
-        }
-        out.push('\n');
-    }
-
-    let floor = timing(r, "floor", "hmac_verify", "prepared_key");
-    let floor_ir = instructions(r, "floor", "hmac_verify_prepared_key");
-    let vulnerable = timing(r, "operate", "seed_vulnerable", DEFAULT_STRATEGY);
-    let vulnerable_ir = instructions(r, "operate", "seed_vulnerable_global_mutex");
-    let _ = writeln!(
-        out,
-        "**operate** (signed request, uncontended; against the seed's vulnerable endpoint and \
-         against the HMAC verification any correct endpoint must do)\n\n\
-         | variant | ns | / seed_vulnerable | / HMAC floor | Ir | / seed_vulnerable (Ir) | / HMAC floor (Ir) |\n\
-         |---|---:|---:|---:|---:|---:|---:|"
-    );
-    let rows = [
-        (
-            "HMAC verify, key state prepared once (floor)",
-            floor,
-            floor_ir,
-        ),
-        (
-            "HMAC verify, key rebuilt per request",
-            timing(r, "floor", "hmac_verify", "key_rebuilt_per_request"),
-            None,
-        ),
-        ("seed_vulnerable", vulnerable, vulnerable_ir),
-        (
-            "seed_fix",
-            timing(r, "operate", "seed_fix", DEFAULT_STRATEGY),
-            instructions(r, "operate", "seed_fix_global_mutex"),
-        ),
-        (
-            "proven_fix, replay set behind one mutex (default)",
-            timing(r, "operate", "proven_fix", DEFAULT_STRATEGY),
-            instructions(r, "operate", "proven_fix_global_mutex"),
-        ),
-        (
-            "proven_fix, replay set already holding 200,000 entries",
-            timing(r, "operate", "proven_fix", "global_mutex_held"),
-            instructions(r, "operate", "proven_fix_global_mutex_held"),
-        ),
-        (
-            "proven_fix, replay set in 16 shards",
-            timing(r, "operate", "proven_fix", "sharded"),
-            instructions(r, "operate", "proven_fix_sharded"),
-        ),
-        (
-            "proven_fix, compare-and-swap flag per resource",
-            timing(r, "operate", "proven_fix", "cas"),
-            instructions(r, "operate", "proven_fix_cas"),
-        ),
-        (
-            "replay set alone: one insert_if_absent",
-            None,
-            instructions(r, "floor", "replay_set_insert"),
-        ),
-        (
-            "replay set alone, holding 200,000 entries",
-            None,
-            instructions(r, "floor", "replay_set_insert_held"),
-        ),
-    ];
-    for (name, m, i) in rows {
-        let _ = writeln!(
-            out,
-            "| {name} | {} | {} | {} | {} | {} | {} |",
-            ns(m),
-            ratio(m, vulnerable),
-            ratio(m, floor),
-            ir(i),
-            ir_ratio(i, vulnerable_ir),
-            ir_ratio(i, floor_ir),
-        );
-    }
-    out.push('\n');
-
-    let _ = writeln!(
-        out,
-        "**contention** (2 threads, compare-and-set updates through the store; ns per pair of \
-         updates; throughput = global mutex's time / this strategy's time)\n\n\
-         | strategy | same key ns | throughput vs global_mutex | distinct keys ns | throughput vs global_mutex |\n\
-         |---|---:|---:|---:|---:|"
-    );
-    for s in STRATEGIES {
-        let same = timing(r, "contended_same_key", s, "");
-        let distinct = timing(r, "contended_distinct_keys", s, "");
-        let _ = writeln!(
-            out,
-            "| {s} | {} | {} | {} | {} |",
-            ns(same),
-            ratio(timing(r, "contended_same_key", DEFAULT_STRATEGY, ""), same),
-            ns(distinct),
-            ratio(
-                timing(r, "contended_distinct_keys", DEFAULT_STRATEGY, ""),
-                distinct
-            ),
-        );
-    }
-
-    if let Some(t) = &r.replay_turnover {
-        let us = |v: &Value| {
-            v.as_f64()
-                .map_or_else(|| "-".to_owned(), |ns| format!("{:.1}", ns / 1000.0))
-        };
-        let _ = writeln!(
-            out,
-            "\n**replay set turnover** (single admits of the default guard: signature, \
-             freshness, insert; {} entries admitted at one second, then as many more while \
-             those expire and the clock moves one second per 2,000 admits)\n\n\
-             | phase | p50 µs | p99 µs | p99.9 µs | max µs | admits over 100 µs | over 1 ms |\n\
-             |---|---:|---:|---:|---:|---:|---:|",
-            t["entries"]
-        );
-        for phase in ["fill", "turnover"] {
-            let p = &t[phase];
-            let _ = writeln!(
-                out,
-                "| {phase} | {} | {} | {} | {} | {} | {} |",
-                us(&p["p50_ns"]),
-                us(&p["p99_ns"]),
-                us(&p["p99_9_ns"]),
-                us(&p["max_ns"]),
-                p["over_100us"],
-                p["over_1ms"],
-            );
-        }
-        let _ = writeln!(
-            out,
-            "\nFirst admit after every filled entry expired: {} µs; resident memory {:.0} MiB \
-             filled, {:.0} MiB after the turnover.",
-            us(&t["first_after_expiry_ns"]),
-            t["rss_mib_after_fill"].as_f64().unwrap_or(0.0),
-            t["rss_mib_after_turnover"].as_f64().unwrap_or(0.0),
-        );
-    }
-
-    let verify = |name| timing(r, "password_verify", name, "");
-    let _ = writeln!(
-        out,
-        "\n**password verification** per request: Argon2id with OWASP parameters {} ns, with \
-         the cheapest legal parameters {} ns, the benches' SHA-256 stand-in {} ns.",
-        ns(verify("argon2id_owasp")),
-        ns(verify("argon2id_insecure_fast")),
-        ns(verify("bench_sha256")),
-    );
-    let _ = write!(
-        out,
-        "\nMeasured on {}{} by `cargo xtask bench{}`.",
-        r.machine,
-        if r.quick { " (quick mode: rough)" } else { "" },
-        if r.quick { " --quick" } else { "" }
-    );
-    out
 }

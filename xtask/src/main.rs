@@ -8,18 +8,23 @@
 //! - `test`: every test, the normal suite and then the loom suite.
 //! - `bench [--quick] [--http] [--backends]`: the criterion benches (several runs: medians
 //!   and spreads), instruction counts under callgrind, the replay set's turnover
-//!   percentiles, into `target/raceproof/bench.json` and `bench.md`; `--http` adds the
-//!   server's HTTP bench (`http.md`), `--backends` the in-memory / Redis / PostgreSQL one
-//!   (`backends.md`).
-//! - `readme`: regenerates the README's tables from the reports in `target/raceproof/`.
+//!   percentiles, into `target/raceproof/bench.json`; `--http` adds the server's HTTP bench
+//!   (`http.json`), `--backends` the in-memory / Redis / PostgreSQL one (`backends.json`).
+//! - `readme`: regenerates the tables of README.md and `docs/` from the reports in
+//!   `target/raceproof/` (keeping those whose report is missing), then checks that every
+//!   relative link there resolves.
+//! - `layout`: import circles within each crate (an error) and source files over 500 lines.
 
 mod bench;
-mod readme;
+mod layout;
+mod links;
+mod pages;
+mod render;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <verify | replay FLOW/VARIANT [--log] | stress [RUNS] | test | bench [--quick] [--http] [--backends] | readme>";
+const USAGE: &str = "usage: cargo xtask <verify | replay FLOW/VARIANT [--log] | stress [RUNS] | test | bench [--quick] [--http] [--backends] | readme | layout>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -38,7 +43,8 @@ fn main() -> ExitCode {
             args.iter().any(|a| a == "--http"),
             args.iter().any(|a| a == "--backends"),
         ),
-        Some("readme") => readme::regenerate(&root),
+        Some("readme") => pages::regenerate(&root),
+        Some("layout") => layout::check(&root),
         _ => Err(USAGE.to_owned()),
     };
     match result {
@@ -56,8 +62,9 @@ fn workspace_root() -> PathBuf {
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
+/// Where the tools write their reports (`target/raceproof/`).
 fn reports_dir(root: &Path) -> PathBuf {
-    root.join("target").join("raceproof")
+    raceproof_report::dir(root)
 }
 
 /// A cargo command in the workspace; measuring binaries learn the machine's name from
@@ -126,7 +133,7 @@ fn run_suite_bin(mut command: Command, bin: &str, args: &[&std::ffi::OsStr]) -> 
 }
 
 fn verify(root: &Path) -> Result<(), String> {
-    let out = reports_dir(root).join("verdicts.json");
+    let out = reports_dir(root).join(raceproof_report::file::VERDICTS);
     run_suite_bin(loom_cargo(root), "verify", &[out.as_os_str()])
 }
 
@@ -140,7 +147,7 @@ fn replay(root: &Path, which: &str, log: bool) -> Result<(), String> {
 
 fn stress(root: &Path, runs: Option<&str>) -> Result<(), String> {
     let runs = runs.unwrap_or("10000");
-    let out = reports_dir(root).join("stress.json");
+    let out = reports_dir(root).join(raceproof_report::file::STRESS);
     run_suite_bin(cargo(root), "stress", &[runs.as_ref(), out.as_os_str()])
 }
 

@@ -1,6 +1,7 @@
 //! What sharing state costs: each backend operation in memory, in Redis and in PostgreSQL,
 //! over loopback with pools, from several threads. Latency p50/p99 per operation and
-//! throughput, into `target/raceproof/backends.json` and `backends.md`.
+//! throughput, into `target/raceproof/backends.json` (`raceproof_report::services::
+//! BackendsReport`), from which `cargo xtask readme` writes the table of `docs/instances.md`.
 //!
 //! `cargo bench -p raceproof-backends --bench backends` (REDIS_URL / DATABASE_URL as the
 //! tests; a backend that does not answer is reported as such). `BENCH_OPS` sets the
@@ -23,7 +24,7 @@ mod run {
     use raceproof_core::backend::{ReplayStore, UserRepository};
     use raceproof_core::replay::{ReplaySet, Tag};
     use raceproof_core::store::{Principal, Role, UserStore};
-    use std::fmt::Write as _;
+    use raceproof_report::services::{BackendOp, BackendsReport};
     use std::path::PathBuf;
     use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -251,60 +252,28 @@ mod run {
     fn write_reports(rows: &[Row], notes: &[String], threads: usize, per_thread: usize) {
         let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         // crates/backends -> the workspace root.
-        let root = manifest
-            .ancestors()
-            .nth(2)
-            .unwrap_or(&manifest)
-            .to_path_buf();
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target"));
-        let dir = target.join("raceproof");
-        std::fs::create_dir_all(&dir).unwrap();
-        let machine = std::env::var("RACEPROOF_MACHINE").unwrap_or_else(|_| {
-            "an unnamed machine (run it through `cargo xtask bench --backends`)".to_owned()
-        });
-        let json = serde_json::json!({
-            "machine": machine,
-            "threads": threads,
-            "ops_per_thread": per_thread,
-            "notes": notes,
-            "results": rows.iter().map(|r| serde_json::json!({
-                "backend": r.backend,
-                "op": r.op,
-                "threads": r.threads,
-                "ops": r.ops,
-                "p50_us": r.p50_us,
-                "p99_us": r.p99_us,
-                "ops_per_sec": r.throughput,
-            })).collect::<Vec<_>>(),
-        });
-        std::fs::write(
-            dir.join("backends.json"),
-            serde_json::to_string_pretty(&json).unwrap(),
-        )
-        .unwrap();
-        let mut md = String::from(
-            "| operation | backend | p50 (µs) | p99 (µs) | throughput (ops/s) |\n\
-         |---|---|---:|---:|---:|\n",
-        );
-        for r in rows {
-            let _ = writeln!(
-                md,
-                "| {} | {} | {:.1} | {:.1} | {:.0} |",
-                r.op, r.backend, r.p50_us, r.p99_us, r.throughput
-            );
-        }
-        let _ = writeln!(
-            md,
-            "\n{threads} threads x {per_thread} operations each, loopback, pools of {} connections; \
-             measured on {machine} by `cargo xtask bench --backends`.",
-            PoolConfig::default().max_connections
-        );
-        for note in notes {
-            let _ = writeln!(md, "\n{note}");
-        }
-        std::fs::write(dir.join("backends.md"), md).unwrap();
-        println!("wrote {}", dir.join("backends.{json,md}").display());
+        let root = manifest.ancestors().nth(2).unwrap_or(&manifest);
+        let report = BackendsReport {
+            machine: raceproof_report::machine(),
+            threads,
+            ops_per_thread: per_thread,
+            pool_connections: PoolConfig::default().max_connections,
+            notes: notes.to_vec(),
+            results: rows
+                .iter()
+                .map(|r| BackendOp {
+                    backend: r.backend.to_owned(),
+                    op: r.op.to_owned(),
+                    threads: r.threads,
+                    ops: r.ops,
+                    p50_us: r.p50_us,
+                    p99_us: r.p99_us,
+                    ops_per_sec: r.throughput,
+                })
+                .collect(),
+        };
+        let path = raceproof_report::dir(root).join(raceproof_report::file::BACKENDS);
+        raceproof_report::write(&path, &report).unwrap();
+        println!("wrote {}", path.display());
     }
 }

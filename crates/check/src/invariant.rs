@@ -8,7 +8,7 @@
 
 use crate::event::{Call, Fact, Ret};
 use crate::linearizability::{self, EmailRecords};
-use crate::recorder::History;
+use crate::recorder::Recording;
 use raceproof_core::audit::Action;
 use raceproof_history::{Kind, Linearizability};
 use std::collections::HashMap;
@@ -16,7 +16,7 @@ use std::collections::HashMap;
 /// Where and why an invariant broke, or why it could not tell.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Breach {
-    /// Index into [`History::steps`] of the step that broke it; `None` when only the final
+    /// Index into [`Recording::steps`] of the step that broke it; `None` when only the final
     /// state shows it.
     pub step: Option<usize>,
     /// Short, in the flow's words: it is printed after the step as `<- why`.
@@ -56,13 +56,13 @@ impl Breach {
 /// A property checked after each execution of a scenario with state `S`.
 pub trait Invariant<S>: Send + Sync {
     fn name(&self) -> &str;
-    fn check(&self, state: &S, history: &History) -> Result<(), Breach>;
+    fn check(&self, state: &S, history: &Recording) -> Result<(), Breach>;
 
     /// How many events relevant to this invariant the execution recorded. An invariant
     /// whose count stays 0 over every execution has checked nothing, and the verdict is
     /// *inconclusive* rather than proven. The default (1) suits predicates on the final
     /// state, which always have a state to look at.
-    fn observed(&self, _state: &S, _history: &History) -> usize {
+    fn observed(&self, _state: &S, _history: &Recording) -> usize {
         1
     }
 
@@ -74,7 +74,7 @@ pub trait Invariant<S>: Send + Sync {
 }
 
 /// Steps of `history` (actors' and setup's alike) whose fact `relevant` accepts.
-fn count(history: &History, relevant: impl Fn(&Fact) -> bool) -> usize {
+fn count(history: &Recording, relevant: impl Fn(&Fact) -> bool) -> usize {
     history.steps.iter().filter(|s| relevant(s.fact())).count()
 }
 
@@ -89,7 +89,7 @@ impl<S> Invariant<S> for AuthorizedAtCommit {
         "authorized_at_commit"
     }
 
-    fn observed(&self, _state: &S, history: &History) -> usize {
+    fn observed(&self, _state: &S, history: &Recording) -> usize {
         count(history, |f| matches!(f, Fact::Commit(_)))
     }
 
@@ -98,7 +98,7 @@ impl<S> Invariant<S> for AuthorizedAtCommit {
          or record them with `Recorder::commit`"
     }
 
-    fn check(&self, _state: &S, history: &History) -> Result<(), Breach> {
+    fn check(&self, _state: &S, history: &Recording) -> Result<(), Breach> {
         for (i, step) in history.steps.iter().enumerate() {
             if let Fact::Commit(commit) = step.fact()
                 && let Err(why) = commit.authorized()
@@ -141,7 +141,7 @@ impl<S> Invariant<S> for NoLostUpdate<S> {
         "no_lost_update"
     }
 
-    fn observed(&self, _state: &S, history: &History) -> usize {
+    fn observed(&self, _state: &S, history: &Recording) -> usize {
         count(history, |f| match f {
             Fact::Commit(c) => c.action.subject() == self.user,
             Fact::Return { .. } => true,
@@ -153,7 +153,7 @@ impl<S> Invariant<S> for NoLostUpdate<S> {
         "update calls and returns (`Recorder::call`/`Recorder::ret`) and commits"
     }
 
-    fn check(&self, state: &S, history: &History) -> Result<(), Breach> {
+    fn check(&self, state: &S, history: &Recording) -> Result<(), Breach> {
         let mut written: HashMap<u64, &str> = HashMap::new();
         let mut calls: HashMap<u64, (Option<u64>, &str)> = HashMap::new();
         let mut accepted: HashMap<u64, &str> = HashMap::new();
@@ -252,7 +252,7 @@ impl<S> Invariant<S> for ExactlyOnce {
         "exactly_once"
     }
 
-    fn observed(&self, _state: &S, history: &History) -> usize {
+    fn observed(&self, _state: &S, history: &Recording) -> usize {
         count(history, |f| matches!(f, Fact::Effect { .. }))
     }
 
@@ -261,7 +261,7 @@ impl<S> Invariant<S> for ExactlyOnce {
          the effect (a `note` is narration only)"
     }
 
-    fn check(&self, _state: &S, history: &History) -> Result<(), Breach> {
+    fn check(&self, _state: &S, history: &Recording) -> Result<(), Breach> {
         let mut done: HashMap<(&String, &String), &str> = HashMap::new();
         for (i, step) in history.steps.iter().enumerate() {
             if let Fact::Effect { kind, subject } = step.fact() {
@@ -300,7 +300,7 @@ impl<S> Invariant<S> for Linearizable {
     }
 
     /// The operations that returned (refused ones included).
-    fn observed(&self, _state: &S, history: &History) -> usize {
+    fn observed(&self, _state: &S, history: &Recording) -> usize {
         linearizability::operations(history)
             .iter()
             .filter(|op| op.kind() != Kind::Info)
@@ -311,7 +311,7 @@ impl<S> Invariant<S> for Linearizable {
         "operations: `Recorder::call` before and `Recorder::ret` after each one"
     }
 
-    fn check(&self, _state: &S, history: &History) -> Result<(), Breach> {
+    fn check(&self, _state: &S, history: &Recording) -> Result<(), Breach> {
         let ops = linearizability::operations(history);
         match raceproof_history::check(&self.initial, &ops) {
             Linearizability::Linearizable { .. } => Ok(()),
@@ -357,7 +357,7 @@ impl<S> Invariant<S> for FinalState<S> {
         &self.name
     }
 
-    fn check(&self, state: &S, _history: &History) -> Result<(), Breach> {
+    fn check(&self, state: &S, _history: &Recording) -> Result<(), Breach> {
         (self.predicate)(state).map_err(Breach::at_end)
     }
 }

@@ -1,30 +1,39 @@
 //! raceproof's model harness.
 //!
 //! A [`Scenario`] builds fresh shared state, runs concurrent actors against it and states
-//! [`Invariant`]s. Under `--cfg loom`, `Model::check` explores every interleaving and
+//! [`Invariant`]s. Under `--cfg loom`, `Scenario::check` explores every interleaving and
 //! returns a [`Verdict`]: proven, or violated with the failing interleaving as a [`Trace`]
-//! in the flow's own words. In a normal build, `Model::stress` runs the same scenario on
-//! real threads many times, which is what a hand-written stress test would do.
+//! in the flow's own words. In a normal build, `Scenario::stress` runs the same scenario on
+//! real threads many times, which is what a hand-written stress test would do;
+//! [`Scenario::run`] does whichever the build can. A catalogue holds scenarios of different
+//! state types as [`AnyScenario`]s.
 //!
 //! The steps come from outside the code under test (calls and returns, audit-log commits,
 //! effects a flow records) through a [`Recorder`], which uses non-modelled storage, so
 //! recording never changes what loom explores.
 
 pub mod event;
+#[cfg(loom)]
+mod explore;
+mod ghost;
 pub mod invariant;
 pub mod linearizability;
+mod panics;
 pub mod recorder;
 pub mod report;
 mod run;
 pub mod scenario;
+mod stress;
 pub mod verdict;
 
 pub use event::{Call, Event, Fact, Ret};
 pub use invariant::{
     AuthorizedAtCommit, Breach, ExactlyOnce, FinalState, Invariant, Linearizable, NoLostUpdate,
 };
-pub use recorder::{History, Recorder, Step};
-pub use report::{ModelReport, Report};
-pub use run::{Model, RUN_TIMEOUT, STRESS_RUNS, StressOutcome};
-pub use scenario::{Budget, Expected, Scenario};
+pub use raceproof_report::VerdictKind;
+pub use recorder::{Recorder, Recording, Step};
+pub use report::{ModelVerdict, VerdictsReport, model_verdict};
+pub use run::AnyScenario;
+pub use scenario::{Budget, Expected, RUN_TIMEOUT, Scenario};
+pub use stress::{STRESS_RUNS, StressOutcome};
 pub use verdict::{Coverage, Inconclusive, InvariantCoverage, Trace, TraceLine, Verdict};

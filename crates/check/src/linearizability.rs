@@ -7,7 +7,7 @@
 //! A call that never returned is `info`: it may or may not have taken effect.
 
 use crate::event::{Call, Fact, Ret};
-use crate::recorder::History;
+use crate::recorder::Recording;
 use raceproof_history::models::{Keyed, VersionedCall, VersionedRegister, VersionedRet};
 use raceproof_history::{Completion, Operation};
 use std::collections::{BTreeMap, HashMap};
@@ -39,7 +39,7 @@ pub fn email_records<'a>(
 }
 
 /// The operations `history` recorded, in the order they were called.
-pub fn operations(history: &History) -> Vec<EmailOperation> {
+pub fn operations(history: &Recording) -> Vec<EmailOperation> {
     let mut ops: Vec<EmailOperation> = Vec::new();
     let mut open: HashMap<u64, usize> = HashMap::new();
     for (i, step) in history.steps.iter().enumerate() {

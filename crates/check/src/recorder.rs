@@ -1,14 +1,15 @@
-//! The ghost recorder: the step-by-step history of one execution.
+//! The ghost recorder: the step-by-step [`Recording`] of one execution.
 //!
 //! Actors record calls and returns around the operations they make, flows record their
 //! effects and narrate, and a store's audit log reports each commit from inside its critical
-//! section ([`Recorder::commit_listener`]). The recorder is built on [`ghost`] storage (plain
+//! section ([`Recorder::commit_listener`]). The recorder is built on `ghost` storage (plain
 //! `std`), which loom does not model: recording adds no branch point, so the checker
 //! explores exactly the interleavings of the code under test.
 
 use crate::event::{Call, Event, Fact, Ret, commit_text};
+use crate::ghost;
 use raceproof_core::audit::{Commit, CommitListener};
-use raceproof_core::sync::{ghost, thread};
+use raceproof_core::sync::thread;
 
 /// The thread label given to steps recorded before any actor starts (the scenario's setup).
 pub const SETUP: &str = "setup";
@@ -44,12 +45,12 @@ pub struct ActorInfo {
 
 /// Everything one execution recorded, in order.
 #[derive(Debug, Clone, Default)]
-pub struct History {
+pub struct Recording {
     pub steps: Vec<Step>,
     pub actors: Vec<ActorInfo>,
 }
 
-impl History {
+impl Recording {
     /// The user a thread label acts as.
     pub fn acts_as(&self, label: &str) -> Option<&str> {
         self.actors

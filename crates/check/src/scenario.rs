@@ -1,28 +1,12 @@
 //! Scenarios: fresh shared state, concurrent actors, invariants, and the verdict expected.
 
+use crate::ghost;
 use crate::invariant::{Breach, Invariant};
-use crate::recorder::{ActorInfo, History, Recorder};
-use raceproof_core::sync::ghost;
+use crate::recorder::{ActorInfo, Recorder, Recording};
+pub use raceproof_report::Expected;
 
-/// The verdict a catalogue entry is expected to get.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Expected {
-    Proven,
-    /// Violated, and the named invariant is the one that breaks.
-    Violated(String),
-    /// The checker cannot decide (a limit of the checker, or a vacuous invariant).
-    Inconclusive,
-}
-
-impl Expected {
-    pub fn label(&self) -> String {
-        match self {
-            Expected::Proven => "proven".to_owned(),
-            Expected::Violated(invariant) => format!("violated: {invariant}"),
-            Expected::Inconclusive => "inconclusive".to_owned(),
-        }
-    }
-}
+/// How long one real-thread run may take, by default, before it is reported as a deadlock.
+pub const RUN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// How much exploration a model may use before its verdict is *inconclusive*: loom's search
 /// is exhaustive, and a model too large to finish must never be reported proven.
@@ -117,7 +101,7 @@ impl<S: Send + Sync + 'static> Scenario<S> {
             preemption_bound: None,
             budget: Budget::default(),
             covers: None,
-            run_timeout: crate::run::RUN_TIMEOUT,
+            run_timeout: RUN_TIMEOUT,
             setup: ghost::Arc::new(setup),
             actors: Vec::new(),
             invariants: Vec::new(),
@@ -177,7 +161,7 @@ impl<S: Send + Sync + 'static> Scenario<S> {
     }
 
     /// How long one real-thread run may take before it counts as a deadlock (default
-    /// [`crate::RUN_TIMEOUT`]).
+    /// [`RUN_TIMEOUT`]).
     pub fn run_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.run_timeout = timeout;
         self
@@ -196,31 +180,45 @@ impl<S: Send + Sync + 'static> Scenario<S> {
         &self.actors
     }
 
-    pub(crate) fn actor_infos(&self) -> Vec<ActorInfo> {
+    /// `T1 admin promotes alice; T2 root demotes admin`.
+    pub fn describe(&self) -> String {
         self.actors
             .iter()
-            .map(|a| ActorInfo {
-                label: a.label.clone(),
-                acts_as: a.acts_as.clone(),
-            })
-            .collect()
+            .map(|a| format!("{} {}", a.label, a.description))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// What `recorder` holds so far, with this scenario's actors.
+    pub(crate) fn recording(&self, recorder: &Recorder) -> Recording {
+        Recording {
+            steps: recorder.steps(),
+            actors: self
+                .actors
+                .iter()
+                .map(|a| ActorInfo {
+                    label: a.label.clone(),
+                    acts_as: a.acts_as.clone(),
+                })
+                .collect(),
+        }
     }
 
     /// How many relevant events each invariant saw in this execution, in order.
     #[cfg(loom)]
-    pub(crate) fn observe(&self, state: &S, history: &History) -> Vec<usize> {
+    pub(crate) fn observe(&self, state: &S, recording: &Recording) -> Vec<usize> {
         self.invariants
             .iter()
-            .map(|inv| inv.observed(state, history))
+            .map(|inv| inv.observed(state, recording))
             .collect()
     }
 
-    /// The first invariant that `state` and `history` break; else the first that could not
-    /// decide (an undecided one must not hide a violation).
-    pub(crate) fn judge(&self, state: &S, history: &History) -> Option<(String, Breach)> {
+    /// The first invariant that `state` and `recording` break; else the first that could
+    /// not decide (an undecided one must not hide a violation).
+    pub(crate) fn judge(&self, state: &S, recording: &Recording) -> Option<(String, Breach)> {
         let mut undecided = None;
         for inv in &self.invariants {
-            if let Err(breach) = inv.check(state, history) {
+            if let Err(breach) = inv.check(state, recording) {
                 if !breach.undecided {
                     return Some((inv.name().to_owned(), breach));
                 }

@@ -1,9 +1,11 @@
 //! Verdicts and counterexample traces in the flow's own words.
 
 use crate::invariant::Breach;
-use crate::recorder::History;
-use serde::Serialize;
+use crate::recorder::Recording;
+use raceproof_report::{Expected, VerdictKind};
 use std::fmt;
+
+pub use raceproof_report::verdicts::{Coverage, InvariantCoverage, TraceLine};
 
 /// What the checker concluded about a scenario.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,23 +87,6 @@ impl fmt::Display for Inconclusive {
     }
 }
 
-/// What a proven verdict rests on.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct Coverage {
-    /// Executions explored.
-    pub executions: usize,
-    /// Per invariant, the relevant events it checked over all executions.
-    pub invariants: Vec<InvariantCoverage>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct InvariantCoverage {
-    pub invariant: String,
-    /// Relevant events (commits, effects, operations, final states) checked, summed over
-    /// executions.
-    pub events: usize,
-}
-
 impl Verdict {
     pub fn is_proven(&self) -> bool {
         matches!(self, Verdict::Proven { .. })
@@ -128,21 +113,24 @@ impl Verdict {
         }
     }
 
-    /// `proven`, `violated`, or `inconclusive`.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> VerdictKind {
         match self {
-            Verdict::Proven { .. } => "proven",
-            Verdict::Violated { .. } => "violated",
-            Verdict::Inconclusive { .. } => "inconclusive",
+            Verdict::Proven { .. } => VerdictKind::Proven,
+            Verdict::Violated { .. } => VerdictKind::Violated,
+            Verdict::Inconclusive { .. } => VerdictKind::Inconclusive,
         }
     }
 
-    /// `proven`, `violated: <invariant>` or `inconclusive`, comparable with
-    /// [`crate::Expected::label`].
+    /// Whether this is the verdict `expected` (a violation: of the invariant it names).
+    pub fn meets(&self, expected: &Expected) -> bool {
+        expected.is_met_by(self.kind(), self.invariant())
+    }
+
+    /// `proven`, `violated: <invariant>` or `inconclusive`: how [`Expected`] reads too.
     pub fn label(&self) -> String {
         match self {
             Verdict::Violated { invariant, .. } => format!("violated: {invariant}"),
-            other => other.kind().to_owned(),
+            other => other.kind().to_string(),
         }
     }
 }
@@ -182,29 +170,20 @@ impl fmt::Display for Verdict {
     }
 }
 
-/// One line of a counterexample.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TraceLine {
-    pub step: usize,
-    pub thread: String,
-    pub event: String,
-}
-
 /// A failing interleaving, one domain event a line, the breaking step marked `<- why`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Trace {
     pub lines: Vec<TraceLine>,
 }
 
 impl Trace {
-    /// The actors' steps of `history` (setup left out), with `breach` marked.
-    pub fn new(history: &History, breach: &Breach) -> Self {
+    /// The actors' steps of `recording` (setup left out), with `breach` marked.
+    pub fn new(recording: &Recording, breach: &Breach) -> Self {
         // A breach at a step the trace does not show (setup) is told at the end instead.
         let marked = breach
             .step
-            .filter(|&i| history.steps.get(i).is_some_and(|s| !s.is_setup()));
-        let mut trace = Self::steps(history, marked.map(|i| (i, breach.why.as_str())));
+            .filter(|&i| recording.steps.get(i).is_some_and(|s| !s.is_setup()));
+        let mut trace = Self::steps(recording, marked.map(|i| (i, breach.why.as_str())));
         if marked.is_none() {
             trace.push(
                 "end",
@@ -214,19 +193,19 @@ impl Trace {
         trace
     }
 
-    /// The actors' steps of `history`, then `ending` (lines that say how the execution
+    /// The actors' steps of `recording`, then `ending` (lines that say how the execution
     /// stopped: who is blocked, who panicked).
-    pub fn ending(history: &History, ending: Vec<(String, String)>) -> Self {
-        let mut trace = Self::steps(history, None);
+    pub fn ending(recording: &Recording, ending: Vec<(String, String)>) -> Self {
+        let mut trace = Self::steps(recording, None);
         for (thread, event) in ending {
             trace.push(&thread, event);
         }
         trace
     }
 
-    fn steps(history: &History, marked: Option<(usize, &str)>) -> Self {
+    fn steps(recording: &Recording, marked: Option<(usize, &str)>) -> Self {
         let mut trace = Self::default();
-        for (i, step) in history.steps.iter().enumerate() {
+        for (i, step) in recording.steps.iter().enumerate() {
             if step.is_setup() {
                 continue;
             }

@@ -34,7 +34,7 @@ fn passes_a_promotion_by_an_admin() {
         committed("T1", admin_promotes_alice(1, Some(Role::Admin), 0)),
     ];
     assert_eq!(
-        check(&AuthorizedAtCommit, &history(steps, actors())),
+        check(&AuthorizedAtCommit, &recording(steps, actors())),
         Ok(())
     );
 }
@@ -46,7 +46,7 @@ fn fails_a_promotion_that_commits_after_the_actor_was_demoted() {
         committed("T2", commit(1, "root", demote("admin"))),
         committed("T1", admin_promotes_alice(2, Some(Role::User), 0)),
     ];
-    let breach = check(&AuthorizedAtCommit, &history(steps, actors()))
+    let breach = check(&AuthorizedAtCommit, &recording(steps, actors()))
         .expect_err("a demoted admin's commit must break it");
     assert_eq!(breach.step, Some(2), "the breach is T1's commit");
     assert!(
@@ -65,7 +65,7 @@ fn fails_a_promotion_that_commits_after_the_actors_password_changed() {
         // Still an admin, but with credentials one epoch newer than those it logged in with.
         committed("T1", admin_promotes_alice(2, Some(Role::Admin), 1)),
     ];
-    let breach = check(&AuthorizedAtCommit, &history(steps, actors()))
+    let breach = check(&AuthorizedAtCommit, &recording(steps, actors()))
         .expect_err("a revoked credential's commit must break it");
     assert_eq!(breach.step, Some(3));
     assert!(breach.why.starts_with("admin"), "{breach:?}");
@@ -79,7 +79,7 @@ fn passes_a_commit_after_another_users_password_change() {
         committed("T1", admin_promotes_alice(2, Some(Role::Admin), 0)),
     ];
     assert_eq!(
-        check(&AuthorizedAtCommit, &history(steps, actors())),
+        check(&AuthorizedAtCommit, &recording(steps, actors())),
         Ok(())
     );
 }
@@ -87,7 +87,7 @@ fn passes_a_commit_after_another_users_password_change() {
 #[test]
 fn fails_a_commit_whose_actor_no_longer_exists() {
     let steps = vec![committed("T1", admin_promotes_alice(1, None, 0))];
-    let breach = check(&AuthorizedAtCommit, &history(steps, actors())).expect_err("actor gone");
+    let breach = check(&AuthorizedAtCommit, &recording(steps, actors())).expect_err("actor gone");
     assert_eq!(breach.step, Some(0));
     assert!(breach.why.starts_with("admin"), "{breach:?}");
     assert!(breach.why.contains("no longer exists"), "{breach:?}");
@@ -101,7 +101,7 @@ fn fails_an_actor_that_never_was_an_admin() {
     ];
     let breach = check(
         &AuthorizedAtCommit,
-        &history(steps, vec![actor("T1", Some("alice"))]),
+        &recording(steps, vec![actor("T1", Some("alice"))]),
     )
     .expect_err("alice is a user");
     assert_eq!(breach.step, Some(1));
@@ -115,7 +115,7 @@ fn demotions_need_an_admin_too() {
         "T1",
         commit_as(1, "alice", Role::User, demote("bob")),
     )];
-    let breach = check(&AuthorizedAtCommit, &history(steps, actors())).expect_err("not admin");
+    let breach = check(&AuthorizedAtCommit, &recording(steps, actors())).expect_err("not admin");
     assert!(breach.why.contains("not an admin"), "{breach:?}");
 }
 
@@ -129,7 +129,7 @@ fn a_user_may_write_their_own_record_but_not_anothers() {
         email_set("T1", 2, "alice", "a1@example.com", 3),
     ];
     assert_eq!(
-        check(&AuthorizedAtCommit, &history(own, two_writers())),
+        check(&AuthorizedAtCommit, &recording(own, two_writers())),
         Ok(())
     );
 
@@ -142,7 +142,7 @@ fn a_user_may_write_their_own_record_but_not_anothers() {
         },
     ] {
         let steps = vec![committed("T1", commit_as(1, "alice", Role::User, action))];
-        let breach = check(&AuthorizedAtCommit, &history(steps, two_writers()))
+        let breach = check(&AuthorizedAtCommit, &recording(steps, two_writers()))
             .expect_err("a user writing bob's record");
         assert_eq!(breach.step, Some(0));
         assert!(breach.why.contains("not an admin"), "{breach:?}");
@@ -150,7 +150,7 @@ fn a_user_may_write_their_own_record_but_not_anothers() {
     // An admin may write anyone's.
     let steps = vec![committed("T1", commit(1, "root", change_password("bob")))];
     assert_eq!(
-        check(&AuthorizedAtCommit, &history(steps, actors())),
+        check(&AuthorizedAtCommit, &recording(steps, actors())),
         Ok(())
     );
 }
@@ -163,7 +163,7 @@ fn ignores_revocations_after_the_commit() {
         committed("T2", commit(3, "root", change_password("admin"))),
     ];
     assert_eq!(
-        check(&AuthorizedAtCommit, &history(steps, actors())),
+        check(&AuthorizedAtCommit, &recording(steps, actors())),
         Ok(())
     );
 }
@@ -178,7 +178,7 @@ fn judges_commits_by_their_own_authority_not_by_the_thread_or_its_actor() {
             note("T1", "narration"),
             committed(thread, unauthorized.clone()),
         ];
-        let breach = check(&AuthorizedAtCommit, &history(steps, actors()))
+        let breach = check(&AuthorizedAtCommit, &recording(steps, actors()))
             .expect_err("the commit is unauthorized wherever it was recorded");
         assert_eq!(breach.step, Some(1), "{thread}");
     }
@@ -190,7 +190,7 @@ fn judges_commits_by_their_own_authority_not_by_the_thread_or_its_actor() {
         ret("T2", 1, updated(2)),
     ];
     assert_eq!(
-        check(&AuthorizedAtCommit, &history(steps, Vec::new())),
+        check(&AuthorizedAtCommit, &recording(steps, Vec::new())),
         Ok(())
     );
 }

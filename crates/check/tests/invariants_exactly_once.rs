@@ -16,7 +16,7 @@ fn operators() -> Vec<ActorInfo> {
 
 #[test]
 fn exactly_once_fails_a_duplicate_at_the_second() {
-    let h = history(
+    let h = recording(
         vec![
             note("T1", "check r1/refund: unseen"),
             note("T2", "check r1/refund: unseen"),
@@ -33,7 +33,7 @@ fn exactly_once_fails_a_duplicate_at_the_second() {
 
 #[test]
 fn exactly_once_fails_a_forged_message() {
-    let h = history(vec![processed("T2", "a/bc")], operators());
+    let h = recording(vec![processed("T2", "a/bc")], operators());
     let breach = check(&ExactlyOnce::new(["ab/c"]), &h).expect_err("a/bc was never signed");
     assert_eq!(breach.step, Some(0));
     assert!(breach.why.contains("forged"), "{breach:?}");
@@ -41,7 +41,7 @@ fn exactly_once_fails_a_forged_message() {
 
 #[test]
 fn exactly_once_passes_distinct_authentic_messages() {
-    let h = history(
+    let h = recording(
         vec![processed("T1", "r1/refund"), processed("T2", "r2/refund")],
         operators(),
     );
@@ -53,7 +53,7 @@ fn exactly_once_passes_distinct_authentic_messages() {
     assert_eq!(
         check(
             &ExactlyOnce::new(["r1/refund"]),
-            &history(vec![], operators())
+            &recording(vec![], operators())
         ),
         Ok(())
     );
@@ -71,12 +71,12 @@ fn exactly_once_counts_each_kind_of_effect_apart() {
             },
         )
     };
-    let once_each = history(
+    let once_each = recording(
         vec![effect("T1", "paid"), effect("T1", "shipped")],
         operators(),
     );
     assert_eq!(check(&ExactlyOnce::new(["order-7"]), &once_each), Ok(()));
-    let paid_twice = history(
+    let paid_twice = recording(
         vec![
             effect("T1", "paid"),
             effect("T1", "shipped"),

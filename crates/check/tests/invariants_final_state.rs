@@ -3,7 +3,7 @@
 //!
 //! `cargo test -p raceproof-check --test invariants_final_state`
 
-use raceproof_check::{Breach, FinalState, History, Invariant};
+use raceproof_check::{Breach, FinalState, Invariant, Recording};
 
 #[test]
 fn final_state_reports_its_name_and_breaks_at_the_end() {
@@ -15,7 +15,7 @@ fn final_state_reports_its_name_and_breaks_at_the_end() {
         }
     });
     assert_eq!(Invariant::name(&inv), "is_even");
-    let h = History::default();
+    let h = Recording::default();
     assert_eq!(inv.check(&4, &h), Ok(()));
     assert_eq!(inv.check(&3, &h), Err(Breach::at_end("3 is odd")));
 }

@@ -10,7 +10,7 @@ mod common;
 use common::*;
 use proptest::prelude::*;
 use raceproof_check::linearizability::{self, EmailRecords, email_records};
-use raceproof_check::{Fact, History, Linearizable, Ret};
+use raceproof_check::{Fact, Linearizable, Recording, Ret};
 use raceproof_history::models::{VersionedCall, VersionedRet};
 use raceproof_history::{Completion, Kind, Linearizability, Operation};
 use std::collections::HashMap;
@@ -22,7 +22,7 @@ fn linearizable() -> Linearizable {
     Linearizable::new([("alice", "a0", 1)])
 }
 
-fn search(h: &History, initial: &EmailRecords) -> Option<Vec<usize>> {
+fn search(h: &Recording, initial: &EmailRecords) -> Option<Vec<usize>> {
     match raceproof_history::check(initial, &linearizability::operations(h)) {
         Linearizability::Linearizable { order } => Some(order),
         Linearizability::NotLinearizable => None,
@@ -30,7 +30,7 @@ fn search(h: &History, initial: &EmailRecords) -> Option<Vec<usize>> {
     }
 }
 
-fn order(h: &History) -> Option<Vec<usize>> {
+fn order(h: &Recording) -> Option<Vec<usize>> {
     search(h, &email_records([("alice", "a0", 1)]))
 }
 
@@ -44,7 +44,7 @@ fn records(initial: &Registers) -> EmailRecords {
 
 #[test]
 fn operations_pair_calls_with_returns() {
-    let h = history(
+    let h = recording(
         vec![
             call("T1", 7, update("alice", Some(1), "a1")),
             call("T2", 8, read("alice")),
@@ -91,7 +91,7 @@ fn operations_pair_calls_with_returns() {
 
 #[test]
 fn a_refusal_is_a_fail() {
-    let h = history(
+    let h = recording(
         vec![
             call("T1", 1, update("alice", Some(1), "a1")),
             ret("T1", 1, Ret::Refused),
@@ -105,7 +105,7 @@ fn a_refusal_is_a_fail() {
 
 #[test]
 fn linearizable_fails_two_overlapping_successes_from_one_version() {
-    let h = history(
+    let h = recording(
         vec![
             call("T1", 1, update("alice", Some(1), "a1")),
             call("T2", 2, update("alice", Some(1), "a2")),
@@ -130,7 +130,7 @@ fn linearizable_passes_overlapping_success_and_conflict_in_either_order() {
                 call("T2", 2, update("alice", Some(1), "a2")),
             ];
             steps.extend(returns);
-            let h = history(steps, two_writers());
+            let h = recording(steps, two_writers());
             let found = order(&h).expect("the winner goes first");
             // The success is linearized before the conflict.
             let ops = linearizability::operations(&h);
@@ -149,7 +149,7 @@ fn linearizable_passes_overlapping_success_and_conflict_in_either_order() {
 #[test]
 fn linearizable_fails_a_success_on_a_version_an_earlier_write_moved() {
     // A returns v2 before B is called; B, expecting 1, cannot also produce v2.
-    let h = history(
+    let h = recording(
         vec![
             call("T1", 1, update("alice", Some(1), "a1")),
             ret("T1", 1, updated(2)),
@@ -164,7 +164,7 @@ fn linearizable_fails_a_success_on_a_version_an_earlier_write_moved() {
 
 /// A: expected 1 -> v2; B: expected 2 -> conflict. Linearizable only if B goes first,
 /// which real time allows only when the two overlap.
-fn a_then_conflicting_b(overlapping: bool) -> History {
+fn a_then_conflicting_b(overlapping: bool) -> Recording {
     let a = [
         call("T1", 1, update("alice", Some(1), "a1")),
         ret("T1", 1, updated(2)),
@@ -178,7 +178,7 @@ fn a_then_conflicting_b(overlapping: bool) -> History {
     } else {
         vec![a[0].clone(), a[1].clone(), b[0].clone(), b[1].clone()]
     };
-    history(steps, two_writers())
+    recording(steps, two_writers())
 }
 
 #[test]
@@ -197,7 +197,7 @@ fn linearizable_respects_real_time() {
 #[test]
 fn linearizable_fails_a_conflict_that_returned_before_the_write_it_blames() {
     // B conflicts (expecting 1) and returns before A, expecting 1 too, is called.
-    let h = history(
+    let h = recording(
         vec![
             call("T2", 2, update("alice", Some(1), "a2")),
             ret("T2", 2, Ret::Conflict),
@@ -212,7 +212,7 @@ fn linearizable_fails_a_conflict_that_returned_before_the_write_it_blames() {
 #[test]
 fn linearizable_reads_see_overlapping_writes_either_way() {
     for seen in [read_ret("a1", 2), read_ret("a0", 1)] {
-        let h = history(
+        let h = recording(
             vec![
                 call("T1", 1, update("alice", Some(1), "a1")),
                 call("T2", 2, read("alice")),
@@ -229,7 +229,7 @@ fn linearizable_reads_see_overlapping_writes_either_way() {
 #[test]
 fn linearizable_fails_a_stale_read_after_the_write_returned() {
     let after = |seen: Ret| {
-        history(
+        recording(
             vec![
                 call("T1", 1, update("alice", Some(1), "a1")),
                 ret("T1", 1, updated(2)),
@@ -248,7 +248,7 @@ fn linearizable_fails_a_stale_read_after_the_write_returned() {
 
 #[test]
 fn linearizable_refusals_have_no_effect() {
-    let h = history(
+    let h = recording(
         vec![
             // Refused even though expected 1 would have matched: it must not move alice.
             call("T1", 1, update("alice", Some(1), "a1")),
@@ -274,7 +274,7 @@ fn linearizable_refusals_have_no_effect() {
 
 #[test]
 fn linearizable_fails_operations_on_an_unknown_register() {
-    let h = history(
+    let h = recording(
         vec![
             call("T1", 1, read("mallory")),
             ret("T1", 1, read_ret("m", 1)),
@@ -286,7 +286,7 @@ fn linearizable_fails_operations_on_an_unknown_register() {
 
 #[test]
 fn linearizable_ignores_operations_that_never_returned() {
-    let h = history(
+    let h = recording(
         vec![
             call("T1", 1, update("alice", Some(1), "a1")),
             call("T2", 2, read("alice")),
@@ -332,7 +332,7 @@ fn ret_strategy() -> impl Strategy<Value = Ret> {
 
 /// Runs `ops` one after another on a model register and records them as a history with
 /// non-overlapping intervals, each op on alternating threads.
-fn sequential_history(ops: &[Op]) -> (History, Registers) {
+fn sequential_recording(ops: &[Op]) -> (Recording, Registers) {
     let initial: Registers = USERS
         .iter()
         .map(|u| ((*u).to_owned(), (format!("{u}0"), 1)))
@@ -372,7 +372,7 @@ fn sequential_history(ops: &[Op]) -> (History, Registers) {
             }
         }
     }
-    (history(steps, two_writers()), initial)
+    (recording(steps, two_writers()), initial)
 }
 
 proptest! {
@@ -382,7 +382,7 @@ proptest! {
     fn sequential_histories_of_a_real_register_are_linearizable(
         ops in proptest::collection::vec(op_strategy(), 0..12),
     ) {
-        let (h, initial) = sequential_history(&ops);
+        let (h, initial) = sequential_recording(&ops);
         let ops = linearizability::operations(&h);
         let found = search(&h, &records(&initial));
         // Non-overlapping intervals force the one order: the order they ran in, refusals
@@ -401,7 +401,7 @@ proptest! {
         pick in any::<prop::sample::Index>(),
         wrong in ret_strategy(),
     ) {
-        let (mut h, initial) = sequential_history(&ops);
+        let (mut h, initial) = sequential_recording(&ops);
         let victim = pick.index(ops.len());
         let at = 2 * victim + 1;
         let Fact::Return { op, ret: truth } = h.steps[at].fact().clone() else {
@@ -427,7 +427,7 @@ fn linearizable_says_undecided_when_the_history_is_too_long_to_search() {
         steps.push(ret("T1", op, read_ret("a0", 1)));
     }
     let breach =
-        check(&linearizable(), &history(steps, two_writers())).expect_err("too long to decide");
+        check(&linearizable(), &recording(steps, two_writers())).expect_err("too long to decide");
     assert!(breach.undecided, "{breach:?}");
     assert!(breach.why.contains("300 operations"), "{}", breach.why);
 }

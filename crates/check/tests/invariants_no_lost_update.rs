@@ -8,7 +8,7 @@
 mod common;
 
 use common::*;
-use raceproof_check::{History, Invariant, NoLostUpdate, Ret};
+use raceproof_check::{Invariant, NoLostUpdate, Recording, Ret};
 
 /// The final record, as `read_final` returns it.
 struct Record(Option<(String, u64)>);
@@ -22,8 +22,8 @@ fn no_lost_update() -> NoLostUpdate<Record> {
 }
 
 /// T1 sets a1 expecting 1 (-> v2), then T2 sets a2 expecting 2 (-> v3).
-fn serial_updates() -> History {
-    history(
+fn serial_updates() -> Recording {
+    recording(
         vec![
             call("T1", 1, update("alice", Some(1), "a1")),
             email_set("T1", 1, "alice", "a1", 2),
@@ -46,7 +46,7 @@ fn no_lost_update_passes_serial_updates() {
 
 #[test]
 fn no_lost_update_fails_two_successes_for_one_expected_version() {
-    let h = history(
+    let h = recording(
         vec![
             call("T1", 1, update("alice", Some(1), "a1")),
             call("T2", 2, update("alice", Some(1), "a2")),
@@ -65,7 +65,7 @@ fn no_lost_update_fails_two_successes_for_one_expected_version() {
 
 #[test]
 fn no_lost_update_fails_two_writes_to_one_version() {
-    let h = history(
+    let h = recording(
         vec![
             note("T1", "read alice.version = 1"),
             note("T2", "read alice.version = 1"),
@@ -85,7 +85,7 @@ fn no_lost_update_fails_two_writes_to_one_version() {
 #[test]
 fn no_lost_update_only_watches_its_user() {
     // bob's record reaching v2 twice is not alice's business; neither are bob's returns.
-    let h = history(
+    let h = recording(
         vec![
             call("T1", 1, update("bob", Some(1), "b1")),
             call("T2", 2, update("bob", Some(1), "b2")),
@@ -101,7 +101,7 @@ fn no_lost_update_only_watches_its_user() {
 
 #[test]
 fn no_lost_update_counts_conflicts_as_no_update() {
-    let h = history(
+    let h = recording(
         vec![
             call("T1", 1, update("alice", Some(1), "a1")),
             call("T2", 2, update("alice", Some(1), "a2")),

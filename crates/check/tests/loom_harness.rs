@@ -1,11 +1,11 @@
 #![cfg(loom)]
-//! The loom runner's own tests: `Model::check` on tiny scenarios whose verdicts are known,
+//! The loom runner's own tests: `Scenario::check` on tiny scenarios whose verdicts are known,
 //! so the runner is shown to *find* a race, a deadlock, a panic and a leak, as well as to
 //! prove a correct scenario, and to explore exactly what the code under test dictates.
 //!
 //! `RUSTFLAGS="--cfg loom" cargo test -p raceproof-check --release --target-dir target/loom --test loom_harness`
 
-use raceproof_check::{FinalState, Model, Recorder, Scenario, Verdict};
+use raceproof_check::{FinalState, Recorder, Scenario, Verdict};
 use raceproof_core::sync::{Arc, Mutex};
 
 /// A counter behind the facade's mutex, and the recorder the actors narrate to.
@@ -342,4 +342,50 @@ fn check_survives_a_caught_violation() {
     let after_deadlock = expect_proven(&two_incrementers("locked", locked_increment).check()).0;
     assert_eq!(proven_first, after_deadlock);
     assert_eq!(racy.check(), first);
+}
+
+/// An invariant that cannot decide any execution (as a checker past its limits).
+struct NeverDecides;
+
+impl raceproof_check::Invariant<Counter> for NeverDecides {
+    fn name(&self) -> &str {
+        "never_decides"
+    }
+
+    fn check(
+        &self,
+        _: &Counter,
+        _: &raceproof_check::Recording,
+    ) -> Result<(), raceproof_check::Breach> {
+        Err(raceproof_check::Breach::undecided("too much to search"))
+    }
+}
+
+#[test]
+fn an_undecided_invariant_makes_a_correct_scenario_inconclusive() {
+    let verdict = two_incrementers("locked", locked_increment)
+        .invariant(NeverDecides)
+        .check();
+    match verdict {
+        Verdict::Inconclusive {
+            cause: raceproof_check::Inconclusive::Undecided { invariant, why },
+            ..
+        } => assert_eq!(
+            (invariant.as_str(), why.as_str()),
+            ("never_decides", "too much to search")
+        ),
+        other => panic!("expected undecided, got {other}"),
+    }
+}
+
+#[test]
+fn an_undecided_invariant_does_not_hide_a_violation() {
+    // Listed first, so a judge that stopped at the first complaint would miss the race.
+    let verdict = Scenario::new("counter", "racy", counter)
+        .actor(None, "increments", racy_increment)
+        .actor(None, "increments", racy_increment)
+        .invariant(NeverDecides)
+        .invariant(counter_is(2))
+        .check();
+    assert_eq!(verdict.invariant(), Some("counter_is_exact"), "{verdict}");
 }

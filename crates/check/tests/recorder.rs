@@ -7,14 +7,14 @@
 
 use raceproof_check::recorder::SETUP;
 use raceproof_check::{
-    AuthorizedAtCommit, Call, Event, ExactlyOnce, Fact, History, Invariant, Recorder, Ret,
+    AuthorizedAtCommit, Call, Event, ExactlyOnce, Fact, Invariant, Recorder, Recording, Ret,
 };
 use raceproof_core::audit::{Action, AuditLog, Pending};
 use raceproof_core::auth::{Argon2Hasher, Credentials, PasswordHasher};
 use raceproof_core::store::{Role, UserStore};
 
-fn history_of(rec: &Recorder) -> History {
-    History {
+fn recording_of(rec: &Recorder) -> Recording {
+    Recording {
         steps: rec.steps(),
         actors: Vec::new(),
     }
@@ -99,13 +99,13 @@ fn only_recorded_effects_reach_exactly_once() {
     rec.note("processed m");
     rec.note("processed m");
     assert_eq!(
-        ExactlyOnce::new(["m"]).check(&(), &history_of(&rec)),
+        ExactlyOnce::new(["m"]).check(&(), &recording_of(&rec)),
         Ok(())
     );
     rec.effect("processed", "m");
     rec.effect("processed", "m");
     let breach = ExactlyOnce::new(["m"])
-        .check(&(), &history_of(&rec))
+        .check(&(), &recording_of(&rec))
         .expect_err("two effects");
     assert_eq!(breach.step, Some(3));
 }
@@ -165,7 +165,7 @@ fn commit_listener_records_a_stores_commits_in_commit_order() {
     assert!(steps[0].text().contains("#1"), "{:?}", steps[0]);
     assert!(steps[0].text().contains("bob"), "{:?}", steps[0]);
     assert_eq!(
-        AuthorizedAtCommit.check(&(), &history_of(&rec)),
+        AuthorizedAtCommit.check(&(), &recording_of(&rec)),
         Ok(()),
         "the store only commits what is authorized"
     );
@@ -191,7 +191,7 @@ fn commit_listener_passes_an_unauthorized_commit_on_to_the_invariant() {
     assert_eq!(steps.len(), 1);
     assert!(steps[0].text().contains("user at commit"), "{:?}", steps[0]);
     let breach = AuthorizedAtCommit
-        .check(&(), &history_of(&rec))
+        .check(&(), &recording_of(&rec))
         .expect_err("admin was a user when it promoted mallory");
     assert_eq!(breach.step, Some(0));
     assert!(breach.why.contains("not an admin"), "{breach:?}");

@@ -5,7 +5,7 @@
 //! `RUSTFLAGS="--cfg loom" cargo test -p raceproof-check --release --target-dir target/loom --test undecided`
 //! and `cargo test -p raceproof-check --test undecided`
 
-use raceproof_check::{Call, FinalState, Linearizable, Model, Recorder, Ret, Scenario};
+use raceproof_check::{Call, FinalState, Linearizable, Recorder, Ret, Scenario};
 #[cfg(loom)]
 use raceproof_check::{Inconclusive, Verdict};
 

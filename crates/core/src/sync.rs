@@ -643,25 +643,3 @@ pub mod parking_lot {
         }
     }
 }
-
-/// Non-modelled storage for the *harness* only: always `std`, even under loom.
-///
-/// loom runs all of a model's threads as coroutines on one OS thread and switches only at
-/// its own primitives, so a `ghost` lock never adds a branch point and never blocks inside a
-/// model. That is exactly why a flow must never read it: loom cannot see a ghost write, so
-/// it never tries the interleaving where the write comes first, and a flow that depends on
-/// ghost state can be reported proven while broken. The only things here are what a
-/// recorder needs (an append-only log behind a lock, a counter), not general atomics.
-#[doc(hidden)]
-pub mod ghost {
-    pub use std::sync::atomic::{AtomicUsize, Ordering};
-    pub use std::sync::{Arc, Barrier, Mutex, MutexGuard, Once};
-
-    /// Locks a ghost mutex, taking over a poisoned one (a panicking model leaves its log
-    /// behind, and the log is exactly what the counterexample needs).
-    pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-        mutex
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}

@@ -5,7 +5,7 @@
 //! by entry, and on why.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use raceproof_check::{AuthorizedAtCommit, Event, Fact, History, Invariant, Step};
+use raceproof_check::{AuthorizedAtCommit, Event, Fact, Invariant, Recording, Step};
 use raceproof_core::audit::{Action, Commit, Unauthorized};
 use raceproof_core::store::Role;
 use raceproof_race::audit::{AuditEntry, EntryProblem, commit_order};
@@ -127,7 +127,7 @@ fn served(commit: &Commit) -> serde_json::Value {
 
 /// The catalogue's verdict: `authorized_at_commit` on a history holding this one commit.
 fn catalogue(commit: &Commit) -> Result<(), String> {
-    let history = History {
+    let history = Recording {
         steps: vec![Step {
             thread: "T1".to_owned(),
             event: Event::new("commit", Fact::Commit(commit.clone())),

@@ -1,8 +1,9 @@
 //! HTTP throughput and latency of every endpoint on loopback, side by side with a bare axum
 //! handler that does nothing (the HTTP floor), in one run.
 //!
-//! `cargo bench -p raceproof-server --bench http` writes `target/raceproof/http.json` and
-//! `target/raceproof/http.md`. `RACEPROOF_BENCH_SECS` (default 3) sets the seconds per
+//! `cargo bench -p raceproof-server --bench http` writes `target/raceproof/http.json`
+//! (`raceproof_report::services::HttpReport`), from which `cargo xtask readme` writes the
+//! table of `docs/performance.md`. `RACEPROOF_BENCH_SECS` (default 3) sets the seconds per
 //! endpoint, `RACEPROOF_BENCH_CONNECTIONS` (default 16) the concurrent connections,
 //! `RACEPROOF_BENCH_ONLY` a filter on the endpoint labels (the floor always runs).
 //!
@@ -29,36 +30,14 @@ mod bench {
     use hyper::Request;
     use raceproof_core::auth::Argon2Hasher;
     use raceproof_flows::{UserSpec, Variant};
+    use raceproof_report::services::{HttpEndpoint, HttpReport};
     use raceproof_server::webhook::WebhookGuard;
     use raceproof_server::{AppState, HasherKind, Settings, UsersFile, WebhookSecret, router};
-    use serde::Serialize;
     use std::net::SocketAddr;
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
     const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-    #[derive(Serialize)]
-    struct Row {
-        endpoint: String,
-        hasher: String,
-        requests: u64,
-        seconds: f64,
-        rps: f64,
-        p50_us: u64,
-        p99_us: u64,
-        /// Throughput over the floor's, measured in slices interleaved with this one's.
-        ratio_to_floor: f64,
-        /// Responses other than 2xx (each endpoint is set up to succeed: expected 0).
-        errors: u64,
-        connections: usize,
-    }
-
-    #[derive(Serialize)]
-    struct Report {
-        machine: String,
-        endpoints: Vec<Row>,
-    }
 
     /// What a connection sends, request after request.
     #[derive(Clone)]
@@ -127,9 +106,15 @@ mod bench {
             self.latencies_us.len() as f64 / self.seconds
         }
 
-        fn row(mut self, endpoint: &str, hasher: &str, connections: usize, ratio: f64) -> Row {
+        fn row(
+            mut self,
+            endpoint: &str,
+            hasher: &str,
+            connections: usize,
+            ratio: f64,
+        ) -> HttpEndpoint {
             self.latencies_us.sort_unstable();
-            Row {
+            HttpEndpoint {
                 endpoint: endpoint.to_owned(),
                 hasher: hasher.to_owned(),
                 requests: self.latencies_us.len() as u64,
@@ -336,7 +321,7 @@ mod bench {
         // to the floor measured beside it. The floor row is all of the floor's slices.
         const ROUNDS: usize = 3;
         let slice = secs / ROUNDS as f64;
-        let mut rows: Vec<Row> = Vec::new();
+        let mut rows: Vec<HttpEndpoint> = Vec::new();
         let mut floor_all = Measured::default();
         let (_, _, floor_addr, floor_load) = plan.remove(0);
         for (endpoint, hasher, addr, load) in plan {
@@ -367,44 +352,15 @@ mod bench {
             );
         }
 
-        let report = Report {
+        let report = HttpReport {
             machine: machine(),
+            connections,
+            seconds_per_endpoint: secs,
             endpoints: rows,
         };
-        let dir = std::env::var_os("CARGO_TARGET_DIR")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| {
-                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target")
-            })
-            .join("raceproof");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("http.json"),
-            serde_json::to_string_pretty(&report).unwrap() + "\n",
-        )
-        .unwrap();
-        let mut md = format!(
-            "HTTP on loopback: {} connections, {secs} s per endpoint in 3 slices, each after a slice of \
-             the floor (x floor is to those), HTTP/1.1 keep-alive, {}.\n\n\
-         | endpoint | hasher | requests | req/s | p50 (us) | p99 (us) | x floor | non-2xx |\n\
-         |---|---|---:|---:|---:|---:|---:|---:|\n",
-            connections, report.machine
-        );
-        for r in &report.endpoints {
-            md.push_str(&format!(
-                "| {} | {} | {} | {:.0} | {} | {} | {:.2} | {} |\n",
-                r.endpoint,
-                r.hasher,
-                r.requests,
-                r.rps,
-                r.p50_us,
-                r.p99_us,
-                r.ratio_to_floor,
-                r.errors
-            ));
-        }
-        std::fs::write(dir.join("http.md"), &md).unwrap();
-        print!("{md}");
-        eprintln!("wrote {}", dir.join("http.json").display());
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let path = raceproof_report::dir(&root).join(raceproof_report::file::HTTP);
+        raceproof_report::write(&path, &report).unwrap();
+        eprintln!("wrote {}", path.display());
     }
 }

@@ -25,6 +25,7 @@ use std::process::Command;
 
 use raceproof_race::Targets;
 use raceproof_race::{Mode, RaceScenario, ScenarioReport, runner};
+use raceproof_report::services::{InstanceRun, InstanceRuns};
 
 /// Bursts per scenario and mode.
 const BURSTS: usize = 10;
@@ -78,39 +79,37 @@ fn race(targets: &Targets, name: &str, mode: Mode) -> ScenarioReport {
     report
 }
 
-/// The rows a passing test leaves in `target/raceproof/instances-<file>.md`, from which
-/// `cargo xtask readme` builds the README's table (nothing there is typed by hand).
+/// The rows a passing test leaves in `target/raceproof/instances-<file>.json`, from which
+/// `cargo xtask readme` builds the table of `docs/instances.md` (nothing there is typed by
+/// hand).
 struct Tally {
     file: &'static str,
-    rows: String,
+    runs: InstanceRuns,
 }
 
 impl Tally {
     fn new(file: &'static str) -> Self {
         Self {
             file,
-            rows: String::new(),
+            runs: InstanceRuns::default(),
         }
     }
 
     fn add(&mut self, state: &str, name: &str, mode: Mode, report: &ScenarioReport) {
-        self.rows.push_str(&format!(
-            "| {state} | {name} | {} | {} / {} |\n",
-            mode.as_str(),
-            report.anomalies,
-            report.bursts
-        ));
+        self.runs.rows.push(InstanceRun {
+            state: state.to_owned(),
+            scenario: name.to_owned(),
+            mode: mode.as_str().to_owned(),
+            anomalies: report.anomalies,
+            bursts: report.bursts,
+        });
     }
 
     /// Called once every assertion has held.
     fn write(self) {
-        let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"),
-            std::path::PathBuf::from,
-        );
-        let dir = target.join("raceproof");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(format!("instances-{}.md", self.file)), self.rows).unwrap();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let path = raceproof_report::dir(&root).join(raceproof_report::file::instances(self.file));
+        raceproof_report::write(&path, &self.runs).unwrap();
     }
 }
 

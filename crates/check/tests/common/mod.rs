@@ -4,7 +4,7 @@
 
 use raceproof_check::event::commit_text;
 use raceproof_check::recorder::ActorInfo;
-use raceproof_check::{Breach, Call, Event, Fact, History, Invariant, Ret, Step};
+use raceproof_check::{Breach, Call, Event, Fact, Invariant, Recording, Ret, Step};
 use raceproof_core::audit::{Action, Commit};
 use raceproof_core::store::Role;
 
@@ -22,12 +22,12 @@ pub fn actor(label: &str, acts_as: Option<&str>) -> ActorInfo {
     }
 }
 
-pub fn history(steps: Vec<Step>, actors: Vec<ActorInfo>) -> History {
-    History { steps, actors }
+pub fn recording(steps: Vec<Step>, actors: Vec<ActorInfo>) -> Recording {
+    Recording { steps, actors }
 }
 
 /// Checks a state-agnostic invariant (`AuthorizedAtCommit`, `ExactlyOnce`, `Linearizable`).
-pub fn check(inv: &impl Invariant<()>, h: &History) -> Result<(), Breach> {
+pub fn check(inv: &impl Invariant<()>, h: &Recording) -> Result<(), Breach> {
     Invariant::check(inv, &(), h)
 }
 

@@ -3,7 +3,8 @@
 //! replay set's insert-if-absent, the resource flags' compare-and-swap, and the facade's
 //! locks. Every interleaving of two threads is explored.
 //!
-//! `RUSTFLAGS="--cfg loom" cargo test --release --target-dir target/loom --test loom_primitives`
+//! `RUSTFLAGS="--cfg loom" cargo test --release -p raceproof-core --test loom_primitives`
+//! (add `--target-dir target/loom` to keep the normal build).
 
 mod common;
 

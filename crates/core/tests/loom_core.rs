@@ -5,9 +5,9 @@
 //! `raceproof_core::table::for_each_strategy` lists (one `#[test]` per model, walking them
 //! all; a failure prints the strategy it happened on).
 //!
-//! `RUSTFLAGS="--cfg loom" cargo test --release --target-dir target/loom --test loom_core`
-//! (the replay set's, the resource flags' and the facade's models are in
-//! `loom_primitives.rs`).
+//! `RUSTFLAGS="--cfg loom" cargo test --release -p raceproof-core --test loom_core` (add
+//! `--target-dir target/loom` to keep the normal build). The replay set's, the resource
+//! flags' and the facade's models are in `loom_primitives.rs`.
 
 mod common;
 

@@ -9,7 +9,7 @@ use raceproof_core::auth::{
     Argon2Hasher, Credentials, PasswordError, PasswordHash, PasswordHasher, verify_or_dummy,
 };
 use raceproof_core::store::{Role, StoreError, UserStore};
-use raceproof_core::sync::ghost::Mutex;
+use std::sync::Mutex;
 
 /// Argon2id parameters: memory (KiB), passes, lanes.
 type Cost = (u32, u32, u32);
