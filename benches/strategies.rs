@@ -34,20 +34,15 @@ mod common;
 #[cfg(not(loom))]
 mod real {
     use crate::common::{
-        BenchHasher, DEFAULT_STRATEGY, EMAIL, NOW, SECRET, accounts, credentials, guard, held_set,
-        key, requests, seed_accounts, seed_operate, signed,
+        BenchHasher, DEFAULT_STRATEGY, EMAIL, NOW, SECRET, accounts, credentials, held_set, key,
+        operations, operations_over, requests, seed_accounts, seed_operate, signed,
     };
     use criterion::{BenchmarkId, Criterion, criterion_group};
     use raceproof_core::auth::{Argon2Hasher, PasswordHasher};
-    use raceproof_core::replay::{
-        HmacKey, ManualClock, ReplayGuard, ResourceFlags, SignedFields, Tag,
-    };
-    use raceproof_core::service::Operations;
+    use raceproof_core::replay::{HmacKey, ManualClock, ResourceFlags, SignedFields, Tag};
     use raceproof_core::store::{Principal, User};
     use raceproof_core::table::{StrategyVisitor, Table, for_each_strategy};
-    use raceproof_flows::{
-        AccountFlows, Narrator, OperateFlow, OperateRequest, ProvenOperateCas, SeedPayload,
-    };
+    use raceproof_flows::{Narrator, OperateFlow, OperateRequest, ProvenOperateCas, SeedPayload};
     use std::hint::black_box;
     use std::sync::Barrier;
     use std::time::{Duration, Instant};
@@ -144,7 +139,7 @@ mod real {
     /// The lock-free variant, with `registered`'s resources registered.
     fn proven_operate_cas(registered: &[SignedFields]) -> ProvenOperateCas<ManualClock> {
         let flags = ResourceFlags::new(registered.iter().map(|r| r.resource_id.clone()));
-        ProvenOperateCas::new(guard(1), flags, Narrator::silent())
+        ProvenOperateCas::new(key(), flags, ManualClock::new(NOW), Narrator::silent())
     }
 
     /// Times `each` over `iters` fresh requests, with fresh state built outside the timing.
@@ -235,9 +230,9 @@ mod real {
                 b.iter_custom(|iters| {
                     time_requests(
                         iters,
-                        |f| (Operations::new(guard(shards)), signed(f)),
+                        |f| (operations(shards), signed(f)),
                         |ops, (f, sig)| {
-                            black_box(ops.operate(f, sig, |f| black_box(f).timestamp))
+                            black_box(ops.admit_request(&key, f, sig, || black_box(f).timestamp))
                                 .expect("fresh");
                         },
                     )
@@ -249,13 +244,10 @@ mod real {
             b.iter_custom(|iters| {
                 time_requests(
                     iters,
-                    |f| {
-                        let guard =
-                            ReplayGuard::with(key.clone(), ManualClock::new(NOW), held_set());
-                        (Operations::new(guard), signed(f))
-                    },
+                    |f| (operations_over(held_set()), signed(f)),
                     |ops, (f, sig)| {
-                        black_box(ops.operate(f, sig, |f| black_box(f).timestamp)).expect("fresh");
+                        black_box(ops.admit_request(&key, f, sig, || black_box(f).timestamp))
+                            .expect("fresh");
                     },
                 )
             })
@@ -296,7 +288,7 @@ mod real {
                 let start = Barrier::new(3);
                 std::thread::scope(|s| {
                     for mine in &principals {
-                        let (store, start) = (app.store(), &start);
+                        let (store, start) = (app.repository(), &start);
                         s.spawn(move || {
                             start.wait();
                             for i in 0..iters {

@@ -1,12 +1,14 @@
-//! Replay protection for HMAC-signed requests.
+//! Replay protection for HMAC-signed requests: signing, verification, and the replay set.
 //!
 //! A request is admitted once: its signature is verified in constant time over an
-//! unambiguous encoding of every field that must be bound, its timestamp must be within the
-//! tolerance window of the server's clock, and its identity is inserted into the replay set
-//! *if absent*, in one critical section. An entry is held exactly as long as its timestamp
-//! is acceptable: after that the request is refused as stale anyway, so memory is bounded
-//! by request rate x window (and by the set's capacity). Expired entries stop counting at
-//! once and leave memory a few per request, so no request pays for a mass expiry.
+//! unambiguous encoding of every field that must be bound ([`HmacKey::verify_request`],
+//! which yields the message's [`Verified`] identity), then
+//! [`crate::service::Operations::admit`] checks its timestamp against the tolerance window
+//! of the server's clock and inserts its identity into the replay set *if absent*, in one
+//! critical section. An entry is held exactly as long as its timestamp is acceptable:
+//! after that the request is refused as stale anyway, so memory is bounded by request rate
+//! x window (and by the set's capacity). Expired entries stop counting at once and leave
+//! memory a few per request, so no request pays for a mass expiry.
 
 pub use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::sync::atomic::{AtomicBool, Ordering};
@@ -66,6 +68,15 @@ pub enum ReplayError {
     MalformedSignature,
     #[error("signature does not match")]
     BadSignature,
+    /// The signed timestamp is outside the tolerance window around the server's clock.
+    #[error("timestamp is {off_by} s {direction} the server's clock (tolerance {tolerance} s)")]
+    OutsideWindow {
+        off_by: u64,
+        direction: Direction,
+        tolerance: i64,
+    },
+    /// The replay store refuses an identity that expires before what it already forgot
+    /// (a clock that stepped back must not make a forgotten message admissible again).
     #[error("timestamp is outside the accepted window")]
     Stale,
     #[error("request was already processed")]
@@ -76,6 +87,34 @@ pub enum ReplayError {
     EmptyKey,
     #[error("resource is not registered")]
     UnknownResource,
+}
+
+/// Which side of the server's clock a refused timestamp is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    Behind,
+    Ahead,
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Direction::Behind => "behind",
+            Direction::Ahead => "ahead of",
+        })
+    }
+}
+
+/// A message whose signature checked out: its identity in the replay set (the verified
+/// tag, a MAC of the whole signed message) and the time it was signed at. Made by a
+/// format's verification ([`HmacKey::verify_request`] for the field encoding, the server's
+/// Standard Webhooks adapter for its headers); admitted by
+/// [`crate::service::Operations::admit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Verified {
+    pub tag: Tag,
+    /// Unix seconds, as signed.
+    pub timestamp: i64,
 }
 
 /// The fields a client signs. All of them are bound by the signature.
@@ -221,6 +260,21 @@ impl HmacKey {
         self.mac_fields(fields)?
             .verify_slice(&tag.0)
             .map_err(|_| ReplayError::BadSignature)
+    }
+
+    /// The field encoding's verification: `signature` (hex) must be this key's signature
+    /// of `fields` (constant time). Unauthenticated input stops here, before admission.
+    pub fn verify_request(
+        &self,
+        fields: &SignedFields,
+        signature: &str,
+    ) -> Result<Verified, ReplayError> {
+        let tag = Tag::from_hex(signature)?;
+        self.verify_fields(fields, &tag)?;
+        Ok(Verified {
+            tag,
+            timestamp: fields.timestamp,
+        })
     }
 }
 
@@ -639,75 +693,5 @@ impl ResourceFlags {
             .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
             .map(|_| ())
             .map_err(|_| ReplayError::Replayed)
-    }
-}
-
-/// Signature, freshness and replay checks for signed requests, in that order.
-#[derive(Debug)]
-pub struct ReplayGuard<C = SystemClock> {
-    key: HmacKey,
-    clock: C,
-    tolerance: i64,
-    seen: ReplaySet,
-}
-
-impl ReplayGuard {
-    /// The defaults: system clock, 300 s tolerance, [`DEFAULT_CAPACITY`] entries.
-    pub fn new(key: HmacKey) -> Self {
-        Self::with(key, SystemClock, ReplaySet::new(DEFAULT_CAPACITY))
-    }
-}
-
-impl<C: Clock> ReplayGuard<C> {
-    pub fn with(key: HmacKey, clock: C, seen: ReplaySet) -> Self {
-        Self {
-            key,
-            clock,
-            tolerance: DEFAULT_TOLERANCE_SECS,
-            seen,
-        }
-    }
-
-    /// Accept timestamps within `secs` of the clock, both ways (negative values count as 0).
-    pub fn tolerance(mut self, secs: i64) -> Self {
-        self.tolerance = secs.max(0);
-        self
-    }
-
-    pub fn key(&self) -> &HmacKey {
-        &self.key
-    }
-
-    pub fn seen(&self) -> &ReplaySet {
-        &self.seen
-    }
-
-    /// Checks the signature (constant time) and the timestamp's freshness, without
-    /// touching the replay set.
-    pub fn verify_fresh(&self, fields: &SignedFields, signature: &str) -> Result<Tag, ReplayError> {
-        self.verify_at(fields, signature).map(|(tag, _)| tag)
-    }
-
-    /// [`Self::verify_fresh`], also returning the clock reading it used.
-    fn verify_at(&self, fields: &SignedFields, signature: &str) -> Result<(Tag, i64), ReplayError> {
-        let tag = Tag::from_hex(signature)?;
-        self.key.verify_fields(fields, &tag)?;
-        let now = self.clock.now();
-        if fields.timestamp.abs_diff(now) > self.tolerance.unsigned_abs() {
-            return Err(ReplayError::Stale);
-        }
-        Ok((tag, now))
-    }
-
-    /// Admits a signed request at most once.
-    ///
-    /// The signature is checked first, so unauthenticated input never reaches the set. An
-    /// admitted request's identity stays in the set until `timestamp + tolerance`, the last
-    /// second at which the freshness check could accept it again.
-    pub fn admit(&self, fields: &SignedFields, signature: &str) -> Result<Tag, ReplayError> {
-        let (tag, now) = self.verify_at(fields, signature)?;
-        let expires_at = fields.timestamp.saturating_add(self.tolerance);
-        self.seen.insert_if_absent(tag, expires_at, now)?;
-        Ok(tag)
     }
 }

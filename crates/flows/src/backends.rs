@@ -22,9 +22,10 @@
 
 use crate::Narrator;
 use raceproof_core::audit::{Action, AuditLog, Commit, Pending};
+use raceproof_core::authority::{self, Standing};
 use raceproof_core::backend::{BackendError, ReplayStore, forget_at_millis};
 use raceproof_core::replay::{Clock, HmacKey, ReplayError, SignedFields, Tag};
-use raceproof_core::service::SharedOperations;
+use raceproof_core::service::Operations;
 use raceproof_core::store::{Role, StoreError};
 use raceproof_core::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::collections::{BTreeMap, HashMap};
@@ -152,9 +153,11 @@ impl ReplayStore for ModelReplayStore {
     }
 }
 
-/// `POST /operate` served by several processes sharing one Redis.
+/// `POST /operate` served by several processes sharing one Redis: each process is the
+/// service's [`Operations`] over its own connection to the one server.
 pub struct SharedOperate<C> {
-    instances: Vec<SharedOperations<ModelReplayStore, C>>,
+    key: HmacKey,
+    instances: Vec<Operations<ModelReplayStore, C>>,
     log: Narrator,
 }
 
@@ -170,14 +173,14 @@ impl<C: Clock> SharedOperate<C> {
         let instances = clocks
             .into_iter()
             .map(|clock| {
-                SharedOperations::with(
-                    key.clone(),
-                    clock,
-                    ModelReplayStore::new(redis.clone(), protocol),
-                )
+                Operations::with_clock(ModelReplayStore::new(redis.clone(), protocol), clock)
             })
             .collect();
-        Self { instances, log }
+        Self {
+            key: key.clone(),
+            instances,
+            log,
+        }
     }
 
     /// Instance `instance` serves the request; an admitted request is processed (the
@@ -192,9 +195,13 @@ impl<C: Clock> SharedOperate<C> {
             .instances
             .get(instance)
             .ok_or_else(|| BackendError::unavailable("no such instance"))?;
-        let answer = ops.operate(fields, signature, |f| {
+        let answer = ops.admit_request(&self.key, fields, signature, || {
             self.log.effect("processed", || {
-                crate::message_name(&f.resource_id, &f.action, &f.timestamp.to_string())
+                crate::message_name(
+                    &fields.resource_id,
+                    &fields.action,
+                    &fields.timestamp.to_string(),
+                )
             });
         });
         self.log.note(|| match &answer {
@@ -245,10 +252,7 @@ pub struct Tx<'a> {
 impl SqlDb {
     /// Users `(id, role)`, each with email `<id>@example.com`, version 1, epoch 0.
     pub fn new(users: &[(&str, Role)], log: Narrator) -> Self {
-        let audit = match log.commit_listener() {
-            Some(listener) => AuditLog::default().with_listener(listener),
-            None => AuditLog::default(),
-        };
+        let audit = log.audit_log();
         let rows = users
             .iter()
             .map(|&(id, role)| {
@@ -499,7 +503,7 @@ impl SqlAccounts {
         match protocol {
             PromoteSql::ForShare => {
                 let row = tx.select_locked(actor, false);
-                if let Err(e) = authorize(row.as_ref(), epoch, Role::Admin) {
+                if let Err(e) = check_actor(row.as_ref(), epoch, Role::Admin) {
                     tx.rollback();
                     return Err(e);
                 }
@@ -543,7 +547,7 @@ impl SqlAccounts {
             .iter()
             .find(|(id, _)| id == actor)
             .and_then(|(_, r)| r.as_ref());
-        if let Err(e) = authorize(actor_row, epoch, Role::Admin) {
+        if let Err(e) = check_actor(actor_row, epoch, Role::Admin) {
             tx.rollback();
             return Err(e);
         }
@@ -606,14 +610,12 @@ impl SqlAccounts {
     }
 }
 
-/// The actor's authority as read in the transaction (as the store's `check_actor`).
-fn authorize(row: Option<&Row>, epoch: u64, need: Role) -> Result<(), StoreError> {
-    let row = row.ok_or(StoreError::CredentialsRevoked)?;
-    if row.credential_epoch != epoch {
-        return Err(StoreError::CredentialsRevoked);
-    }
-    if need == Role::Admin && row.role != Role::Admin {
-        return Err(StoreError::Forbidden);
-    }
+/// The actor's authority as read in the transaction, by the core's authorization rule.
+fn check_actor(row: Option<&Row>, epoch: u64, need: Role) -> Result<(), StoreError> {
+    let now = row.map(|r| Standing {
+        role: r.role,
+        credential_epoch: r.credential_epoch,
+    });
+    authority::authorize(need, epoch, now).map_err(StoreError::from)?;
     Ok(())
 }

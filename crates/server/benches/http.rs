@@ -29,7 +29,7 @@ mod bench {
     use hyper::Request;
     use raceproof_core::auth::Argon2Hasher;
     use raceproof_flows::{UserSpec, Variant};
-    use raceproof_server::webhook::WebhookGuard;
+    use raceproof_server::webhook::WebhookKey;
     use raceproof_server::{AppState, HasherKind, Settings, UsersFile, WebhookSecret, router};
     use serde::Serialize;
     use std::net::SocketAddr;
@@ -66,7 +66,7 @@ mod bench {
         Get(&'static str),
         GetAs(&'static str, &'static str),
         PostAs(&'static str, &'static str, &'static str),
-        Operate(Arc<WebhookGuard>, &'static str),
+        Operate(Arc<WebhookKey>, &'static str),
     }
 
     const ADMIN: &str = "Basic YWRtaW46YWRtMW4="; // admin:adm1n
@@ -89,14 +89,14 @@ mod bench {
                     .header("authorization", *auth)
                     .header("content-type", "application/json")
                     .body(Full::new(Bytes::from_static(body.as_bytes()))),
-                Load::Operate(guard, path) => {
+                Load::Operate(key, path) => {
                     let id = format!("bench-{conn}-{n}");
                     let body = format!(r#"{{"resource_id":"r{conn}-{n}","action":"refund"}}"#);
                     let now = std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)
                         .unwrap()
                         .as_secs() as i64;
-                    let signature = guard.sign(&id, now, body.as_bytes());
+                    let signature = key.sign(&id, now, body.as_bytes());
                     builder("POST", path)
                         .header("content-type", "application/json")
                         .header("webhook-id", id)
@@ -257,7 +257,7 @@ mod bench {
 
         let floor_with_middleware = spawn_server(
             &servers,
-            raceproof_server::app::with_middleware(
+            raceproof_server::middleware::with_middleware(
                 Router::new().route("/floor", get(|| async {})),
                 &Settings::default(),
             ),
@@ -277,9 +277,7 @@ mod bench {
             let state = AppState::new(&users(&hasher), hasher, &secret, settings).unwrap();
             proven.push((kind, spawn_server(&servers, router(Arc::new(state)))));
         }
-        let guard = Arc::new(
-            WebhookGuard::new(&secret, Arc::new(raceproof_core::replay::SystemClock), 300).unwrap(),
-        );
+        let key = Arc::new(WebhookKey::new(&secret).unwrap());
 
         // (label, hasher label, server, load); /audit first, while the log is short.
         let (fast, owasp) = (proven[0].1, proven[1].1);
@@ -291,7 +289,7 @@ mod bench {
                 "POST /floor (bare axum, /operate's request)",
                 "-",
                 floor,
-                Load::Operate(guard.clone(), "/floor"),
+                Load::Operate(key.clone(), "/floor"),
             ),
             // The bare handler inside raceproof's middleware: what the middleware costs.
             (
@@ -301,7 +299,7 @@ mod bench {
                 Load::Get("/floor"),
             ),
             ("GET /users/{id}", "-", fast, Load::Get("/users/alice")),
-            ("POST /operate", "-", fast, Load::Operate(guard, "/operate")),
+            ("POST /operate", "-", fast, Load::Operate(key, "/operate")),
         ];
         for (label, addr) in [("fast", fast), ("owasp", owasp)] {
             plan.extend([
