@@ -2,8 +2,9 @@
 //!
 //! - `update_email`, `promote`: the proven fix ([`raceproof_core::service::Accounts`])
 //!   under every table strategy that `for_each_strategy` lists, against the seed's
-//!   variants (`raceproof_flows::SeedAccounts`, which keep the seed's own `USERS` dict behind
-//!   one mutex whatever the strategy, so they are measured once, as `global_mutex`);
+//!   variants (the same service over `raceproof_flows::SeedUsers`, the seed's own `USERS`
+//!   dict behind one mutex whatever the strategy, so they are measured once, as
+//!   `global_mutex`);
 //!   uncontended, whole flow including authentication;
 //! - `operate`: the seed's variants against the proven fix
 //!   ([`raceproof_core::service::Operations`]) with a global and a sharded replay set, and

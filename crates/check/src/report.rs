@@ -43,7 +43,10 @@ pub struct ModelReport {
 }
 
 impl ModelReport {
-    #[allow(clippy::too_many_arguments, reason = "one per report field; see the struct")]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one per report field; see the struct"
+    )]
     pub fn new(
         flow: &str,
         variant: &str,

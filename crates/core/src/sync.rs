@@ -17,6 +17,10 @@
 //! Everything a flow reads must come from here: state kept anywhere else (a `std` atomic, a
 //! static, the system clock) is invisible to loom, which then never tries the interleavings
 //! that change it, and a model that depends on it can be reported proven while broken.
+//!
+//! Longer than this codebase's ~500 lines per file, on purpose: the facade is one file so
+//! that it stays the one place naming a primitive, and the loom bookkeeping (the watched
+//! atomics, `model`) belongs beside the guards whose acquire and release paths feed it.
 
 #[cfg(loom)]
 use loom::sync as backend;

@@ -11,21 +11,12 @@
 //! - demote's race (not in the seeds, same family): two admins demoting each other both see
 //!   "another admin remains", and both writes land (write skew).
 
-use crate::{Narrator, SeedUsers, Variant};
+use crate::{Narrator, SeedUsers, UserSpec, Variant};
 use raceproof_core::audit::{Action, Commit};
 use raceproof_core::auth::PasswordHash;
 use raceproof_core::backend::{BackendError, CredentialSnapshot, UserRepository};
 use raceproof_core::store::{Principal, Role, StoreError, User, UserStore};
 use raceproof_core::table::{GlobalMutex, Table};
-
-/// A user to create: id, password hash, role, email.
-#[derive(Debug, Clone)]
-pub struct UserSpec {
-    pub id: String,
-    pub password: PasswordHash,
-    pub role: Role,
-    pub email: String,
-}
 
 /// The in-memory store of `proven_fix` under lock strategy `T`, holding `users`, its audit
 /// log narrated into `log`.

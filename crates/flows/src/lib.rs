@@ -24,7 +24,7 @@ pub mod backends;
 pub mod operate;
 mod seed_users;
 
-pub use accounts::{UserSpec, proven_store, users_repository};
+pub use accounts::{proven_store, users_repository};
 pub use operate::{
     OperateError, OperateFlow, OperateRequest, ProvenOperate, ProvenOperateCas, SeedOperate,
     SeedPayload, message_name, seed_concatenation,
@@ -32,8 +32,19 @@ pub use operate::{
 pub use seed_users::SeedUsers;
 
 use raceproof_core::audit::{Commit, CommitListener};
+use raceproof_core::auth::PasswordHash;
+use raceproof_core::store::Role;
 use std::fmt;
 use std::str::FromStr;
+
+/// A user to create: id, password hash, role, email.
+#[derive(Debug, Clone)]
+pub struct UserSpec {
+    pub id: String,
+    pub password: PasswordHash,
+    pub role: Role,
+    pub email: String,
+}
 
 /// Which implementation of the endpoints runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
