@@ -229,3 +229,28 @@ pub fn catalogue() -> Vec<Box<dyn Model>> {
     models.extend(backends::models());
     models
 }
+
+#[cfg(test)]
+mod tests {
+    use super::catalogue;
+    use raceproof_check::Expected;
+
+    /// A proven verdict says what it is a proof of: every entry expected proven names the
+    /// production function it checks, and a racy seed names none.
+    #[test]
+    fn every_proven_entry_names_the_function_it_covers() {
+        for model in catalogue() {
+            let entry = format!("{} / {}", model.flow(), model.variant());
+            match (model.expected(), model.covers()) {
+                (Expected::Proven, Some(function)) => assert!(
+                    ["raceproof_core::", "raceproof_backends::"]
+                        .iter()
+                        .any(|krate| function.starts_with(krate)),
+                    "{entry} covers {function}, outside production"
+                ),
+                (Expected::Proven, None) => panic!("{entry} is expected proven and covers nothing"),
+                (_, covers) => assert_eq!(covers, None, "{entry} is not proven"),
+            }
+        }
+    }
+}
