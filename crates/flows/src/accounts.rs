@@ -216,15 +216,15 @@ impl UserRepository for SeedUsers {
         Ok(self.set_role(target, Role::User, actor)?)
     }
 
-    /// `USERS[user]["password"] = new_password`: one's own, or anyone's for an admin as of
-    /// authentication (the seed has no such endpoint; this is its style).
+    /// `USERS[user]["password"] = new_password`, for one's own password only (the seed has
+    /// no such endpoint; the server's `/password` changes the caller's).
     fn change_password(
         &self,
         actor: &Principal,
         user: &str,
         new_password: PasswordHash,
     ) -> Result<(), BackendError> {
-        if user != actor.user_id() && actor.role() != Role::Admin {
+        if user != actor.user_id() {
             return Err(StoreError::Forbidden.into());
         }
         Ok(self.set_password(user, new_password, actor)?)
