@@ -6,8 +6,9 @@
 //! - 1: some model is violated (or proven) against expectations;
 //! - 3: the only surprises are inconclusive verdicts (a checker limit, a vacuous invariant).
 //!
-//! `verify --replay FLOW/VARIANT [--log]` re-runs one violated model on exactly its failing
-//! schedule (through loom's checkpoint file), with loom's own log on `--log`.
+//! `verify --replay FLOW/VARIANT[@DEPLOYMENT] [--log]` re-runs one violated model on exactly
+//! its failing schedule (through loom's checkpoint file), with loom's own log on `--log`;
+//! without a deployment, the first of that flow and variant that is violated.
 //!
 //! Run it through `cargo xtask verify` / `cargo xtask replay`, which build it with
 //! `--cfg loom`.
@@ -27,7 +28,7 @@ fn main() -> std::process::ExitCode {
 
 #[cfg(loom)]
 fn usage() -> std::process::ExitCode {
-    eprintln!("usage: verify [OUT.json] | verify --replay FLOW/VARIANT [--log]");
+    eprintln!("usage: verify [OUT.json] | verify --replay FLOW/VARIANT[@DEPLOYMENT] [--log]");
     std::process::ExitCode::from(2)
 }
 
@@ -44,8 +45,8 @@ fn verify(out: &str) -> std::process::ExitCode {
     };
     let started = Instant::now();
     println!(
-        "{:<28} {:<24} {:<32} {:<32} {:>10} {:>8} {:>6}",
-        "flow", "variant", "expected", "verdict", "iterations", "seconds", "bound"
+        "{:<28} {:<32} {:<12} {:<32} {:<32} {:>10} {:>8} {:>6}",
+        "flow", "variant", "deployment", "expected", "verdict", "iterations", "seconds", "bound"
     );
     let mut details = String::new();
     for model in catalogue() {
@@ -53,9 +54,10 @@ fn verify(out: &str) -> std::process::ExitCode {
         let verdict = model.check();
         let entry = model_verdict(model.as_ref(), &verdict, start.elapsed().as_secs_f64());
         println!(
-            "{:<28} {:<24} {:<32} {:<32} {:>10} {:>8.3} {:>6}{}",
+            "{:<28} {:<32} {:<12} {:<32} {:<32} {:>10} {:>8.3} {:>6}{}",
             entry.flow,
             entry.variant,
+            entry.deployment.to_string(),
             entry.expected.to_string(),
             verdict.label(),
             entry.iterations,
@@ -74,10 +76,14 @@ fn verify(out: &str) -> std::process::ExitCode {
                 trace, invariant, ..
             } => write!(
                 details,
-                "\n{} / {} violates {invariant} ({}):\n{trace}",
-                entry.flow, entry.variant, entry.scenario
+                "\n{} / {} on {} violates {invariant} ({}):\n{trace}",
+                entry.flow, entry.variant, entry.deployment, entry.scenario
             ),
-            other => writeln!(details, "\n{} / {}: {other}", entry.flow, entry.variant),
+            other => writeln!(
+                details,
+                "\n{} / {} on {}: {other}",
+                entry.flow, entry.variant, entry.deployment
+            ),
         };
         report.models.push(entry);
     }
@@ -115,13 +121,22 @@ fn verify(out: &str) -> std::process::ExitCode {
 fn replay(which: &str, log: bool) -> std::process::ExitCode {
     use raceproof::catalogue::catalogue;
     let models = catalogue();
-    let Some(model) = models
+    let name = |m: &dyn raceproof::check::AnyScenario| format!("{}/{}", m.flow(), m.variant());
+    let full = |m: &dyn raceproof::check::AnyScenario| format!("{}@{}", name(m), m.deployment());
+    // FLOW/VARIANT@DEPLOYMENT names one model; FLOW/VARIANT the first violated one of them.
+    let model = models
         .iter()
-        .find(|m| format!("{}/{}", m.flow(), m.variant()) == which)
-    else {
+        .find(|m| full(m.as_ref()) == which)
+        .or_else(|| {
+            let named = || models.iter().filter(|m| name(m.as_ref()) == which);
+            named()
+                .find(|m| !matches!(m.expected(), raceproof::check::Expected::Proven))
+                .or_else(|| named().next())
+        });
+    let Some(model) = model else {
         eprintln!("no catalogue model {which}; models are:");
         for m in &models {
-            eprintln!("  {}/{}", m.flow(), m.variant());
+            eprintln!("  {}", full(m.as_ref()));
         }
         return std::process::ExitCode::from(2);
     };
@@ -130,7 +145,10 @@ fn replay(which: &str, log: bool) -> std::process::ExitCode {
         eprintln!("cannot create {}: {e}", dir.display());
         return std::process::ExitCode::FAILURE;
     }
-    let file = dir.join(format!("{}.json", which.replace('/', "__")));
+    let file = dir.join(format!(
+        "{}.json",
+        full(model.as_ref()).replace(['/', '@', '(', ')', ' ', ','], "_")
+    ));
     // A schedule left by an earlier run would be replayed instead of searched for.
     let _ = std::fs::remove_file(&file);
     let found = model.replay(&file, false);

@@ -3,8 +3,8 @@
 //! - `verify`: the model catalogue under loom (release, its own target dir), verdict table,
 //!   counterexamples, `target/raceproof/verdicts.json`; fails on any unexpected verdict.
 //! - `stress [RUNS]`: the catalogue on real threads, `target/raceproof/stress.json`.
-//! - `replay FLOW/VARIANT [--log]`: re-runs one violated catalogue model on exactly its
-//!   failing schedule (loom's checkpoint), with loom's own log on `--log`.
+//! - `replay FLOW/VARIANT[@DEPLOYMENT] [--log]`: re-runs one violated catalogue model on
+//!   exactly its failing schedule (loom's checkpoint), with loom's own log on `--log`.
 //! - `test`: every test, the normal suite and then the loom suite.
 //! - `bench [--quick] [--http] [--backends]`: the criterion benches (several runs: medians
 //!   and spreads), instruction counts under callgrind, the replay set's turnover
@@ -24,7 +24,7 @@ mod render;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <verify | replay FLOW/VARIANT [--log] | stress [RUNS] | test | bench [--quick] [--http] [--backends] | readme | layout>";
+const USAGE: &str = "usage: cargo xtask <verify | replay FLOW/VARIANT[@DEPLOYMENT] [--log] | stress [RUNS] | test | bench [--quick] [--http] [--backends] | readme | layout>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -9,9 +9,11 @@ use crate::panics::{
     panic_message, quietly, run_actor,
 };
 use crate::recorder::{Recorder, Recording};
-use crate::scenario::Scenario;
+use crate::scenario::{Body, Scenario};
 use crate::verdict::{Coverage, Inconclusive, InvariantCoverage, Trace, Verdict};
+use crate::worker::Shared;
 use raceproof_core::sync::{Arc, thread};
+use raceproof_report::deployment::Runtime;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::path::Path;
 
@@ -22,49 +24,85 @@ const LOOM_MAX_THREADS: usize = 5;
 type Found = Option<(String, Breach, Recording)>;
 
 impl<S: Send + Sync + 'static> Scenario<S> {
-    /// Explores every interleaving (within the preemption bound) under loom.
+    /// Explores every interleaving (within the preemption bound) under loom, on each
+    /// assignment of actors to workers that the deployment routes by.
     pub fn check(&self) -> Verdict {
-        explore(self, None)
+        self.each_assignment(|one| explore(one, None))
     }
 
     /// Explores like [`Scenario::check`], saving each execution's schedule to `checkpoint`
     /// (loom's checkpoint file); when the file already holds a schedule, that schedule runs
     /// first. So a first call finds a violation and leaves its schedule in the file, and a
     /// second call re-runs exactly that schedule, with loom's own log when `log` is set.
+    /// With several assignments, the first one that violates is the one replayed.
     pub fn replay(&self, checkpoint: &Path, log: bool) -> Verdict {
-        explore(self, Some((checkpoint, log)))
+        let assignments = self.deployment.assignments(self.actors.len());
+        let violating = assignments
+            .iter()
+            .find(|a| self.assigned((*a).clone()).check().invariant().is_some())
+            .or(assignments.first());
+        match violating {
+            Some(assignment) => {
+                explore(&self.assigned(assignment.clone()), Some((checkpoint, log)))
+            }
+            None => explore(self, Some((checkpoint, log))),
+        }
     }
 
-    /// One execution in the current thread of a loom model: the first actor runs on the
-    /// model's main thread (one thread fewer to interleave), the others are spawned.
+    /// One execution in the current thread of a loom model: each worker's state is built,
+    /// and each actor runs on a thread of its own (the first on the model's main thread, one
+    /// thread fewer to interleave), a task on its worker's event loop when it has one.
     /// Returns the recording, what each invariant observed, and the first broken invariant.
     fn run_in_model(
         &self,
         recorder: &Recorder,
         panicked: &ghost::Arc<ghost::Mutex<Option<Panicked>>>,
     ) -> (Recording, Vec<usize>, Option<(String, Breach)>) {
+        use raceproof_core::sync::tokio::model as event_loop;
         use std::mem::ManuallyDrop;
+        event_loop::reset();
+        let narration = recorder.clone();
+        event_loop::narrate_with(move |text| narration.note(text));
         // The state's references are dropped only when their thread completes. Dropping a
         // loom `Arc` while a panic unwinds (an actor's, or loom's deadlock report) re-enters
         // loom's scheduler, or runs outside it, and that second panic aborts the process:
         // on those paths the state is leaked instead, so the panic reaches `explore`.
-        let state = ManuallyDrop::new(Arc::new((self.setup)(recorder)));
-        let handles: Vec<_> = self
-            .actors
-            .iter()
-            .skip(1)
-            .map(|actor| {
-                let state = ManuallyDrop::new(Arc::clone(&state));
-                let (recorder, actor, panicked) =
-                    (recorder.clone(), actor.clone(), panicked.clone());
+        let shared = ManuallyDrop::new(Shared::default());
+        let states = ManuallyDrop::new(Arc::new(self.worker_states(recorder, &shared)));
+        if states.len() > 1 {
+            recorder.order_facts();
+        }
+        let loops: Vec<Option<ghost::Arc<event_loop::EventLoop>>> = (0..states.len())
+            .map(|w| {
+                let worker = (states.len() > 1).then_some(w);
+                (self.deployment.runtime() == Runtime::EventLoop)
+                    .then(|| ghost::Arc::new(event_loop::EventLoop::new(worker)))
+            })
+            .collect();
+        let handles: Vec<_> = (1..self.actors.len())
+            .map(|i| {
+                let states = ManuallyDrop::new(Arc::clone(&states));
+                let worker = self.worker_of(i);
+                let (recorder, body, panicked, label, event_loop) = (
+                    recorder.clone(),
+                    self.actors[i].body.clone(),
+                    panicked.clone(),
+                    self.label(i),
+                    loops[worker].clone(),
+                );
                 thread::spawn(move || {
-                    run_actor(&actor, &state, &recorder, &panicked);
-                    drop(ManuallyDrop::into_inner(state));
+                    run_actor(&label, &recorder, &panicked, || {
+                        run_body(&body, &states[worker], event_loop);
+                    });
+                    drop(ManuallyDrop::into_inner(states));
                 })
             })
             .collect();
         if let Some(first) = self.actors.first() {
-            run_actor(first, &state, recorder, panicked);
+            let worker = self.worker_of(0);
+            run_actor(&self.label(0), recorder, panicked, || {
+                run_body(&first.body, &states[worker], loops[worker].clone());
+            });
         }
         for handle in handles {
             if let Err(panic) = handle.join() {
@@ -72,10 +110,26 @@ impl<S: Send + Sync + 'static> Scenario<S> {
             }
         }
         let recording = self.recording(recorder);
-        let observed = self.observe(&state, &recording);
-        let breach = self.judge(&state, &recording);
-        drop(ManuallyDrop::into_inner(state));
+        let observed = self.observe(&states, &recording);
+        let breach = self.judge(&states, &recording);
+        drop(ManuallyDrop::into_inner(states));
+        drop(ManuallyDrop::into_inner(shared));
         (recording, observed, breach)
+    }
+}
+
+/// Runs an actor's body on the calling model thread: a blocking one as it is (no event loop
+/// holds it back), a task to completion on its worker's event loop (or a thread pool,
+/// `None`).
+fn run_body<S>(
+    body: &Body<S>,
+    state: &S,
+    event_loop: Option<ghost::Arc<raceproof_core::sync::tokio::model::EventLoop>>,
+) {
+    use raceproof_core::sync::tokio::model as event_loop_model;
+    match body {
+        Body::Blocking(f) => f(state),
+        Body::Task(f) => event_loop_model::run_task(event_loop, f(state)),
     }
 }
 
@@ -197,6 +251,19 @@ fn explore<S: Send + Sync + 'static>(
             trace: Trace::new(&recording, &breach),
             invariant,
             iterations_until_found: executions,
+        };
+    }
+    if payload.is::<raceproof_core::sync::tokio::model::InvisibleAwait>() {
+        let actor = ghost::lock(&panicked)
+            .take()
+            .map_or_else(|| "a task".to_owned(), |p| p.label);
+        return Verdict::Inconclusive {
+            cause: Inconclusive::InvisibleAwait { actor },
+            hint: "await only `raceproof_core::sync::tokio`'s primitives, and wrap each I/O \
+                   call in `sync::tokio::io(\"what\", call)`: the model must see what a task \
+                   waits for"
+                .to_owned(),
+            iterations: executions,
         };
     }
     if payload.is::<BudgetExhausted>() {

@@ -1,7 +1,8 @@
 //! raceproof's model harness.
 //!
-//! A [`Scenario`] builds fresh shared state, runs concurrent actors against it and states
-//! [`Invariant`]s. Under `--cfg loom`, `Scenario::check` explores every interleaving and
+//! A [`Scenario`] builds fresh shared state, runs concurrent actors against it (blocking
+//! requests, or async tasks that await `raceproof_core::sync::tokio`) on a [`Deployment`]
+//! (one event loop, a thread pool, several workers) and states [`Invariant`]s. Under `--cfg loom`, `Scenario::check` explores every interleaving and
 //! returns a [`Verdict`]: proven, or violated with the failing interleaving as a [`Trace`]
 //! in the flow's own words. In a normal build, `Scenario::stress` runs the same scenario on
 //! real threads many times, which is what a hand-written stress test would do;
@@ -12,6 +13,7 @@
 //! effects a flow records) through a [`Recorder`], which uses non-modelled storage, so
 //! recording never changes what loom explores.
 
+mod deploy;
 pub mod event;
 #[cfg(loom)]
 mod explore;
@@ -25,7 +27,9 @@ mod run;
 pub mod scenario;
 mod stress;
 pub mod verdict;
+mod worker;
 
+pub use deploy::{Deployment, Routing, Runtime};
 pub use event::{Call, Event, Fact, Ret};
 pub use invariant::{
     AuthorizedAtCommit, Breach, ExactlyOnce, FinalState, Invariant, Linearizable, NoLostUpdate,
@@ -37,3 +41,4 @@ pub use run::AnyScenario;
 pub use scenario::{Budget, Expected, RUN_TIMEOUT, Scenario};
 pub use stress::{STRESS_RUNS, StressOutcome};
 pub use verdict::{Coverage, Inconclusive, InvariantCoverage, Trace, TraceLine, Verdict};
+pub use worker::Worker;

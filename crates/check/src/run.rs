@@ -6,6 +6,7 @@
 //! ([`Scenario::stress`], in `stress.rs`). [`Scenario::run`] picks the one the build
 //! supports, so a user's test or `main` needs no `cfg` branch.
 
+use crate::deploy::Deployment;
 use crate::scenario::{Expected, Scenario};
 #[cfg(not(loom))]
 use crate::stress::{STRESS_RUNS, StressOutcome};
@@ -32,6 +33,8 @@ impl<S: Send + Sync + 'static> Scenario<S> {
 pub trait AnyScenario: Send + Sync {
     fn flow(&self) -> &str;
     fn variant(&self) -> &str;
+    /// How the service runs in this model.
+    fn deployment(&self) -> Deployment;
     fn expected(&self) -> &Expected;
     fn preemption_bound(&self) -> Option<usize>;
     /// The production function the model checks, if it names one.
@@ -58,6 +61,10 @@ impl<S: Send + Sync + 'static> AnyScenario for Scenario<S> {
 
     fn variant(&self) -> &str {
         &self.variant
+    }
+
+    fn deployment(&self) -> Deployment {
+        self.deployment
     }
 
     fn expected(&self) -> &Expected {

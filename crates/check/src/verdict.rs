@@ -54,6 +54,9 @@ pub enum Inconclusive {
     /// An invariant could not decide an execution (its checker hit a limit), and no
     /// execution broke an invariant.
     Undecided { invariant: String, why: String },
+    /// A task awaited a future the model cannot see (not from `sync::tokio`), which stayed
+    /// pending with nothing to wake it: the interleavings around it are unknown.
+    InvisibleAwait { actor: String },
 }
 
 impl fmt::Display for Inconclusive {
@@ -83,6 +86,10 @@ impl fmt::Display for Inconclusive {
             Inconclusive::Undecided { invariant, why } => {
                 write!(f, "invariant `{invariant}` could not decide: {why}")
             }
+            Inconclusive::InvisibleAwait { actor } => write!(
+                f,
+                "{actor} awaited something the model cannot see (a future not from `sync::tokio`)"
+            ),
         }
     }
 }

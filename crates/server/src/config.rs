@@ -91,6 +91,46 @@ pub struct Cli {
     /// PostgreSQL schema of `--users-db` (1-63 lowercase letters, digits or '_').
     #[arg(long, default_value = "raceproof")]
     pub users_schema: String,
+
+    /// How requests run: `multi-thread` (tokio's work-stealing pool, a thread per core) or
+    /// `current-thread` (one event loop, as one uvicorn worker runs FastAPI's `async def`
+    /// routes). Several processes are several instances.
+    #[arg(long, value_enum, default_value_t = RuntimeKind::MultiThread)]
+    pub runtime: RuntimeKind,
+
+    /// Simulated latency of each storage call of the seed's `/operate`, in milliseconds
+    /// (seed variants only; default none): an awaited call waits, a plain call blocks its
+    /// worker, so the race windows the models find are reachable from outside.
+    #[arg(long, default_value_t = 0)]
+    pub io_latency_ms: u64,
+}
+
+/// The async runtime requests run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RuntimeKind {
+    /// tokio's multi-thread runtime.
+    MultiThread,
+    /// One thread, one event loop.
+    CurrentThread,
+}
+
+impl RuntimeKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            RuntimeKind::MultiThread => "multi-thread",
+            RuntimeKind::CurrentThread => "current-thread",
+        }
+    }
+
+    /// The runtime, with I/O and timers on.
+    pub fn build(self) -> std::io::Result<tokio::runtime::Runtime> {
+        match self {
+            RuntimeKind::MultiThread => tokio::runtime::Builder::new_multi_thread(),
+            RuntimeKind::CurrentThread => tokio::runtime::Builder::new_current_thread(),
+        }
+        .enable_all()
+        .build()
+    }
 }
 
 fn parse_variant(s: &str) -> Result<Variant, String> {
@@ -138,6 +178,8 @@ pub enum ConfigError {
          webhook_secret to the users file"
     )]
     NoSecret,
+    #[error("--io-latency-ms slows down the seed variants' storage calls; proven_fix has none")]
+    IoLatency,
     #[error("the webhook secret must be `whsec_` followed by non-empty base64")]
     BadSecret,
     #[error("password hashing failed: {0}")]
@@ -318,6 +360,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub timeout: Duration,
     pub timestamp_tolerance_secs: i64,
+    /// Simulated latency of the seed `/operate`'s storage calls (seed variants only).
+    pub io_latency: Duration,
 }
 
 impl Default for Settings {
@@ -331,6 +375,7 @@ impl Default for Settings {
             max_body_bytes: 16 * 1024,
             timeout: Duration::from_secs(10),
             timestamp_tolerance_secs: raceproof_core::replay::DEFAULT_TOLERANCE_SECS,
+            io_latency: Duration::ZERO,
         }
     }
 }
@@ -353,6 +398,8 @@ impl Cli {
             max_body_bytes: self.max_body_bytes,
             timeout: Duration::from_secs(self.timeout_secs.max(1)),
             timestamp_tolerance_secs: self.timestamp_tolerance_secs.max(0),
+            // At most a minute: a latency is a test device, not a way to hang the server.
+            io_latency: Duration::from_millis(self.io_latency_ms.min(60_000)),
         }
     }
 }

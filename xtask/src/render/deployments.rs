@@ -1,0 +1,112 @@
+//! The flows judged on several deployments, side by side: one row per flow and variant,
+//! one column per deployment (`EventLoop`, `ThreadPool`, `Workers(2)`), for the README and
+//! `docs/verdicts.md`.
+
+use raceproof_report::verdicts::{ModelVerdict, VerdictsReport};
+use raceproof_report::{Deployment, VerdictKind};
+use std::fmt::Write as _;
+
+/// One row per flow and variant judged on several deployments, one column per deployment
+/// (in the order the report first names them), and what the violations break.
+pub fn deployments(report: &VerdictsReport) -> String {
+    let mut columns: Vec<Deployment> = Vec::new();
+    let mut rows: Vec<((&str, &str), Vec<&ModelVerdict>)> = Vec::new();
+    for m in &report.models {
+        match rows
+            .iter_mut()
+            .find(|(key, _)| *key == (m.flow.as_str(), m.variant.as_str()))
+        {
+            Some((_, models)) => models.push(m),
+            None => rows.push(((&m.flow, &m.variant), vec![m])),
+        }
+    }
+    rows.retain(|(_, models)| models.len() > 1);
+    for (_, models) in &rows {
+        for m in models {
+            if !columns.contains(&m.deployment) {
+                columns.push(m.deployment);
+            }
+        }
+    }
+    let mut out = String::from("| flow | variant |");
+    for d in &columns {
+        let _ = write!(out, " {d} |");
+    }
+    out.push_str(" breaks |\n|---|---|");
+    out.push_str(&"---|".repeat(columns.len() + 1));
+    out.push('\n');
+    for ((flow, variant), models) in &rows {
+        let _ = write!(out, "| {flow} | `{variant}` |");
+        for d in &columns {
+            let cell = models.iter().find(|m| m.deployment == *d).map_or_else(
+                || "-".to_owned(),
+                |m| {
+                    let verdict = match m.verdict {
+                        VerdictKind::Violated => "**violated**",
+                        VerdictKind::Proven => "proven",
+                        VerdictKind::Inconclusive => "*inconclusive*",
+                    };
+                    if m.as_expected {
+                        verdict.to_owned()
+                    } else {
+                        format!("{verdict} (UNEXPECTED)")
+                    }
+                },
+            );
+            let _ = write!(out, " {cell} |");
+        }
+        let mut broken: Vec<&str> = models
+            .iter()
+            .filter_map(|m| m.invariant.as_deref())
+            .collect();
+        broken.dedup();
+        let broken = if broken.is_empty() {
+            "-".to_owned()
+        } else {
+            broken
+                .iter()
+                .map(|i| format!("`{i}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(out, " {broken} |");
+    }
+    out.pop();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::verdicts::summary;
+    use crate::render::verdicts::tests::{model, report};
+
+    #[test]
+    fn deployments_stand_side_by_side_and_one_process_rows_stay_in_the_summary() {
+        let mut report = report();
+        let on = |deployment, verdict, as_expected| ModelVerdict {
+            deployment,
+            ..model("operate", "seed_fix", verdict, as_expected)
+        };
+        report.models.extend([
+            on(Deployment::EventLoop, VerdictKind::Proven, false),
+            on(Deployment::ThreadPool, VerdictKind::Violated, true),
+            on(Deployment::workers(2), VerdictKind::Violated, true),
+        ]);
+        report.models[5].deployment = Deployment::EventLoop;
+        let table = deployments(&report);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "| flow | variant | EventLoop | ThreadPool | Workers(2) | breaks |",
+                "|---|---|---|---|---|---|",
+                "| operate | `seed_fix` | proven (UNEXPECTED) | **violated** | **violated** | \
+                 `authorized_at_commit` |",
+            ]
+        );
+        // promote_sql is on EventLoop only: neither side by side nor in the summary's rows.
+        let summary = summary(&report);
+        assert!(summary.contains("| promote_sql | - | - | - |"), "{summary}");
+    }
+}
