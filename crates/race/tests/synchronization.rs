@@ -35,7 +35,10 @@ fn single_packet_holds_back_a_bodiless_request_until_the_release() {
 #[test]
 fn a_request_the_release_did_not_hold_back_marks_the_burst_unsynchronized() {
     let server = ToyServer::start(ToyConfig::default()).unwrap();
-    // The body's last byte is held back, but the endpoint never waits for it.
+    // The body's last byte is held back, but the endpoint never waits for it. Only what came
+    // back (or started, by the server's stamp) before the release is flagged, so a burst whose
+    // early handlers happened to start after it is not: some bursts, not necessarily all.
+    let bursts = 3 * BURSTS;
     let ran = tester(
         "early-body",
         &[
@@ -46,13 +49,22 @@ fn a_request_the_release_did_not_hold_back_marks_the_burst_unsynchronized() {
             "--mode",
             "single-packet",
             "--bursts",
-            &BURSTS.to_string(),
+            &bursts.to_string(),
         ],
     );
-    assert!(server.started_incomplete() > 0, "the endpoint starts early");
+    assert_eq!(
+        server.started_incomplete(),
+        8 * bursts,
+        "the endpoint starts early"
+    );
     let report = ran.report(0);
     assert_eq!(report["anomalies"], 0, "{ran:?}");
-    assert_eq!(report["unsynchronized_bursts"], BURSTS, "{ran:?}");
+    assert!(
+        report["unsynchronized_bursts"]
+            .as_u64()
+            .is_some_and(|unsynchronized| unsynchronized > 0),
+        "{ran:?}"
+    );
     // Not a clean pass: the run says why and exits 2.
     assert_eq!(ran.code, Some(2), "{ran:?}");
     assert!(ran.stderr.contains("not synchronized"), "{ran:?}");

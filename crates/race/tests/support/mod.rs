@@ -105,8 +105,11 @@ impl ToyServer {
         let listener = runtime.block_on(TcpListener::bind(bind))?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let states: Arc<Vec<State>> =
-            Arc::new((0..config.workers.max(1)).map(|_| State::default()).collect());
+        let states: Arc<Vec<State>> = Arc::new(
+            (0..config.workers.max(1))
+                .map(|_| State::default())
+                .collect(),
+        );
         let served = Arc::clone(&states);
         let thread = std::thread::spawn(move || {
             runtime.block_on(async move {
