@@ -2,6 +2,8 @@
 //! hypercorn (h2c, prior knowledge), one or several workers on one loopback port, from the
 //! virtualenv `setup.sh` makes. Python missing: the tests say they are skipped, loudly.
 
+#![allow(dead_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
