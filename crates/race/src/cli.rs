@@ -184,6 +184,8 @@ fn run_modes(
         min_success: args.min_success_bursts,
         ..Options::new(args.bursts)
     };
+    // What no run may ask for fails the command before anything is sent or written.
+    options.check()?;
     for target in (targets.as_slice().iter())
         .chain(options.read_target.as_ref())
         .filter(|target| !target.loopback)

@@ -18,14 +18,10 @@ use crate::wire::{Prepared, Reader, Targets};
 
 mod options;
 
-pub use options::{Options, SuccessFloor};
+pub use options::{MAX_BURSTS, MAX_CONNECTIONS, Options, SuccessFloor};
 
-/// The most bursts one run may fire.
-pub const MAX_BURSTS: usize = 100_000;
 /// A run stops when this many bursts in a row could not be fired.
 pub const MAX_CONSECUTIVE_ERRORS: usize = 5;
-/// The most single-packet connections per target.
-pub const MAX_CONNECTIONS: usize = crate::limits::MAX_REQUESTS_PER_BURST;
 
 /// Runs `scenario` for `bursts` bursts in `mode` against `targets`, with [`Options::new`]: see
 /// [`run_with`].
@@ -70,18 +66,8 @@ pub async fn run_async(
     mode: Mode,
     options: &Options,
 ) -> Result<ScenarioReport, RaceError> {
+    options.check()?;
     let bursts = options.bursts;
-    if bursts == 0 || bursts > MAX_BURSTS {
-        return Err(RaceError::Limit(format!(
-            "--bursts must be 1..={MAX_BURSTS}, got {bursts}"
-        )));
-    }
-    if options.connections == 0 || options.connections > MAX_CONNECTIONS {
-        return Err(RaceError::Limit(format!(
-            "--connections must be 1..={MAX_CONNECTIONS}, got {}",
-            options.connections
-        )));
-    }
     let keys = Keys::resolve(scenario)?;
     let plan = Plan {
         targets,

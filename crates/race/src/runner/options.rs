@@ -3,7 +3,13 @@
 
 use std::time::Duration;
 
+use crate::error::RaceError;
 use crate::wire::{REQUEST_TIMEOUT, Target};
+
+/// The most bursts one run may fire.
+pub const MAX_BURSTS: usize = 100_000;
+/// The most single-packet connections per target.
+pub const MAX_CONNECTIONS: usize = crate::limits::MAX_REQUESTS_PER_BURST;
 
 /// How many bursts must have at least one 2xx for the run to count as having run as written.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -80,6 +86,23 @@ impl Options {
             read_target: None,
             min_success: SuccessFloor::default(),
         }
+    }
+
+    /// Refuses what no run may ask for (before anything is sent).
+    pub fn check(&self) -> Result<(), RaceError> {
+        if self.bursts == 0 || self.bursts > MAX_BURSTS {
+            return Err(RaceError::Limit(format!(
+                "--bursts must be 1..={MAX_BURSTS}, got {}",
+                self.bursts
+            )));
+        }
+        if self.connections == 0 || self.connections > MAX_CONNECTIONS {
+            return Err(RaceError::Limit(format!(
+                "--connections must be 1..={MAX_CONNECTIONS}, got {}",
+                self.connections
+            )));
+        }
+        Ok(())
     }
 }
 
