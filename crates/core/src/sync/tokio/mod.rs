@@ -74,14 +74,19 @@ pub mod time {
 /// In a normal build this is `operation.await` and nothing else. Under loom the task gives
 /// way before the operation (the request is sent) and after it (the answer comes back), so
 /// other tasks can run on either side of the instant the operation takes effect; the trace
-/// shows `T1 awaits \`db.get\``. Wrap every await on something outside the process in it: an
-/// await the model cannot see is an interleaving it never tries.
+/// shows `T1 awaits \`db.get\`` (a sleep inside `operation`, a simulated latency, is not
+/// narrated again). Wrap every await on something outside the process in it: an await the
+/// model cannot see is an interleaving it never tries.
 pub async fn io<F: Future>(what: &str, operation: F) -> F::Output {
     #[cfg(loom)]
     model::give_way(Some(format!("awaits `{what}`"))).await;
     #[cfg(not(loom))]
     let _ = what;
+    #[cfg(loom)]
+    model::in_io(true);
     let output = operation.await;
+    #[cfg(loom)]
+    model::in_io(false);
     #[cfg(loom)]
     model::give_way(None).await;
     output

@@ -100,6 +100,9 @@ type Narrate = Rc<dyn Fn(String)>;
 
 thread_local! {
     static SLOTS: RefCell<Vec<(ThreadId, Slot)>> = const { RefCell::new(Vec::new()) };
+    /// The tasks inside an `io` call: a sleep or a yield there is the call's own latency,
+    /// and the trace already says the task awaits the call.
+    static IN_IO: RefCell<Vec<ThreadId>> = const { RefCell::new(Vec::new()) };
     /// Where waits are narrated (the harness's recorder), if anywhere.
     static NARRATE: RefCell<Option<Narrate>> = const { RefCell::new(None) };
 }
@@ -107,6 +110,7 @@ thread_local! {
 /// Forgets the previous execution's tasks and narration: call before each execution.
 pub fn reset() {
     SLOTS.with(|s| s.borrow_mut().clear());
+    IN_IO.with(|s| s.borrow_mut().clear());
     NARRATE.with(|n| *n.borrow_mut() = None);
 }
 
@@ -153,13 +157,32 @@ pub(crate) fn off_the_loop(job: Box<dyn FnOnce()>) {
     with_slot(|s| s.jobs.push(job));
 }
 
-/// A future that gives way once (narrated by `what`, if any), then completes: an I/O
-/// point, a yield, a sleep.
+/// Marks the calling task as inside (`true`) or out of (`false`) an `io` call.
+pub(crate) fn in_io(inside: bool) {
+    let id = thread::current().id();
+    IN_IO.with(|s| {
+        let mut tasks = s.borrow_mut();
+        tasks.retain(|t| *t != id);
+        if inside {
+            tasks.push(id);
+        }
+    });
+}
+
+fn is_in_io() -> bool {
+    let id = thread::current().id();
+    IN_IO.with(|s| s.borrow().contains(&id))
+}
+
+/// A future that gives way once (narrated by `what`, if any, unless inside an `io` call),
+/// then completes: an I/O point, a yield, a sleep.
 pub(crate) async fn give_way(what: Option<String>) {
     let mut what = Some(what);
     std::future::poll_fn(|_| match what.take() {
         Some(narration) => {
-            if let Some(text) = narration {
+            if let Some(text) = narration
+                && !is_in_io()
+            {
                 narrate(|| text);
             }
             with_slot(|s| s.yielded = true);
