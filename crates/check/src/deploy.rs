@@ -27,7 +27,10 @@ impl<S: Send + Sync + 'static> Scenario<S> {
 
     /// The worker actor `actor` runs on in the run under way.
     pub(crate) fn worker_of(&self, actor: usize) -> usize {
-        self.assignment.get(actor).copied().unwrap_or(0)
+        self.assignment
+            .as_ref()
+            .and_then(|a| a.get(actor).copied())
+            .unwrap_or(0)
     }
 
     /// `T1`, or `T1 (worker 0)` when there are several workers.
@@ -43,14 +46,18 @@ impl<S: Send + Sync + 'static> Scenario<S> {
     /// This scenario with every actor on the workers of `assignment`.
     pub(crate) fn assigned(&self, assignment: Vec<usize>) -> Self {
         let mut one = self.clone();
-        one.assignment = assignment;
+        one.assignment = Some(assignment);
         one
     }
 
     /// The deployment's assignments, one model run each, combined: the first violation (its
-    /// trace names the workers), else the first inconclusive run, else proven over all.
+    /// trace names the workers), else the first inconclusive run, else proven over all. A
+    /// scenario already on one assignment runs that one.
     #[cfg(loom)]
     pub(crate) fn each_assignment(&self, mut run: impl FnMut(&Self) -> Verdict) -> Verdict {
+        if self.assignment.is_some() {
+            return run(self);
+        }
         let mut explored = 0;
         let mut proven: Option<Verdict> = None;
         let mut inconclusive = None;

@@ -36,15 +36,16 @@ impl<S: Send + Sync + 'static> Scenario<S> {
     /// second call re-runs exactly that schedule, with loom's own log when `log` is set.
     /// With several assignments, the first one that violates is the one replayed.
     pub fn replay(&self, checkpoint: &Path, log: bool) -> Verdict {
-        let assignments = self.deployment.assignments(self.actors.len());
-        let violating = assignments
-            .iter()
-            .find(|a| self.assigned((*a).clone()).check().invariant().is_some())
-            .or(assignments.first());
+        let violating = match &self.assignment {
+            Some(_) => None,
+            None => self
+                .deployment
+                .assignments(self.actors.len())
+                .into_iter()
+                .find(|a| self.assigned(a.clone()).check().invariant().is_some()),
+        };
         match violating {
-            Some(assignment) => {
-                explore(&self.assigned(assignment.clone()), Some((checkpoint, log)))
-            }
+            Some(assignment) => explore(&self.assigned(assignment), Some((checkpoint, log))),
             None => explore(self, Some((checkpoint, log))),
         }
     }

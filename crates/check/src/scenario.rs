@@ -106,8 +106,9 @@ pub struct Scenario<S> {
     pub(crate) setup: Setup<S>,
     pub(crate) actors: Vec<Actor<S>>,
     pub(crate) invariants: Vec<ghost::Arc<dyn Invariant<S>>>,
-    /// The worker of each actor in the run under way (one of the deployment's assignments).
-    pub(crate) assignment: Vec<usize>,
+    /// The worker of each actor in the run under way (one of the deployment's assignments);
+    /// `None` until one is chosen, when every assignment is to be run.
+    pub(crate) assignment: Option<Vec<usize>>,
 }
 
 impl<S> Clone for Scenario<S> {
@@ -160,7 +161,7 @@ impl<S: Send + Sync + 'static> Scenario<S> {
             setup: ghost::Arc::new(setup),
             actors: Vec::new(),
             invariants: Vec::new(),
-            assignment: Vec::new(),
+            assignment: None,
         }
     }
 

@@ -305,3 +305,39 @@ fn semaphores_notifications_and_oneshots_hand_over_in_order() {
         proven(&scenario.clone().deployment(deployment).check());
     }
 }
+
+/// The facade's awaits also complete under another executor than the harness's (a user's
+/// plain `loom::model` test with an executor of their own): a yield wakes itself, a blocking
+/// job runs in place.
+#[test]
+fn the_facade_runs_under_another_executor_too() {
+    use std::sync::atomic::AtomicBool as Flag;
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Woken(Flag);
+    impl Wake for Woken {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    loom::model(|| {
+        let woken = std::sync::Arc::new(Woken(Flag::new(false)));
+        let waker = Waker::from(woken.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut future = std::pin::pin!(async {
+            io("db.get", async {}).await;
+            task::yield_now().await;
+            time::sleep(Duration::from_millis(1)).await;
+            task::spawn_blocking(|| 7).await.expect("ran")
+        });
+        let out = loop {
+            match future.as_mut().poll(&mut cx) {
+                Poll::Ready(out) => break out,
+                Poll::Pending => assert!(
+                    woken.0.swap(false, std::sync::atomic::Ordering::SeqCst),
+                    "pending without a wake-up"
+                ),
+            }
+        };
+        assert_eq!(out, 7);
+    });
+}

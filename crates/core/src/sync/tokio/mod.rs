@@ -31,6 +31,7 @@
 //!   covers tokio's and asyncio's fair queues.
 
 #[cfg(loom)]
+#[doc(hidden)]
 pub mod model;
 #[cfg(loom)]
 mod on_loom;

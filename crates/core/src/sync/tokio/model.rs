@@ -100,6 +100,8 @@ type Narrate = Rc<dyn Fn(String)>;
 
 thread_local! {
     static SLOTS: RefCell<Vec<(ThreadId, Slot)>> = const { RefCell::new(Vec::new()) };
+    /// The model threads running a task under `run_task`.
+    static RUNNING: RefCell<Vec<ThreadId>> = const { RefCell::new(Vec::new()) };
     /// The tasks inside an `io` call: a sleep or a yield there is the call's own latency,
     /// and the trace already says the task awaits the call.
     static IN_IO: RefCell<Vec<ThreadId>> = const { RefCell::new(Vec::new()) };
@@ -111,6 +113,7 @@ thread_local! {
 pub fn reset() {
     SLOTS.with(|s| s.borrow_mut().clear());
     IN_IO.with(|s| s.borrow_mut().clear());
+    RUNNING.with(|s| s.borrow_mut().clear());
     NARRATE.with(|n| *n.borrow_mut() = None);
 }
 
@@ -178,19 +181,50 @@ fn is_in_io() -> bool {
 /// then completes: an I/O point, a yield, a sleep.
 pub(crate) async fn give_way(what: Option<String>) {
     let mut what = Some(what);
-    std::future::poll_fn(|_| match what.take() {
+    std::future::poll_fn(|cx| match what.take() {
         Some(narration) => {
             if let Some(text) = narration
                 && !is_in_io()
             {
                 narrate(|| text);
             }
-            with_slot(|s| s.yielded = true);
+            if in_task() {
+                with_slot(|s| s.yielded = true);
+            } else {
+                // Another executor (`loom::future::block_on`) polls again only when woken.
+                cx.waker().wake_by_ref();
+            }
             Poll::Pending
         }
         None => Poll::Ready(()),
     })
     .await;
+}
+
+/// Whether the calling model thread is running a task under [`run_task`] (else a blocking
+/// job runs where it is polled).
+pub(crate) fn in_task() -> bool {
+    let id = thread::current().id();
+    RUNNING.with(|r| r.borrow().contains(&id))
+}
+
+/// The calling model thread, registered as running a task while this lives.
+struct Running(ThreadId);
+
+impl Running {
+    fn enter() -> Self {
+        let id = thread::current().id();
+        RUNNING.with(|r| r.borrow_mut().push(id));
+        Self(id)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let id = self.0;
+        // try_with: the thread-local may be gone when loom tears the thread down.
+        let _ = RUNNING.try_with(|r| r.borrow_mut().retain(|t| *t != id));
+    }
 }
 
 /// Wakes a parked task: sets its flag and unparks its loom thread.
@@ -217,6 +251,7 @@ impl Wake for TaskWaker {
 /// run, and the task parks until a facade primitive (or the future itself) wakes it.
 pub fn run_task<F: Future>(event_loop: Option<Arc<EventLoop>>, future: F) -> F::Output {
     let _ = take_slot();
+    let _running = Running::enter();
     let waker_state = Arc::new(TaskWaker {
         woken: AtomicBool::new(false),
         parker: loom::sync::Notify::new(),

@@ -1,7 +1,7 @@
 //! `tokio::task::{yield_now, spawn_blocking}` and `tokio::time::sleep`, modelled: a yield
 //! and a sleep give way once; a blocking job runs off the event loop.
 
-use crate::sync::tokio::model::{give_way, off_the_loop};
+use crate::sync::tokio::model::{give_way, in_task, off_the_loop};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -67,6 +67,10 @@ impl<T: Send + 'static> Future for JoinHandle<T> {
         let Some(job) = self.job.take() else {
             panic!("JoinHandle polled after completion");
         };
+        if !in_task() {
+            // Not under the model's executor: no event loop to leave.
+            return Poll::Ready(Ok(job()));
+        }
         let output = self.output.clone();
         off_the_loop(Box::new(move || {
             let value = job();
