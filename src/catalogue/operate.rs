@@ -36,7 +36,7 @@ const NOW: i64 = 1_700_000_000;
 /// `/operate` as one worker's async handler calls it.
 pub enum OperateModel {
     /// The seed's `async def` route, ported.
-    Seed(SeedOperate),
+    Seed(Box<SeedOperate>),
     /// The service's admission over in-process state: called without an await.
     InMemory(Box<dyn OperateFlow>),
     /// The service's admission over a shared store: from a blocking task the handler
@@ -96,7 +96,9 @@ impl OperateImpl {
         let log = narrator(rec);
         let clock = || ManualClock::new(NOW);
         match self {
-            OperateImpl::Seed(route) => OperateModel::Seed(SeedOperate::new(route, key(), log)),
+            OperateImpl::Seed(route) => {
+                OperateModel::Seed(Box::new(SeedOperate::new(route, key(), log)))
+            }
             OperateImpl::Proven { shards } => {
                 let set = ReplaySet::sharded(64, shards);
                 let operations = Operations::with_clock(set, clock());

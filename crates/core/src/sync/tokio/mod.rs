@@ -1,12 +1,12 @@
 //! Async primitives for code under test, at tokio's paths: replace `tokio::` with
 //! `raceproof_core::sync::tokio::` and a handler is both production code and a model.
 //!
-//! - [`sync`]: `Mutex` (an async lock, held across awaits), `RwLock`, `Semaphore`, `Notify`,
-//!   `oneshot`;
-//! - [`task`]: `yield_now`, `spawn_blocking`;
-//! - [`time`]: `sleep`;
-//! - [`io`]: **the** way to mark an await on I/O (a database call, an HTTP call):
-//!   `io("db.get", db.get(key)).await`. The task gives way there.
+//! - [`sync`](crate::sync::tokio::sync): `Mutex` (an async lock, held across awaits),
+//!   `RwLock`, `Semaphore`, `Notify`, `oneshot`;
+//! - [`task`](crate::sync::tokio::task): `yield_now`, `spawn_blocking`;
+//!   [`time`](crate::sync::tokio::time): `sleep`;
+//! - [`io`](crate::sync::tokio::io): **the** way to mark an await on I/O (a database call,
+//!   an HTTP call): `io("db.get", db.get(key)).await`. The task gives way there.
 //!
 //! A normal build gets tokio's types (or thin wrappers that add a name for traces), so a
 //! tokio service depends on them in production. Under `--cfg loom` they are modelled (the
