@@ -341,3 +341,41 @@ fn the_facade_runs_under_another_executor_too() {
         assert_eq!(out, 7);
     });
 }
+
+/// Workers that are thread pools, requests routed round robin: one run, whose trace names
+/// both workers.
+#[test]
+fn round_robin_thread_pool_workers_are_one_run() {
+    use raceproof_check::{Routing, Runtime};
+    let deployment = Deployment::Workers {
+        n: 2,
+        per_worker: Runtime::ThreadPool,
+        routing: Routing::RoundRobin,
+    };
+    let trace = violated(&flags(false).deployment(deployment).check());
+    assert!(
+        trace.contains("T1 (worker 0)") && trace.contains("T2 (worker 1)"),
+        "{trace}"
+    );
+    proven(&flags(true).deployment(deployment).check());
+}
+
+/// Two or three tasks are explored exhaustively; past loom's thread limit the verdict is
+/// inconclusive, with the reason, never proven.
+#[test]
+fn more_tasks_than_loom_explores_are_inconclusive() {
+    let mut scenario = Scenario::new("counter", "many", counter).invariant(counter_is(6));
+    for _ in 0..6 {
+        scenario = scenario.task(None, "increments", async |c: &Counter| {
+            let seen = read(c);
+            write(c, seen + 1);
+        });
+    }
+    match scenario.deployment(Deployment::EventLoop).check() {
+        Verdict::Inconclusive {
+            cause: Inconclusive::ThreadLimit { threads: 6, max: 5 },
+            ..
+        } => {}
+        other => panic!("expected inconclusive, got {other}"),
+    }
+}
