@@ -41,16 +41,19 @@ pub fn deployments(report: &VerdictsReport) -> String {
             let cell = models.iter().find(|m| m.deployment == *d).map_or_else(
                 || "-".to_owned(),
                 |m| {
-                    let verdict = match m.verdict {
+                    let mut verdict = match m.verdict {
                         VerdictKind::Violated => "**violated**",
                         VerdictKind::Proven => "proven",
                         VerdictKind::Inconclusive => "*inconclusive*",
-                    };
-                    if m.as_expected {
-                        verdict.to_owned()
-                    } else {
-                        format!("{verdict} (UNEXPECTED)")
                     }
+                    .to_owned();
+                    if let (VerdictKind::Proven, Some(bound)) = (m.verdict, m.preemption_bound) {
+                        let _ = write!(verdict, " (at most {bound} preemptions)");
+                    }
+                    if !m.as_expected {
+                        verdict.push_str(" (UNEXPECTED)");
+                    }
+                    verdict
                 },
             );
             let _ = write!(out, " {cell} |");
@@ -90,7 +93,10 @@ mod tests {
         };
         report.models.extend([
             on(Deployment::EventLoop, VerdictKind::Proven, false),
-            on(Deployment::ThreadPool, VerdictKind::Violated, true),
+            ModelVerdict {
+                preemption_bound: Some(2),
+                ..on(Deployment::ThreadPool, VerdictKind::Proven, true)
+            },
             on(Deployment::workers(2), VerdictKind::Violated, true),
         ]);
         report.models[5].deployment = Deployment::EventLoop;
@@ -101,8 +107,8 @@ mod tests {
             [
                 "| flow | variant | EventLoop | ThreadPool | Workers(2) | breaks |",
                 "|---|---|---|---|---|---|",
-                "| operate | `seed_fix` | proven (UNEXPECTED) | **violated** | **violated** | \
-                 `authorized_at_commit` |",
+                "| operate | `seed_fix` | proven (UNEXPECTED) | proven (at most 2 preemptions) | \
+                 **violated** | `authorized_at_commit` |",
             ]
         );
         // promote_sql is on EventLoop only: neither side by side nor in the summary's rows.
