@@ -4,8 +4,9 @@
 //!
 //! One file per flow. The Basic-auth endpoints of every variant are the service,
 //! [`Accounts`], over the variant's repository (the seed's dict ported, or the store under
-//! a lock strategy), and `/operate`'s variants share [`raceproof_flows::OperateFlow`], so a
-//! scenario is written once and run against `seed_vulnerable`, `seed_fix`, `proven_fix` and
+//! a lock strategy), and `/operate`'s variants are one async handler
+//! ([`operate::OperateModel`]: the seed's `async def` route, or the service's admission), so
+//! a scenario is written once and run against `seed_vulnerable`, `seed_fix`, `proven_fix` and
 //! each lock strategy. Every proven entry names the production function it checks
 //! ([`raceproof_check::Scenario::covers`]), which `verdicts.json` carries.
 //!

@@ -7,8 +7,9 @@
 //! The Basic-auth endpoints of every variant are [`raceproof_core::service::Accounts`]: the
 //! seeds authenticate as the service does (one read, then the comparison), and their races
 //! are in how they write, so each seed is a racy [`raceproof_core::backend::UserRepository`]
-//! ([`SeedUsers`]) behind the same service. `/operate` has one trait ([`OperateFlow`]):
-//! the seed's check-process-mark cannot be put behind an atomic admission.
+//! ([`SeedUsers`]) behind the same service. `/operate` cannot be: the seed's
+//! check-process-mark is no atomic admission, so the seed's route is its own async port
+//! ([`SeedOperate`]), and ours implement [`OperateFlow`].
 //!
 //! This crate is racy **on purpose**: it exists so that the model catalogue can catch the
 //! seeds' races and the HTTP server can serve them to the race tester. It depends on the
