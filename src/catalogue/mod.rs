@@ -12,6 +12,7 @@
 //! reports them, and `cargo xtask stress` runs them on real threads.
 
 pub mod backends;
+pub mod credential_cache;
 pub mod demote;
 pub mod operate;
 pub mod promote;
@@ -224,6 +225,7 @@ pub fn catalogue() -> Vec<Box<dyn AnyScenario>> {
     models.extend(update_email::models());
     models.extend(operate::models());
     models.extend(demote::models());
+    models.extend(credential_cache::models());
     models.extend(strategy_models());
     models.extend(operate::strategy_models());
     models.extend(backends::models());
