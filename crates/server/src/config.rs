@@ -3,7 +3,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use clap::{Parser, ValueEnum};
-use raceproof_core::auth::{Argon2Hasher, PasswordHash, PasswordHasher};
+use raceproof_core::auth::{Argon2Hasher, CacheConfig, PasswordHash, PasswordHasher};
 use raceproof_core::store::Role;
 use raceproof_flows::{UserSpec, Variant};
 use serde::Deserialize;
@@ -91,6 +91,37 @@ pub struct Cli {
     /// PostgreSQL schema of `--users-db` (1-63 lowercase letters, digits or '_').
     #[arg(long, default_value = "raceproof")]
     pub users_schema: String,
+
+    /// Remember verified Basic credentials so that repeated logins skip Argon2id (default
+    /// on; else `[credential_cache] enabled` in the users file). A password change or a
+    /// demotion still counts from the next request: see crates/server/README.md.
+    #[arg(long, value_enum)]
+    pub credential_cache: Option<Switch>,
+
+    /// Entries the credential cache keeps (default 10000, else the users file's
+    /// `capacity`); the oldest verification is evicted first.
+    #[arg(long)]
+    pub credential_cache_capacity: Option<usize>,
+
+    /// Seconds an entry lives from its verification (default 60, else the users file's
+    /// `lifetime_secs`; at most 3600).
+    #[arg(long)]
+    pub credential_cache_lifetime_secs: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
+/// The users file's `[credential_cache]` table: any key left out keeps its default.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialCacheFile {
+    pub enabled: Option<bool>,
+    pub capacity: Option<usize>,
+    pub lifetime_secs: Option<i64>,
 }
 
 fn parse_variant(s: &str) -> Result<Variant, String> {
@@ -146,6 +177,8 @@ pub enum ConfigError {
     ReplayStore(String),
     #[error("--users-db: {0}")]
     UsersDb(String),
+    #[error("credential cache: {0}")]
+    CredentialCache(raceproof_core::auth::CacheError),
 }
 
 /// The users file.
@@ -155,6 +188,9 @@ pub struct UsersFile {
     /// `whsec_` + base64, used when neither the flag nor the environment gives one.
     #[serde(default)]
     pub webhook_secret: Option<String>,
+    /// The credential cache's settings, under the command line's flags.
+    #[serde(default)]
+    pub credential_cache: CredentialCacheFile,
     pub users: Vec<UserEntry>,
 }
 
@@ -318,6 +354,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub timeout: Duration,
     pub timestamp_tolerance_secs: i64,
+    /// The verified-credential cache of the Basic-auth endpoints (`proven_fix` only).
+    pub credential_cache: CacheConfig,
 }
 
 impl Default for Settings {
@@ -331,6 +369,7 @@ impl Default for Settings {
             max_body_bytes: 16 * 1024,
             timeout: Duration::from_secs(10),
             timestamp_tolerance_secs: raceproof_core::replay::DEFAULT_TOLERANCE_SECS,
+            credential_cache: CacheConfig::default(),
         }
     }
 }
@@ -340,6 +379,28 @@ fn default_hash_concurrency() -> usize {
 }
 
 impl Cli {
+    /// The credential cache: each flag, else the users file's key, else the default.
+    pub fn credential_cache(&self, file: &CredentialCacheFile) -> Result<CacheConfig, ConfigError> {
+        let default = CacheConfig::default();
+        let enabled = match self.credential_cache {
+            Some(switch) => switch == Switch::On,
+            None => file.enabled.unwrap_or(true),
+        };
+        if !enabled {
+            return Ok(CacheConfig::OFF);
+        }
+        let capacity = self
+            .credential_cache_capacity
+            .or(file.capacity)
+            .unwrap_or(default.capacity());
+        let lifetime = self
+            .credential_cache_lifetime_secs
+            .or(file.lifetime_secs)
+            .unwrap_or(default.lifetime_secs());
+        CacheConfig::new(capacity, lifetime).map_err(ConfigError::CredentialCache)
+    }
+
+    /// The running server's settings; the credential cache is `credential_cache`'s.
     pub fn settings(&self) -> Settings {
         Settings {
             variant: self.variant,
@@ -353,6 +414,7 @@ impl Cli {
             max_body_bytes: self.max_body_bytes,
             timeout: Duration::from_secs(self.timeout_secs.max(1)),
             timestamp_tolerance_secs: self.timestamp_tolerance_secs.max(0),
+            credential_cache: CacheConfig::default(),
         }
     }
 }
@@ -405,6 +467,55 @@ mod tests {
             assert!(err.starts_with("user ann: "), "{err}");
             assert!(!err.contains("c2VjcmV0") && !err.contains(&phc), "{err}");
         }
+    }
+
+    #[test]
+    fn the_credential_cache_takes_each_flag_over_the_file_over_the_default() {
+        let cli = |args: &[&str]| {
+            let mut argv = vec!["raceproof-server", "--users", "u.toml"];
+            argv.extend(args);
+            Cli::try_parse_from(argv).unwrap()
+        };
+        let file = |text: &str| UsersFile::parse(&format!("{text}\n{}", user("password = \"x\"")));
+        let none = file("").unwrap().credential_cache;
+        assert_eq!(
+            cli(&[]).credential_cache(&none).unwrap(),
+            CacheConfig::default()
+        );
+        let from_file = file("[credential_cache]\ncapacity = 5\nlifetime_secs = 30")
+            .unwrap()
+            .credential_cache;
+        assert_eq!(
+            cli(&[]).credential_cache(&from_file).unwrap(),
+            CacheConfig::new(5, 30).unwrap()
+        );
+        let flags = cli(&["--credential-cache-capacity", "7"]);
+        assert_eq!(
+            flags.credential_cache(&from_file).unwrap(),
+            CacheConfig::new(7, 30).unwrap()
+        );
+        let off = file("[credential_cache]\nenabled = false")
+            .unwrap()
+            .credential_cache;
+        assert!(cli(&[]).credential_cache(&off).unwrap().is_off());
+        assert!(
+            !cli(&["--credential-cache", "on"])
+                .credential_cache(&off)
+                .unwrap()
+                .is_off()
+        );
+        assert!(
+            cli(&["--credential-cache", "off"])
+                .credential_cache(&none)
+                .unwrap()
+                .is_off()
+        );
+        let too_long = cli(&["--credential-cache-lifetime-secs", "86400"]);
+        assert!(matches!(
+            too_long.credential_cache(&none),
+            Err(ConfigError::CredentialCache(_))
+        ));
+        assert!(file("[credential_cache]\nsize = 5").is_err());
     }
 
     #[test]
