@@ -1,4 +1,5 @@
 #![cfg(not(loom))]
+#![allow(clippy::unwrap_used)]
 //! The verified-credential cache behind `Accounts::authenticate`, counted rather than timed:
 //! a repeated right password skips the verification; a wrong password and an unknown user
 //! each cost one lookup and one full verification, every time; a password change or a
