@@ -14,17 +14,21 @@
 //!   `target/raceproof/` (keeping those whose report is missing), then checks that every
 //!   relative link there resolves.
 //! - `layout`: import circles within each crate (an error) and source files over 500 lines.
+//! - `report [--screenshots]`: `target/raceproof/report.html`, one self-contained page from
+//!   the reports (`verify`, `stress` and `bench` refresh it too); `--screenshots` also
+//!   writes the README's figures to `docs/img/` with headless Chromium.
 
 mod bench;
 mod layout;
 mod links;
 mod pages;
 mod render;
+mod report;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <verify | replay FLOW/VARIANT [--log] | stress [RUNS] | test | bench [--quick] [--http] [--backends] | readme | layout>";
+const USAGE: &str = "usage: cargo xtask <verify | replay FLOW/VARIANT [--log] | stress [RUNS] | test | bench [--quick] [--http] [--backends] | readme | layout | report [--screenshots]>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -36,6 +40,7 @@ fn main() -> ExitCode {
             None => Err(USAGE.to_owned()),
         },
         Some("stress") => stress(&root, args.get(1).map(String::as_str)),
+        Some("report") => report::run(&root, args.iter().any(|a| a == "--screenshots")),
         Some("test") => test(&root),
         Some("bench") => bench::run(
             &root,
@@ -47,6 +52,13 @@ fn main() -> ExitCode {
         Some("layout") => layout::check(&root),
         _ => Err(USAGE.to_owned()),
     };
+    // A command that writes a report refreshes the page made from them, pass or fail.
+    if matches!(
+        args.first().map(String::as_str),
+        Some("verify" | "stress" | "bench")
+    ) {
+        report::refresh(&root);
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
