@@ -17,6 +17,10 @@
 //! Everything a flow reads must come from here: state kept anywhere else (a `std` atomic, a
 //! static, the system clock) is invisible to loom, which then never tries the interleavings
 //! that change it, and a model that depends on it can be reported proven while broken.
+//!
+//! Longer than this codebase's ~500 lines per file, on purpose: the facade is one file so
+//! that it stays the one place naming a primitive, and the loom bookkeeping (the watched
+//! atomics, `model`) belongs beside the guards whose acquire and release paths feed it.
 
 #[cfg(loom)]
 use loom::sync as backend;
@@ -202,13 +206,20 @@ impl fmt::Display for LockName {
     }
 }
 
-/// What each model thread waits for and holds, for deadlock reports (loom builds only).
+/// What each model thread waits for and holds, for deadlock reports, and the stale loads
+/// of watched atomics (loom builds only; not production API).
+///
+/// It exists only under `cfg(loom)`, and is hidden from the docs, because only the model
+/// harness reads it. It must still live here, beside the guards and atomics: the facade's
+/// own lock and load paths are what record into it, and a module outside `sync` could not
+/// see them without making those hooks public to every crate.
 ///
 /// loom runs every thread of a model as a coroutine on one OS thread, so this is plain
 /// thread-local storage on that OS thread: recording adds no branch point. The harness
 /// calls [`model::reset`] before each execution and reads [`model::threads`] after loom
 /// reports a deadlock.
 #[cfg(loom)]
+#[doc(hidden)]
 pub mod model {
     use super::LockName;
     use super::thread::ThreadId;
