@@ -117,7 +117,10 @@ html.focus-mode a.back { display: none !important; }
   nav.toc, .controls, footer .script { display: none; }
   a { color: inherit; text-decoration: none; }
   h2 { break-before: page; } header.top + * h2, section:first-of-type h2 { break-before: auto; }
-  .case, figure, table.grid, table.swimlane tr { break-inside: avoid; }
+  .scroll { overflow: visible; }
+  /* A4 holds about 700 CSS pixels: the grid and the lanes are scaled to fit */
+  table.grid { zoom: .6; } table.swimlane { zoom: .8; }
+  figure, table.grid tr, table.swimlane tr { break-inside: avoid; }
   td.cell, tr.breach td.act, td.act { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 }
 "#;
