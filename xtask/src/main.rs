@@ -17,17 +17,21 @@
 //! - `race-table [--render-only]`: the race tester against the seeds' FastAPI ports (uvicorn,
 //!   hypercorn, 1 and 4 workers) and raceproof's server, every mode, into
 //!   `target/raceproof/race-table.json` and the table of `crates/race/README.md`.
+//! - `report [--screenshots]`: `target/raceproof/report.html`, one self-contained page from
+//!   the reports (`verify`, `stress` and `bench` refresh it too); `--screenshots` also
+//!   writes the README's figures to `docs/img/` with headless Chromium.
 
 mod bench;
 mod layout;
 mod links;
 mod pages;
 mod render;
+mod report;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <verify | replay FLOW/VARIANT [--log] | stress [RUNS] | test | bench [--quick] [--http] [--backends] | readme | layout | race-table [--render-only]>";
+const USAGE: &str = "usage: cargo xtask <verify | replay FLOW/VARIANT [--log] | stress [RUNS] | test | bench [--quick] [--http] [--backends] | readme | layout | race-table [--render-only] | report [--screenshots]>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -39,6 +43,7 @@ fn main() -> ExitCode {
             None => Err(USAGE.to_owned()),
         },
         Some("stress") => stress(&root, args.get(1).map(String::as_str)),
+        Some("report") => report::run(&root, args.iter().any(|a| a == "--screenshots")),
         Some("test") => test(&root),
         Some("bench") => bench::run(
             &root,
@@ -51,6 +56,13 @@ fn main() -> ExitCode {
         Some("race-table") => race_table(&root, args.iter().any(|a| a == "--render-only")),
         _ => Err(USAGE.to_owned()),
     };
+    // A command that writes a report refreshes the page made from them, pass or fail.
+    if matches!(
+        args.first().map(String::as_str),
+        Some("verify" | "stress" | "bench")
+    ) {
+        report::refresh(&root);
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
