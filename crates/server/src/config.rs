@@ -1,5 +1,6 @@
 //! Command line, users file and webhook secret.
 
+use crate::cache_settings::{CredentialCacheFile, Switch};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use clap::{Parser, ValueEnum};
@@ -107,21 +108,6 @@ pub struct Cli {
     /// `lifetime_secs`; at most 3600).
     #[arg(long)]
     pub credential_cache_lifetime_secs: Option<i64>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Switch {
-    On,
-    Off,
-}
-
-/// The users file's `[credential_cache]` table: any key left out keeps its default.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CredentialCacheFile {
-    pub enabled: Option<bool>,
-    pub capacity: Option<usize>,
-    pub lifetime_secs: Option<i64>,
 }
 
 fn parse_variant(s: &str) -> Result<Variant, String> {
@@ -381,23 +367,13 @@ fn default_hash_concurrency() -> usize {
 impl Cli {
     /// The credential cache: each flag, else the users file's key, else the default.
     pub fn credential_cache(&self, file: &CredentialCacheFile) -> Result<CacheConfig, ConfigError> {
-        let default = CacheConfig::default();
-        let enabled = match self.credential_cache {
-            Some(switch) => switch == Switch::On,
-            None => file.enabled.unwrap_or(true),
-        };
-        if !enabled {
-            return Ok(CacheConfig::OFF);
-        }
-        let capacity = self
-            .credential_cache_capacity
-            .or(file.capacity)
-            .unwrap_or(default.capacity());
-        let lifetime = self
-            .credential_cache_lifetime_secs
-            .or(file.lifetime_secs)
-            .unwrap_or(default.lifetime_secs());
-        CacheConfig::new(capacity, lifetime).map_err(ConfigError::CredentialCache)
+        crate::cache_settings::resolve(
+            self.credential_cache,
+            self.credential_cache_capacity,
+            self.credential_cache_lifetime_secs,
+            file,
+        )
+        .map_err(ConfigError::CredentialCache)
     }
 
     /// The running server's settings; the credential cache is `credential_cache`'s.
@@ -467,55 +443,6 @@ mod tests {
             assert!(err.starts_with("user ann: "), "{err}");
             assert!(!err.contains("c2VjcmV0") && !err.contains(&phc), "{err}");
         }
-    }
-
-    #[test]
-    fn the_credential_cache_takes_each_flag_over_the_file_over_the_default() {
-        let cli = |args: &[&str]| {
-            let mut argv = vec!["raceproof-server", "--users", "u.toml"];
-            argv.extend(args);
-            Cli::try_parse_from(argv).unwrap()
-        };
-        let file = |text: &str| UsersFile::parse(&format!("{text}\n{}", user("password = \"x\"")));
-        let none = file("").unwrap().credential_cache;
-        assert_eq!(
-            cli(&[]).credential_cache(&none).unwrap(),
-            CacheConfig::default()
-        );
-        let from_file = file("[credential_cache]\ncapacity = 5\nlifetime_secs = 30")
-            .unwrap()
-            .credential_cache;
-        assert_eq!(
-            cli(&[]).credential_cache(&from_file).unwrap(),
-            CacheConfig::new(5, 30).unwrap()
-        );
-        let flags = cli(&["--credential-cache-capacity", "7"]);
-        assert_eq!(
-            flags.credential_cache(&from_file).unwrap(),
-            CacheConfig::new(7, 30).unwrap()
-        );
-        let off = file("[credential_cache]\nenabled = false")
-            .unwrap()
-            .credential_cache;
-        assert!(cli(&[]).credential_cache(&off).unwrap().is_off());
-        assert!(
-            !cli(&["--credential-cache", "on"])
-                .credential_cache(&off)
-                .unwrap()
-                .is_off()
-        );
-        assert!(
-            cli(&["--credential-cache", "off"])
-                .credential_cache(&none)
-                .unwrap()
-                .is_off()
-        );
-        let too_long = cli(&["--credential-cache-lifetime-secs", "86400"]);
-        assert!(matches!(
-            too_long.credential_cache(&none),
-            Err(ConfigError::CredentialCache(_))
-        ));
-        assert!(file("[credential_cache]\nsize = 5").is_err());
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! should not compile a web stack.
 
 pub mod app;
+pub mod cache_settings;
 pub mod config;
 pub mod extract;
 pub mod handlers;

@@ -7,10 +7,12 @@
 mod common;
 
 use axum::http::StatusCode;
+use clap::Parser as _;
 use common::*;
 use raceproof_core::auth::{CacheConfig, CacheStats};
 use raceproof_flows::Variant;
-use raceproof_server::{AppState, router};
+use raceproof_server::config::ConfigError;
+use raceproof_server::{AppState, Cli, UsersFile, router};
 use std::sync::Arc;
 
 fn served(settings: raceproof_server::Settings) -> (Arc<AppState>, axum::Router) {
@@ -103,4 +105,57 @@ async fn off_and_in_the_seed_variants_every_login_verifies() {
         }
         assert_eq!(stats(&state), CacheStats::default());
     }
+}
+
+#[test]
+fn the_credential_cache_takes_each_flag_over_the_file_over_the_default() {
+    let cli = |args: &[&str]| {
+        let mut argv = vec!["raceproof-server", "--users", "u.toml"];
+        argv.extend(args);
+        Cli::try_parse_from(argv).unwrap()
+    };
+    let file = |text: &str| {
+        UsersFile::parse(&format!(
+            "{text}\n[[users]]\nid = \"ann\"\nrole = \"user\"\nemail = \"a@x\"\npassword = \"x\"\n"
+        ))
+    };
+    let none = file("").unwrap().credential_cache;
+    assert_eq!(
+        cli(&[]).credential_cache(&none).unwrap(),
+        CacheConfig::default()
+    );
+    let from_file = file("[credential_cache]\ncapacity = 5\nlifetime_secs = 30")
+        .unwrap()
+        .credential_cache;
+    assert_eq!(
+        cli(&[]).credential_cache(&from_file).unwrap(),
+        CacheConfig::new(5, 30).unwrap()
+    );
+    let flags = cli(&["--credential-cache-capacity", "7"]);
+    assert_eq!(
+        flags.credential_cache(&from_file).unwrap(),
+        CacheConfig::new(7, 30).unwrap()
+    );
+    let off = file("[credential_cache]\nenabled = false")
+        .unwrap()
+        .credential_cache;
+    assert!(cli(&[]).credential_cache(&off).unwrap().is_off());
+    assert!(
+        !cli(&["--credential-cache", "on"])
+            .credential_cache(&off)
+            .unwrap()
+            .is_off()
+    );
+    assert!(
+        cli(&["--credential-cache", "off"])
+            .credential_cache(&none)
+            .unwrap()
+            .is_off()
+    );
+    let too_long = cli(&["--credential-cache-lifetime-secs", "86400"]);
+    assert!(matches!(
+        too_long.credential_cache(&none),
+        Err(ConfigError::CredentialCache(_))
+    ));
+    assert!(file("[credential_cache]\nsize = 5").is_err());
 }
