@@ -13,8 +13,8 @@ pub(crate) use std::sync::{Arc, Mutex, MutexGuard, Once};
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::Barrier;
-#[cfg(loom)]
 pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};
+pub(crate) use std::sync::mpsc;
 
 /// Locks a ghost mutex, taking over a poisoned one (a panicking model leaves its log
 /// behind, and the log is exactly what the counterexample needs).

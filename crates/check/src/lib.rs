@@ -12,11 +12,14 @@
 //! effects a flow records) through a [`Recorder`], which uses non-modelled storage, so
 //! recording never changes what loom explores.
 
+#[cfg(loom)]
+mod deadlock;
 pub mod event;
 #[cfg(loom)]
 mod explore;
 mod ghost;
 pub mod invariant;
+pub mod isolate;
 pub mod linearizability;
 mod panics;
 pub mod recorder;
@@ -25,10 +28,13 @@ mod run;
 pub mod scenario;
 mod stress;
 pub mod verdict;
+#[cfg(loom)]
+mod watch;
 
 pub use event::{Call, Event, Fact, Ret};
 pub use invariant::{
-    AuthorizedAtCommit, Breach, ExactlyOnce, FinalState, Invariant, Linearizable, NoLostUpdate,
+    AuthorizedAtCommit, Breach, ExactlyOnce, FinalState, Invariant, Linearizable, NoDeadlock,
+    NoLostUpdate,
 };
 pub use raceproof_report::VerdictKind;
 pub use recorder::{Recorder, Recording, Step};

@@ -70,6 +70,12 @@ pub(crate) fn install_panic_hook() {
         std::panic::set_hook(Box::new(move |info| {
             let payload = info.payload();
             let marker = is_marker(payload);
+            // loom gave up on the execution with no thread active: guards that unwinding
+            // drops from now on must not call back into loom (see the facade's guards).
+            #[cfg(loom)]
+            if loom_stop(&panic_message(payload)) == Some(LoomStop::Deadlock) {
+                raceproof_core::sync::model::tear_down();
+            }
             if !marker {
                 let location = info
                     .location()
@@ -127,6 +133,8 @@ pub(crate) fn run_actor<S>(
     panicked: &ghost::Mutex<Option<Panicked>>,
 ) {
     recorder.enter(&actor.label);
+    #[cfg(loom)]
+    raceproof_core::sync::model::running();
     if let Err(payload) = catch_unwind(AssertUnwindSafe(|| (actor.body)(state))) {
         let message = panic_message(payload.as_ref());
         if loom_stop(&message).is_none() {

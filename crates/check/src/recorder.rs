@@ -163,6 +163,24 @@ impl Recorder {
             .map(|(_, label)| label.clone())
     }
 
+    /// [`Self::label_of`] without waiting: `None` if the log is busy (another OS thread,
+    /// possibly stuck, holds it).
+    pub fn try_label_of(&self, id: thread::ThreadId) -> Option<String> {
+        let log = self.log.try_lock().ok()?;
+        log.labels
+            .iter()
+            .find(|(tid, _)| *tid == id)
+            .map(|(_, label)| label.clone())
+    }
+
+    /// The last step recorded, as `(thread, text)`, without waiting for the log.
+    pub fn try_last_step(&self) -> Option<(String, String)> {
+        let log = self.log.try_lock().ok()?;
+        log.steps
+            .last()
+            .map(|s| (s.thread.clone(), s.text().to_owned()))
+    }
+
     /// The label of the calling thread, if it entered.
     pub fn current_label(&self) -> Option<String> {
         self.label_of(thread::current().id())
@@ -215,11 +233,19 @@ fn stale_step(
         || "its initial value".to_owned(),
         |id| format!("{}'s store", label(id)),
     );
+    let store_order = read
+        .latest_order
+        .map_or_else(|| "initial".to_owned(), |o| format!("{o:?}"));
+    let why = match &read.forbidden_by_seqcst {
+        // loom allowed it (SeqCst as AcqRel); the memory model does not.
+        Some(why) => format!("SeqCst forbids this ({why}); loom allows it"),
+        None => "nothing orders this load after it".to_owned(),
+    };
     Step {
         thread: label(&read.reader),
         event: Event::note(format!(
-            "load {} = {}: stale, the latest store is {} ({}); nothing orders this load after it",
-            read.atomic, read.read, read.latest, by
+            "load {} = {}: stale, the latest store is {} ({}); {why} (load {:?}, store {store_order})",
+            read.atomic, read.read, read.latest, by, read.load_order
         )),
     }
 }

@@ -38,6 +38,9 @@ pub trait AnyScenario: Send + Sync {
     fn covers(&self) -> Option<&str>;
     /// `T1 admin promotes alice; T2 root demotes admin`.
     fn describe(&self) -> String;
+    /// How long a check may take: the budget's seconds, and time to notice a stalled
+    /// execution (a child process past it is killed, see `isolate`).
+    fn deadline(&self) -> std::time::Duration;
     /// See [`Scenario::check`].
     #[cfg(loom)]
     fn check(&self) -> Verdict;
@@ -74,6 +77,12 @@ impl<S: Send + Sync + 'static> AnyScenario for Scenario<S> {
 
     fn describe(&self) -> String {
         Scenario::describe(self)
+    }
+
+    fn deadline(&self) -> std::time::Duration {
+        std::time::Duration::try_from_secs_f64(self.budget.seconds)
+            .unwrap_or(std::time::Duration::MAX)
+            .saturating_add(self.run_timeout.saturating_mul(2))
     }
 
     #[cfg(loom)]

@@ -3,12 +3,13 @@
 use crate::invariant::Breach;
 use crate::recorder::Recording;
 use raceproof_report::{Expected, VerdictKind};
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 pub use raceproof_report::verdicts::{Coverage, InvariantCoverage, TraceLine};
 
 /// What the checker concluded about a scenario.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Verdict {
     /// Every interleaving (within `bound` preemptions, when there is one) kept every
     /// invariant, and every invariant saw something to check ([`Coverage`]).
@@ -35,7 +36,7 @@ pub enum Verdict {
 }
 
 /// Why a verdict is inconclusive.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Inconclusive {
     /// An invariant observed no relevant event in any execution: it checked nothing.
     Vacuous { invariant: String },
@@ -54,6 +55,40 @@ pub enum Inconclusive {
     /// An invariant could not decide an execution (its checker hit a limit), and no
     /// execution broke an invariant.
     Undecided { invariant: String, why: String },
+    /// Every violation found rests on a load that `SeqCst` forbids: loom treats `SeqCst`
+    /// accesses as `AcqRel`, so it explores executions the memory model rules out.
+    SeqCst {
+        invariant: String,
+        /// The stale load, and why `SeqCst` forbids it.
+        load: String,
+    },
+    /// Nothing here could interleave: actors that touched no facade primitive, or no
+    /// facade object that two actors share (the shared state lives outside loom's sight).
+    Unseen {
+        /// Actors that touched no facade primitive in any execution.
+        idle: Vec<String>,
+        executions: usize,
+    },
+    /// The model read something loom does not model (the system clock).
+    Unmodelled { what: String },
+    /// One execution stopped making progress: an actor blocked, or looped, outside loom's
+    /// sight (a `std` lock, a blocking call, a sleep).
+    Stalled {
+        /// The actor that was running when it stopped, if known.
+        actor: Option<String>,
+        /// The last step recorded (by any actor), if any.
+        last_step: Option<String>,
+        /// The execution that stalled (1-based).
+        execution: usize,
+        seconds: u64,
+    },
+    /// The model's process ended without a verdict (it aborted or was killed).
+    Crashed {
+        /// How it ended: the exit code or signal, and what it printed last.
+        how: String,
+        /// The last progress it reported: execution, actor and step.
+        last_seen: Option<String>,
+    },
 }
 
 impl fmt::Display for Inconclusive {
@@ -82,6 +117,49 @@ impl fmt::Display for Inconclusive {
             Inconclusive::Checker { message } => write!(f, "loom failed: {message}"),
             Inconclusive::Undecided { invariant, why } => {
                 write!(f, "invariant `{invariant}` could not decide: {why}")
+            }
+            Inconclusive::SeqCst { invariant, load } => write!(
+                f,
+                "every violation of `{invariant}` found rests on a load that SeqCst forbids \
+                 ({load}); loom models SeqCst accesses as AcqRel, so these are not executions \
+                 of your code"
+            ),
+            Inconclusive::Unseen { idle, executions } => {
+                f.write_str("nothing here could interleave: is the shared state built from the facade? ")?;
+                if idle.is_empty() {
+                    write!(f, "No facade object is shared by two actors")?;
+                } else {
+                    write!(f, "{} touched no facade primitive", idle.join(", "))?;
+                }
+                write!(f, " ({executions} executions explored)")
+            }
+            Inconclusive::Unmodelled { what } => write!(
+                f,
+                "the model read {what}, which loom does not model: it never tried another value"
+            ),
+            Inconclusive::Stalled {
+                actor,
+                last_step,
+                execution,
+                seconds,
+            } => {
+                let who = actor.as_deref().unwrap_or("an actor");
+                write!(
+                    f,
+                    "{who} stopped making progress inside execution {execution} (nothing \
+                     happened for {seconds} s): it blocked or looped outside loom's sight"
+                )?;
+                if let Some(step) = last_step {
+                    write!(f, "; the last recorded step: {step}")?;
+                }
+                Ok(())
+            }
+            Inconclusive::Crashed { how, last_seen } => {
+                write!(f, "the model's process ended without a verdict: {how}")?;
+                if let Some(seen) = last_seen {
+                    write!(f, "; last seen: {seen}")?;
+                }
+                Ok(())
             }
         }
     }
@@ -171,7 +249,7 @@ impl fmt::Display for Verdict {
 }
 
 /// A failing interleaving, one domain event a line, the breaking step marked `<- why`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Trace {
     pub lines: Vec<TraceLine>,
 }

@@ -13,12 +13,30 @@ pub trait Clock: Send + Sync {
     fn now(&self) -> i64;
 }
 
+/// A shared clock is a clock: an actor can hold an `Arc<ManualClock>` that another moves.
+impl<C: Clock + ?Sized> Clock for crate::sync::Arc<C> {
+    fn now(&self) -> i64 {
+        (**self).now()
+    }
+}
+
+/// Under loom the facade's `Arc` is loom's; `std`'s shares a clock too.
+#[cfg(loom)]
+impl<C: Clock + ?Sized> Clock for std::sync::Arc<C> {
+    fn now(&self) -> i64 {
+        (**self).now()
+    }
+}
+
 /// The operating system's clock.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> i64 {
+        // loom cannot move this clock: a model that reads it is not model-checked in time.
+        #[cfg(loom)]
+        crate::sync::model::unmodelled("the system clock (`SystemClock`)");
         use std::time::{SystemTime, UNIX_EPOCH};
         match SystemTime::now().duration_since(UNIX_EPOCH) {
             Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
