@@ -69,6 +69,10 @@ mod model_checked {
         let (invariant, trace) = violated(&edges::consumer_waits(false).check());
         assert_eq!(invariant, "takes_the_job", "{trace}");
         assert!(trace.contains("took None"), "{trace}");
+        assert!(
+            trace.contains("T1   woke on `jobs.ready` without a notification (a spurious wakeup)"),
+            "{trace}"
+        );
         let verdict = edges::consumer_waits(true).check();
         assert!(verdict.is_proven(), "{verdict}");
     }

@@ -6,6 +6,10 @@
 //! - 1: some model is violated (or proven) against expectations;
 //! - 3: the only surprises are inconclusive verdicts (a checker limit, a vacuous invariant).
 //!
+//! Each model runs in a child process (this binary again, see `raceproof_check::isolate`),
+//! as many at once as there are cores: a model that aborts the process, or blocks past
+//! its deadline, comes back *inconclusive* and the others are still reported.
+//!
 //! `verify --replay FLOW/VARIANT [--log]` re-runs one violated model on exactly its failing
 //! schedule (through loom's checkpoint file), with loom's own log on `--log`.
 //!
@@ -14,6 +18,8 @@
 
 #[cfg(loom)]
 fn main() -> std::process::ExitCode {
+    // In a child started by `verify` itself: check one model, report it, exit.
+    raceproof::check::isolate::serve(&raceproof::catalogue::catalogue());
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("--replay") => match args.get(1) {
@@ -34,6 +40,7 @@ fn usage() -> std::process::ExitCode {
 #[cfg(loom)]
 fn verify(out: &str) -> std::process::ExitCode {
     use raceproof::catalogue::catalogue;
+    use raceproof::check::isolate::Isolated;
     use raceproof::check::{Verdict, VerdictKind, VerdictsReport, model_verdict};
     use std::fmt::Write as _;
     use std::time::Instant;
@@ -48,10 +55,11 @@ fn verify(out: &str) -> std::process::ExitCode {
         "flow", "variant", "expected", "verdict", "iterations", "seconds", "bound"
     );
     let mut details = String::new();
-    for model in catalogue() {
-        let start = Instant::now();
-        let verdict = model.check();
-        let entry = model_verdict(model.as_ref(), &verdict, start.elapsed().as_secs_f64());
+    let models = catalogue();
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    let verdicts = Isolated::this_binary(&[]).workers(workers).check(&models);
+    for (model, (verdict, seconds)) in models.iter().zip(verdicts) {
+        let entry = model_verdict(model.as_ref(), &verdict, seconds);
         println!(
             "{:<28} {:<24} {:<32} {:<32} {:>10} {:>8.3} {:>6}{}",
             entry.flow,

@@ -140,15 +140,16 @@ impl Recorder {
         ));
     }
 
-    /// The steps recorded so far. Under loom, loads that read an older value than their
-    /// atomic's latest store are among them, each where it happened.
+    /// The steps recorded so far. Under loom, what the facade saw happen is among them,
+    /// each where it happened: loads that read an older value than their atomic's latest
+    /// store, and waits that returned without a notification (spurious wakeups).
     pub fn steps(&self) -> Vec<Step> {
         let log = ghost::lock(&self.log);
         #[cfg(loom)]
         {
-            let stale = raceproof_core::sync::model::stale_reads();
-            if !stale.is_empty() {
-                return merge_stale_reads(&log, stale);
+            let seen = facade_steps(&log);
+            if !seen.is_empty() {
+                return merge(&log, seen);
             }
         }
         log.steps.clone()
@@ -203,24 +204,46 @@ impl Recorder {
     }
 }
 
-/// The log's steps with each stale read inserted at its tick.
+/// What the facade saw in this execution, as steps with their ticks, in order.
 #[cfg(loom)]
-fn merge_stale_reads(log: &Log, stale: Vec<raceproof_core::sync::model::StaleRead>) -> Vec<Step> {
+fn facade_steps(log: &Log) -> Vec<(u64, Step)> {
+    use raceproof_core::sync::model;
     let label = |id: &thread::ThreadId| {
         log.labels
             .iter()
             .find(|(tid, _)| tid == id)
             .map_or_else(|| SETUP.to_owned(), |(_, label)| label.clone())
     };
-    let mut stale = stale.into_iter().peekable();
-    let mut steps = Vec::with_capacity(log.steps.len());
+    let mut seen: Vec<(u64, Step)> = model::stale_reads()
+        .iter()
+        .map(|read| (read.tick, stale_step(read, &label)))
+        .collect();
+    seen.extend(model::spurious_wakeups().into_iter().map(|w| {
+        let step = Step {
+            thread: label(&w.thread),
+            event: Event::note(format!(
+                "woke on {} without a notification (a spurious wakeup)",
+                w.condvar
+            )),
+        };
+        (w.tick, step)
+    }));
+    seen.sort_by_key(|(tick, _)| *tick);
+    seen
+}
+
+/// The log's steps with each of `seen` inserted at its tick.
+#[cfg(loom)]
+fn merge(log: &Log, seen: Vec<(u64, Step)>) -> Vec<Step> {
+    let mut seen = seen.into_iter().peekable();
+    let mut steps = Vec::with_capacity(log.steps.len() + seen.len());
     for (step, tick) in log.steps.iter().zip(&log.ticks) {
-        while let Some(read) = stale.next_if(|r| r.tick < *tick) {
-            steps.push(stale_step(&read, &label));
+        while let Some((_, early)) = seen.next_if(|(t, _)| t < tick) {
+            steps.push(early);
         }
         steps.push(step.clone());
     }
-    steps.extend(stale.map(|read| stale_step(&read, &label)));
+    steps.extend(seen.map(|(_, step)| step));
     steps
 }
 

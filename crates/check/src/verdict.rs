@@ -131,7 +131,8 @@ impl fmt::Display for Inconclusive {
                 } else {
                     write!(f, "{} touched no facade primitive", idle.join(", "))?;
                 }
-                write!(f, " ({executions} executions explored)")
+                let s = if *executions == 1 { "" } else { "s" };
+                write!(f, " ({executions} execution{s} explored)")
             }
             Inconclusive::Unmodelled { what } => write!(
                 f,

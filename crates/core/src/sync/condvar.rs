@@ -88,9 +88,14 @@ impl Condvar {
             let _blocking = model::Blocking::enter();
             me.wait();
         }
-        model::woken();
         // Gone from the queue if a notifier took it; still there after a spurious return.
-        self.queue().retain(|w| !std::sync::Arc::ptr_eq(w, &me));
+        let spurious = {
+            let mut queue = self.queue();
+            let waiting = queue.len();
+            queue.retain(|w| !std::sync::Arc::ptr_eq(w, &me));
+            queue.len() != waiting
+        };
+        model::woken(&self.name, spurious);
         mutex.lock()
     }
 

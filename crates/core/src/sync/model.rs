@@ -69,6 +69,15 @@ pub struct StaleRead {
     pub forbidden_by_seqcst: Option<String>,
 }
 
+/// A `wait` that returned without a notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpuriousWakeup {
+    /// Position among the execution's [`tick`]s.
+    pub tick: u64,
+    pub thread: ThreadId,
+    pub condvar: LockName,
+}
+
 /// One store to a watched atomic (the first entry: its initial value).
 #[derive(Debug, Clone)]
 struct Store {
@@ -89,6 +98,7 @@ struct Execution {
     threads: Vec<(ThreadId, ThreadLocks)>,
     atomics: Vec<Watched>,
     stale: Vec<StaleRead>,
+    spurious: Vec<SpuriousWakeup>,
     tick: u64,
     /// Per creation site (`file:line:column`), how many locks were created there so far.
     sites: Vec<(String, usize)>,
@@ -106,6 +116,8 @@ pub type Activity = std::sync::Arc<std::sync::Mutex<Option<ThreadId>>>;
 thread_local! {
     static EXECUTION: RefCell<Execution> = RefCell::new(Execution::default());
     static ACTIVITY: RefCell<Option<Activity>> = const { RefCell::new(None) };
+    /// The thread last told to [`ACTIVITY`]: it is told again only when that changes.
+    static TOLD: std::cell::Cell<Option<ThreadId>> = const { std::cell::Cell::new(None) };
 }
 
 fn current() -> ThreadId {
@@ -115,13 +127,16 @@ fn current() -> ThreadId {
 /// Runs `f` on the calling model thread's record, and tells the activity watcher.
 fn with_thread<R>(f: impl FnOnce(&mut ThreadLocks) -> R) -> R {
     let id = current();
-    ACTIVITY.with(|a| {
-        if let Some(slot) = a.borrow().as_ref()
-            && let Ok(mut last) = slot.lock()
-        {
-            *last = Some(id);
-        }
-    });
+    if TOLD.get() != Some(id) {
+        TOLD.set(Some(id));
+        ACTIVITY.with(|a| {
+            if let Some(slot) = a.borrow().as_ref()
+                && let Ok(mut last) = slot.lock()
+            {
+                *last = Some(id);
+            }
+        });
+    }
     EXECUTION.with(|e| {
         let threads = &mut e.borrow_mut().threads;
         let i = match threads.iter().position(|(t, _)| *t == id) {
@@ -187,8 +202,22 @@ pub(super) fn awaiting_notification(condvar: &LockName, released: &LockName) {
     });
 }
 
-pub(super) fn woken() {
+/// The calling thread returned from waiting on `condvar`, `spurious`ly or notified.
+pub(super) fn woken(condvar: &LockName, spurious: bool) {
     with_thread(|t| t.waiting_for = None);
+    if spurious {
+        let thread = current();
+        EXECUTION.with(|e| {
+            let mut e = e.borrow_mut();
+            e.tick += 1;
+            let tick = e.tick;
+            e.spurious.push(SpuriousWakeup {
+                tick,
+                thread,
+                condvar: condvar.clone(),
+            });
+        });
+    }
 }
 
 /// The `n`th lock created at `site` in this execution (1 for the first).
@@ -401,6 +430,7 @@ pub fn setup_done() {
 /// Tells `slot`, on every facade operation of this OS thread's models, which model thread
 /// made it; `None` stops telling.
 pub fn observe(slot: Option<Activity>) {
+    TOLD.set(None);
     ACTIVITY.with(|a| *a.borrow_mut() = slot);
 }
 
@@ -412,6 +442,11 @@ pub fn threads() -> Vec<(ThreadId, ThreadLocks)> {
 /// The stale loads of the current execution, in order.
 pub fn stale_reads() -> Vec<StaleRead> {
     EXECUTION.with(|e| e.borrow().stale.clone())
+}
+
+/// The spurious wakeups of the current execution, in order.
+pub fn spurious_wakeups() -> Vec<SpuriousWakeup> {
+    EXECUTION.with(|e| e.borrow().spurious.clone())
 }
 
 /// What the current execution read that loom does not model.
