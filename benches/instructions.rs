@@ -37,17 +37,14 @@ gungraun::main!(
 #[cfg(not(loom))]
 mod real {
     use crate::common::{
-        EMAIL, NOW, accounts as proven_accounts, credentials, guard, held_set, key, requests,
-        seed_accounts, seed_operate, signed,
+        EMAIL, NOW, accounts as proven_accounts, credentials, held_set, key, operations,
+        operations_over, requests, seed_accounts, seed_operate, signed,
     };
     use gungraun::{library_benchmark, library_benchmark_group};
-    use raceproof_core::replay::{ManualClock, ReplayGuard, ReplaySet, ResourceFlags, Tag};
-    use raceproof_core::service::Operations;
+    use raceproof_core::replay::{ManualClock, ReplaySet, ResourceFlags, Tag};
     use raceproof_core::store::User;
     use raceproof_core::table::{StrategyVisitor, Table, for_each_strategy};
-    use raceproof_flows::{
-        AccountFlows, Narrator, OperateFlow, OperateRequest, ProvenOperateCas, SeedPayload,
-    };
+    use raceproof_flows::{Narrator, OperateFlow, OperateRequest, ProvenOperateCas, SeedPayload};
     use std::hint::black_box;
 
     /// Operations per benchmark: the counts `cargo xtask bench` reports are per operation.
@@ -75,8 +72,8 @@ mod real {
         fixture
     }
 
-    /// `update_email` (`promote`: `promote`) on accounts `app`, through `AccountFlows` for
-    /// the seed and the inherent methods for the proven fix alike.
+    /// `update_email` (`promote`: `promote`) on accounts `app`: the service, over the seed's
+    /// dict or the store alike.
     fn flow_op(
         promote: bool,
         update: impl Fn(u64) + 'static,
@@ -196,24 +193,23 @@ mod real {
     /// The proven fix over the default set holding `HELD` (`common`) entries: the admission's cost
     /// when its set is larger than the caches, as in production.
     fn proven_op_held() -> Fixture {
-        let guard = ReplayGuard::with(key(), ManualClock::new(NOW), held_set());
-        let ops = Operations::new(guard);
+        let (key, ops) = (key(), operations_over(held_set()));
         over(fresh(), move |(f, sig)| {
-            black_box(ops.operate(f, sig, |f| black_box(f).timestamp)).expect("fresh");
+            black_box(ops.admit_request(&key, f, sig, || black_box(f).timestamp)).expect("fresh");
         })
     }
 
     fn proven_op(shards: usize) -> Fixture {
-        let ops = Operations::new(guard(shards));
+        let (key, ops) = (key(), operations(shards));
         over(fresh(), move |(f, sig)| {
-            black_box(ops.operate(f, sig, |f| black_box(f).timestamp)).expect("fresh");
+            black_box(ops.admit_request(&key, f, sig, || black_box(f).timestamp)).expect("fresh");
         })
     }
 
     fn cas_op() -> Fixture {
         let inputs = fresh();
         let flags = ResourceFlags::new(inputs.iter().map(|(f, _)| f.resource_id.clone()));
-        let ops = ProvenOperateCas::<ManualClock>::new(guard(1), flags, Narrator::silent());
+        let ops = ProvenOperateCas::new(key(), flags, ManualClock::new(NOW), Narrator::silent());
         let inputs: Vec<OperateRequest> = inputs
             .into_iter()
             .map(|(fields, signature)| OperateRequest::Signed { fields, signature })

@@ -26,9 +26,10 @@ fn main() {
 #[cfg(not(loom))]
 mod real {
     use raceproof_core::replay::{
-        Clock, DEFAULT_CAPACITY, DEFAULT_TOLERANCE_SECS, HmacKey, ManualClock, ReplayGuard,
-        ReplaySet, SignedFields,
+        Clock, DEFAULT_CAPACITY, DEFAULT_TOLERANCE_SECS, HmacKey, ManualClock, ReplaySet,
+        SignedFields,
     };
+    use raceproof_core::service::Operations;
     use raceproof_core::sync::Arc;
     use raceproof_report::bench::{Percentiles, ReplayTurnover};
     use std::hint::black_box;
@@ -86,11 +87,16 @@ mod real {
     }
 
     /// Admits request `i` at the clock's current second and returns the admit's duration.
-    fn timed_admit(guard: &ReplayGuard<SharedClock>, key: &HmacKey, i: u64, now: i64) -> u64 {
+    fn timed_admit(
+        ops: &Operations<ReplaySet, SharedClock>,
+        key: &HmacKey,
+        i: u64,
+        now: i64,
+    ) -> u64 {
         let fields = request(i, now);
         let signature = key.sign(&fields).expect("valid fields").to_hex();
         let start = Instant::now();
-        let admitted = black_box(guard.admit(&fields, &signature));
+        let admitted = black_box(ops.admit_request(key, &fields, &signature, || ()));
         let ns = start.elapsed().as_nanos();
         admitted.expect("a fresh, genuine, distinct request is admitted");
         u64::try_from(ns).unwrap_or(u64::MAX)
@@ -101,7 +107,7 @@ mod real {
         let entries: u64 = if quick { 100_000 } else { 1_000_000 };
         let key = HmacKey::new(SECRET).expect("key");
         let clock = SharedClock(Arc::new(ManualClock::new(NOW)));
-        let guard = ReplayGuard::with(key.clone(), clock.clone(), ReplaySet::new(DEFAULT_CAPACITY));
+        let guard = Operations::with_clock(ReplaySet::new(DEFAULT_CAPACITY), clock.clone());
 
         let rss_before = rss_mib();
         let fill: Vec<u64> = (0..entries)
@@ -130,7 +136,7 @@ mod real {
             rss_mib_before_fill: rss_before,
             rss_mib_after_fill: rss_filled,
             rss_mib_after_turnover: rss_mib(),
-            held_after_turnover: guard.seen().len(),
+            held_after_turnover: guard.store().len(),
         };
         println!("{report:#?}");
         let path = raceproof_report::dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))

@@ -2,8 +2,9 @@
 //!
 //! - `update_email`, `promote`: the proven fix ([`raceproof_core::service::Accounts`])
 //!   under every table strategy that `for_each_strategy` lists, against the seed's
-//!   variants (`raceproof_flows::SeedAccounts`, which keep the seed's own `USERS` dict behind
-//!   one mutex whatever the strategy, so they are measured once, as `global_mutex`);
+//!   variants (the same service over `raceproof_flows::SeedUsers`, the seed's own `USERS`
+//!   dict behind one mutex whatever the strategy, so they are measured once, as
+//!   `global_mutex`);
 //!   uncontended, whole flow including authentication;
 //! - `operate`: the seed's variants against the proven fix
 //!   ([`raceproof_core::service::Operations`]) with a global and a sharded replay set, and
@@ -34,20 +35,15 @@ mod common;
 #[cfg(not(loom))]
 mod real {
     use crate::common::{
-        BenchHasher, EMAIL, NOW, SECRET, accounts, credentials, default_strategy, guard, held_set,
-        key, requests, seed_accounts, seed_operate, signed,
+        BenchHasher, EMAIL, NOW, SECRET, accounts, credentials, default_strategy, held_set, key,
+        operations, operations_over, requests, seed_accounts, seed_operate, signed,
     };
     use criterion::{BenchmarkId, Criterion, criterion_group};
     use raceproof_core::auth::{Argon2Hasher, PasswordHasher};
-    use raceproof_core::replay::{
-        HmacKey, ManualClock, ReplayGuard, ResourceFlags, SignedFields, Tag,
-    };
-    use raceproof_core::service::Operations;
+    use raceproof_core::replay::{HmacKey, ManualClock, ResourceFlags, SignedFields, Tag};
     use raceproof_core::store::{Principal, User};
     use raceproof_core::table::{StrategyVisitor, Table, for_each_strategy};
-    use raceproof_flows::{
-        AccountFlows, Narrator, OperateFlow, OperateRequest, ProvenOperateCas, SeedPayload,
-    };
+    use raceproof_flows::{Narrator, OperateFlow, OperateRequest, ProvenOperateCas, SeedPayload};
     use std::hint::black_box;
     use std::sync::Barrier;
     use std::time::{Duration, Instant};
@@ -145,7 +141,7 @@ mod real {
     /// The lock-free variant, with `registered`'s resources registered.
     fn proven_operate_cas(registered: &[SignedFields]) -> ProvenOperateCas<ManualClock> {
         let flags = ResourceFlags::new(registered.iter().map(|r| r.resource_id.clone()));
-        ProvenOperateCas::new(guard(1), flags, Narrator::silent())
+        ProvenOperateCas::new(key(), flags, ManualClock::new(NOW), Narrator::silent())
     }
 
     /// Times `each` over `iters` fresh requests, with fresh state built outside the timing.
@@ -236,9 +232,9 @@ mod real {
                 b.iter_custom(|iters| {
                     time_requests(
                         iters,
-                        |f| (Operations::new(guard(shards)), signed(f)),
+                        |f| (operations(shards), signed(f)),
                         |ops, (f, sig)| {
-                            black_box(ops.operate(f, sig, |f| black_box(f).timestamp))
+                            black_box(ops.admit_request(&key, f, sig, || black_box(f).timestamp))
                                 .expect("fresh");
                         },
                     )
@@ -251,13 +247,10 @@ mod real {
             b.iter_custom(|iters| {
                 time_requests(
                     iters,
-                    |f| {
-                        let guard =
-                            ReplayGuard::with(key.clone(), ManualClock::new(NOW), held_set());
-                        (Operations::new(guard), signed(f))
-                    },
+                    |f| (operations_over(held_set()), signed(f)),
                     |ops, (f, sig)| {
-                        black_box(ops.operate(f, sig, |f| black_box(f).timestamp)).expect("fresh");
+                        black_box(ops.admit_request(&key, f, sig, || black_box(f).timestamp))
+                            .expect("fresh");
                     },
                 )
             })
@@ -298,7 +291,7 @@ mod real {
                 let start = Barrier::new(3);
                 std::thread::scope(|s| {
                     for mine in &principals {
-                        let (store, start) = (app.store(), &start);
+                        let (store, start) = (app.repository(), &start);
                         s.spawn(move || {
                             start.wait();
                             for i in 0..iters {

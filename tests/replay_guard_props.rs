@@ -1,17 +1,21 @@
 #![cfg(not(loom))]
-//! The replay guard against a reference model: it admits each fresh, genuine message at most
-//! once, and holds no more than the messages that are still acceptable.
+//! The service's admission (the field encoding's verification, then `Operations::admit`
+//! over the in-memory replay set) against a reference model: it
+//! admits each fresh, genuine message at most once, and holds no more than the messages
+//! that are still acceptable.
 
 use proptest::prelude::*;
+use raceproof_core::backend::BackendError;
 use raceproof_core::replay::{
-    Clock, DEFAULT_TOLERANCE_SECS, HmacKey, ManualClock, ReplayError, ReplayGuard, ReplaySet,
+    Clock, DEFAULT_TOLERANCE_SECS, Direction, HmacKey, ManualClock, ReplayError, ReplaySet,
     SignedFields, TAG_LEN, Tag,
 };
+use raceproof_core::service::Operations;
 use raceproof_flows::seed_concatenation;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// A clock the test keeps a handle on after giving it to the guard.
+/// A clock the test keeps a handle on after giving it to the service.
 #[derive(Clone)]
 struct SharedClock(Arc<ManualClock>);
 
@@ -23,6 +27,37 @@ impl Clock for SharedClock {
 
 const BASE: i64 = 1_700_000_000;
 const TOL: i64 = DEFAULT_TOLERANCE_SECS;
+
+/// The service under test: the in-memory set, on the test's clock.
+type Service = Operations<ReplaySet, SharedClock>;
+
+/// Verifies and admits `fields` under `signature`; the admitted identity, or the refusal.
+fn admit(
+    ops: &Service,
+    key: &HmacKey,
+    fields: &SignedFields,
+    signature: &str,
+) -> Result<Tag, ReplayError> {
+    let message = key.verify_request(fields, signature)?;
+    match ops.admit(&message, || message.tag) {
+        Ok(tag) => Ok(tag),
+        Err(BackendError::Replay(e)) => Err(e),
+        Err(e) => panic!("the in-memory set always answers: {e}"),
+    }
+}
+
+/// The refusal of a timestamp `off` seconds from the clock (positive: ahead).
+fn outside_window(off: i64) -> ReplayError {
+    ReplayError::OutsideWindow {
+        off_by: off.unsigned_abs(),
+        direction: if off < 0 {
+            Direction::Behind
+        } else {
+            Direction::Ahead
+        },
+        tolerance: TOL,
+    }
+}
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -113,7 +148,7 @@ impl Model {
             return Err(ReplayError::BadSignature);
         }
         if (fields.timestamp - now).abs() > TOL {
-            return Err(ReplayError::Stale);
+            return Err(outside_window(fields.timestamp - now));
         }
         self.evict(now);
         if self.held.contains_key(&tag) {
@@ -143,7 +178,7 @@ proptest! {
         let key = HmacKey::new(secret).expect("key");
         let other = HmacKey::new(b"some other key").expect("key");
         let clock = SharedClock(Arc::new(ManualClock::new(BASE + start)));
-        let guard = ReplayGuard::with(key.clone(), clock.clone(), ReplaySet::new(cap));
+        let guard = Operations::with_clock(ReplaySet::new(cap), clock.clone());
         let mut model = Model::default();
         let mut submitted: Vec<(SignedFields, String)> = Vec::new();
 
@@ -152,7 +187,7 @@ proptest! {
             let (fields, signature, genuine) = match op {
                 Op::Advance { secs } => {
                     clock.0.advance(secs);
-                    prop_assert_eq!(guard.seen().len(), model.held.len(), "advance evicts nothing");
+                    prop_assert_eq!(guard.store().len(), model.held.len(), "advance evicts nothing");
                     continue;
                 }
                 Op::Submit { request: r, offset } => {
@@ -187,8 +222,8 @@ proptest! {
                 }
             };
             let tag = Tag::from_hex(&signature).expect("well-formed");
-            let before = guard.seen().len();
-            let got = guard.admit(&fields, &signature);
+            let before = guard.store().len();
+            let got = admit(&guard, &key, &fields, &signature);
             let want = model.admit(now, genuine, &fields, tag, cap);
             prop_assert_eq!(got.as_ref().map(|_| ()).map_err(|e| *e), want, "{:?} at now = BASE{:+}", fields, now - BASE);
 
@@ -199,11 +234,15 @@ proptest! {
                 prop_assert!(first, "admitted twice: {:?}", fields);
             }
 
-            let len = guard.seen().len();
+            let len = guard.store().len();
             prop_assert_eq!(len, model.held.len());
             match want {
                 // Requests refused before the set is touched leave it as it was.
-                Err(ReplayError::BadSignature | ReplayError::Stale) => {
+                Err(
+                    ReplayError::BadSignature
+                    | ReplayError::OutsideWindow { .. }
+                    | ReplayError::Stale,
+                ) => {
                     prop_assert_eq!(len, before);
                 }
                 // An insert evicted first: nothing held is stale at `now` (nor at any later
@@ -222,7 +261,7 @@ proptest! {
         model.evict(now);
         let horizon = model.horizon.unwrap_or(now);
         for (tag, &expiry) in &model.admitted {
-            let held = guard.seen().contains(tag, now);
+            let held = guard.store().contains(tag, now);
             prop_assert_eq!(held, model.held.contains_key(tag));
             if expiry >= horizon {
                 prop_assert!(held);
@@ -236,17 +275,17 @@ proptest! {
 fn freshness_window_is_inclusive() {
     let key = HmacKey::new(b"k").expect("key");
     let clock = SharedClock(Arc::new(ManualClock::new(BASE)));
-    let guard = ReplayGuard::with(key.clone(), clock.clone(), ReplaySet::new(16));
+    let guard = Operations::with_clock(ReplaySet::new(16), clock.clone());
     for (offset, want) in [
-        (-TOL - 1, Err(ReplayError::Stale)),
+        (-TOL - 1, Err(outside_window(-TOL - 1))),
         (-TOL, Ok(())),
         (TOL, Ok(())),
-        (TOL + 1, Err(ReplayError::Stale)),
+        (TOL + 1, Err(outside_window(TOL + 1))),
     ] {
         let fields = request(0, offset);
         let sig = key.sign(&fields).expect("valid").to_hex();
         assert_eq!(
-            guard.admit(&fields, &sig).map(|_| ()),
+            admit(&guard, &key, &fields, &sig).map(|_| ()),
             want,
             "offset {offset}"
         );
@@ -254,19 +293,25 @@ fn freshness_window_is_inclusive() {
     // The entry admitted at -TOL expires at BASE: still held and refused as a replay now...
     let fields = request(0, -TOL);
     let sig = key.sign(&fields).expect("valid").to_hex();
-    assert_eq!(guard.admit(&fields, &sig), Err(ReplayError::Replayed));
+    assert_eq!(
+        admit(&guard, &key, &fields, &sig),
+        Err(ReplayError::Replayed)
+    );
     // ...and one second later it is stale, and may be forgotten.
     clock.0.advance(1);
-    assert_eq!(guard.admit(&fields, &sig), Err(ReplayError::Stale));
+    assert_eq!(
+        admit(&guard, &key, &fields, &sig),
+        Err(outside_window(-TOL - 1))
+    );
     assert!(
         !guard
-            .seen()
+            .store()
             .contains(&key.sign(&fields).expect("valid"), clock.now())
     );
-    assert_eq!(guard.seen().len(), 1);
+    assert_eq!(guard.store().len(), 1);
     // Malformed signatures are refused before anything else.
     assert_eq!(
-        guard.admit(&fields, "zz"),
+        admit(&guard, &key, &fields, "zz"),
         Err(ReplayError::MalformedSignature)
     );
 }
@@ -277,18 +322,21 @@ fn freshness_window_is_inclusive() {
 fn clock_stepping_back_does_not_readmit_an_evicted_message() {
     let key = HmacKey::new(b"k").expect("key");
     let clock = SharedClock(Arc::new(ManualClock::new(BASE)));
-    let guard = ReplayGuard::with(key.clone(), clock.clone(), ReplaySet::new(16));
+    let guard = Operations::with_clock(ReplaySet::new(16), clock.clone());
     let first = request(0, 0);
     let sig = key.sign(&first).expect("valid").to_hex();
-    assert!(guard.admit(&first, &sig).is_ok());
+    assert!(admit(&guard, &key, &first, &sig).is_ok());
     // Later, another request's insert evicts the first (it expired at BASE + TOL).
     clock.0.set(BASE + TOL + 1);
     let second = request(1, TOL + 1);
     let sig2 = key.sign(&second).expect("valid").to_hex();
-    assert!(guard.admit(&second, &sig2).is_ok());
-    assert_eq!(guard.seen().len(), 1);
+    assert!(admit(&guard, &key, &second, &sig2).is_ok());
+    assert_eq!(guard.store().len(), 1);
     // The clock steps back 11 s: the first request's timestamp is within the window again.
     clock.0.set(BASE + TOL - 10);
-    assert_eq!(guard.admit(&first, &sig), Err(ReplayError::Stale));
-    assert_eq!(guard.admit(&second, &sig2), Err(ReplayError::Replayed));
+    assert_eq!(admit(&guard, &key, &first, &sig), Err(ReplayError::Stale));
+    assert_eq!(
+        admit(&guard, &key, &second, &sig2),
+        Err(ReplayError::Replayed)
+    );
 }

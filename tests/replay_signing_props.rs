@@ -4,10 +4,11 @@
 //! `replay_guard_props.rs`.)
 
 use proptest::prelude::*;
+use raceproof_core::backend::BackendError;
 use raceproof_core::replay::{
-    HmacKey, MAX_FIELD_LEN, ManualClock, ReplayError, ReplayGuard, ReplaySet, SignedFields,
-    TAG_LEN, Tag,
+    HmacKey, MAX_FIELD_LEN, ManualClock, ReplayError, ReplaySet, SignedFields, TAG_LEN, Tag,
 };
+use raceproof_core::service::Operations;
 use raceproof_flows::seed_concatenation;
 
 /// A field over a tiny alphabet, so that generated pairs often share prefixes and splits.
@@ -200,10 +201,13 @@ proptest! {
             key.verify(&fj.signed_message().expect("valid"), &tag),
             Err(ReplayError::BadSignature)
         );
-        // Nor does the guard admit the re-split request under the original signature.
-        let guard = ReplayGuard::with(key.clone(), ManualClock::new(ts), ReplaySet::new(8));
-        prop_assert_eq!(guard.admit(&fj, &tag.to_hex()), Err(ReplayError::BadSignature));
-        prop_assert!(guard.admit(&fi, &tag.to_hex()).is_ok());
+        // Nor does the service admit the re-split request under the original signature.
+        let ops = Operations::with_clock(ReplaySet::new(8), ManualClock::new(ts));
+        prop_assert_eq!(
+            ops.admit_request(&key, &fj, &tag.to_hex(), || ()),
+            Err(BackendError::Replay(ReplayError::BadSignature))
+        );
+        prop_assert!(ops.admit_request(&key, &fi, &tag.to_hex(), || ()).is_ok());
     }
 
     /// A timestamp's digits can also migrate into the action in the seed's scheme.

@@ -5,12 +5,12 @@
 
 use raceproof_core::auth::{Credentials, DIGEST_LEN, PasswordHash, PasswordHasher, SALT_LEN};
 use raceproof_core::replay::{
-    DEFAULT_CAPACITY, HmacKey, ManualClock, ReplayGuard, ReplaySet, SignedFields, Tag,
+    DEFAULT_CAPACITY, HmacKey, ManualClock, ReplaySet, SignedFields, Tag,
 };
-use raceproof_core::service::Accounts;
+use raceproof_core::service::{Accounts, Operations};
 use raceproof_core::store::{Role, User, UserStore};
 use raceproof_core::table::Table;
-use raceproof_flows::{Narrator, SeedAccounts, SeedOperate, UserSpec};
+use raceproof_flows::{Narrator, SeedOperate, SeedUsers, UserSpec};
 use sha2::{Digest, Sha256};
 
 pub const SECRET: &[u8] = b"super-secret-key";
@@ -74,9 +74,9 @@ pub fn users(extra: usize) -> Vec<(String, Role)> {
         .collect()
 }
 
-/// The proven fix's accounts under strategy `T`, over `users(extra)`, with the stand-in
-/// hasher.
-pub fn accounts<T: Table<User> + Default>(extra: usize) -> Accounts<T, BenchHasher> {
+/// The proven fix's accounts (the service over the store) under strategy `T`, over
+/// `users(extra)`, with the stand-in hasher.
+pub fn accounts<T: Table<User> + Default>(extra: usize) -> Accounts<UserStore<T>, BenchHasher> {
     let hasher = BenchHasher::new();
     let store = UserStore::with_table(T::default());
     for (user, role) in users(extra) {
@@ -86,8 +86,9 @@ pub fn accounts<T: Table<User> + Default>(extra: usize) -> Accounts<T, BenchHash
     Accounts::new(store, hasher)
 }
 
-/// The seed's accounts (`fixed`: its fix) over `users(0)`, with the stand-in hasher.
-pub fn seed_accounts(fixed: bool) -> SeedAccounts<BenchHasher> {
+/// The seed's accounts (`fixed`: its fix): the service over the seed's dict, over
+/// `users(0)`, with the stand-in hasher.
+pub fn seed_accounts(fixed: bool) -> Accounts<SeedUsers, BenchHasher> {
     let hasher = BenchHasher::new();
     let specs: Vec<UserSpec> = users(0)
         .into_iter()
@@ -98,7 +99,7 @@ pub fn seed_accounts(fixed: bool) -> SeedAccounts<BenchHasher> {
             email: EMAIL.to_owned(),
         })
         .collect();
-    SeedAccounts::new(fixed, &specs, hasher, Narrator::silent())
+    Accounts::new(SeedUsers::new(fixed, &specs, Narrator::silent()), hasher)
 }
 
 pub fn credentials(user: &str) -> Credentials {
@@ -130,13 +131,18 @@ pub fn signed(key: &HmacKey, fields: &[SignedFields]) -> Vec<(SignedFields, Stri
         .collect()
 }
 
-/// A replay guard at the benches' time, its replay set in `shards` shards, unbounded.
-pub fn guard(shards: usize) -> ReplayGuard<ManualClock> {
-    ReplayGuard::with(
-        key(),
-        ManualClock::new(NOW),
+/// The admission service at the benches' time, its replay set in `shards` shards,
+/// unbounded.
+pub fn operations(shards: usize) -> Operations<ReplaySet, ManualClock> {
+    Operations::with_clock(
         ReplaySet::sharded(usize::MAX, shards),
+        ManualClock::new(NOW),
     )
+}
+
+/// The admission service at the benches' time over `set`.
+pub fn operations_over(set: ReplaySet) -> Operations<ReplaySet, ManualClock> {
+    Operations::with_clock(set, ManualClock::new(NOW))
 }
 
 /// The seed's `/operate` (`fixed`: its hardened endpoint).

@@ -9,13 +9,13 @@
 //!   `FOR SHARE` in the promoting transaction makes the demotion wait; the one-statement
 //!   `UPDATE ... WHERE EXISTS (admin is admin)` commits after admin lost the role.
 
+use super::narrator;
 use raceproof_check::{
     AnyScenario, AuthorizedAtCommit, Call, ExactlyOnce, Linearizable, NoLostUpdate, Ret, Scenario,
 };
 use raceproof_core::replay::{HmacKey, ManualClock, SignedFields};
 use raceproof_core::store::{Role, StoreError};
 use raceproof_core::sync::Arc;
-use raceproof_flows::Narrator;
 use raceproof_flows::backends::{
     EmailSql, PromoteSql, RedisProtocol, RedisServer, SharedOperate, SqlAccounts,
 };
@@ -47,7 +47,7 @@ pub fn replay_store(protocol: RedisProtocol, submissions: usize) -> Scenario<Rep
         format!("replay_store_{submissions}_submissions")
     };
     let mut scenario = Scenario::new(&flow, protocol.name(), move |rec| {
-        let log = Narrator::to(rec);
+        let log = narrator(rec);
         let redis = Arc::new(RedisServer::new(log.clone()));
         let clocks = vec![ManualClock::new(NOW), ManualClock::new(NOW)];
         ReplayModel {
@@ -66,7 +66,12 @@ pub fn replay_store(protocol: RedisProtocol, submissions: usize) -> Scenario<Rep
             let _ = model.ops.operate(instance, &fields, &signature);
         });
     }
-    scenario.invariant(ExactlyOnce::new([message]))
+    let scenario = scenario.invariant(ExactlyOnce::new([message]));
+    match protocol {
+        // The service's admission, over the model of `RedisReplayStore`'s one command.
+        RedisProtocol::SetNx => scenario.covers("raceproof_core::service::Operations::admit"),
+        RedisProtocol::GetThenSet => scenario,
+    }
 }
 
 /// The user rows and the recorder, in one execution.
@@ -77,7 +82,7 @@ pub struct SqlModel {
 
 fn sql_model(rec: &raceproof_check::Recorder, users: &[(&str, Role)]) -> SqlModel {
     SqlModel {
-        accounts: SqlAccounts::new(users, Narrator::to(rec)),
+        accounts: SqlAccounts::new(users, narrator(rec)),
         rec: rec.clone(),
     }
 }
@@ -111,7 +116,7 @@ pub fn email_cas(protocol: EmailSql) -> Scenario<SqlModel> {
             },
         );
     }
-    scenario
+    let scenario = scenario
         .invariant(NoLostUpdate::new("alice", 1, |model: &SqlModel| {
             model
                 .accounts
@@ -119,12 +124,19 @@ pub fn email_cas(protocol: EmailSql) -> Scenario<SqlModel> {
                 .get("alice")
                 .map(|row| (row.email, row.version))
         }))
-        .invariant(Linearizable::new([("alice", "alice@example.com", 1)]))
+        .invariant(Linearizable::new([("alice", "alice@example.com", 1)]));
+    match protocol {
+        // The statements `Accounts::update_email` runs on PostgreSQL, modelled.
+        EmailSql::ConditionalUpdate => {
+            scenario.covers("raceproof_backends::postgres::PgUserRepository::update_email")
+        }
+        EmailSql::CheckThenUpdate => scenario,
+    }
 }
 
 /// admin promotes alice while root demotes admin.
 pub fn promote_sql(protocol: PromoteSql) -> Scenario<SqlModel> {
-    Scenario::new("promote_sql", protocol.name(), |rec| {
+    let scenario = Scenario::new("promote_sql", protocol.name(), |rec| {
         sql_model(
             rec,
             &[
@@ -140,7 +152,14 @@ pub fn promote_sql(protocol: PromoteSql) -> Scenario<SqlModel> {
     .actor(Some("root"), "root demotes admin", |model| {
         let _ = model.accounts.demote("root", 0, "admin");
     })
-    .invariant(AuthorizedAtCommit)
+    .invariant(AuthorizedAtCommit);
+    match protocol {
+        // The transaction `Accounts::promote` runs on PostgreSQL, modelled.
+        PromoteSql::ForShare => {
+            scenario.covers("raceproof_backends::postgres::PgUserRepository::promote")
+        }
+        PromoteSql::UnlockedSubquery => scenario,
+    }
 }
 
 pub fn models() -> Vec<Box<dyn AnyScenario>> {

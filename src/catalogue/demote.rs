@@ -12,19 +12,22 @@ pub fn demote_each_other(imp: Implementation) -> Scenario<AccountsModel> {
         ("bob", "b0bpass", Role::Admin),
     ]);
     let (alice, bob) = (fx.credentials("alice"), fx.credentials("bob"));
-    Scenario::new("demote_each_other", &imp.name.clone(), move |rec| {
-        imp.accounts(&fx, rec)
-    })
+    let scenario = {
+        let imp = imp.clone();
+        Scenario::new("demote_each_other", &imp.name.clone(), move |rec| {
+            imp.accounts(&fx, rec)
+        })
+    }
     .actor(Some("alice"), "alice demotes bob", move |app| {
-        let _ = app.flows.demote(&alice, "bob");
+        let _ = app.accounts.demote(&alice, "bob");
     })
     .actor(Some("bob"), "bob demotes alice", move |app| {
-        let _ = app.flows.demote(&bob, "alice");
+        let _ = app.accounts.demote(&bob, "alice");
     })
     .invariant(FinalState::new("admin_remains", |app: &AccountsModel| {
         let admins = ["alice", "bob"]
             .iter()
-            .filter(|u| app.flows.user(u).is_some_and(|r| r.role == Role::Admin))
+            .filter(|u| app.user(u).is_some_and(|r| r.role == Role::Admin))
             .count();
         if admins == 0 {
             Err("no admin is left".to_owned())
@@ -32,7 +35,8 @@ pub fn demote_each_other(imp: Implementation) -> Scenario<AccountsModel> {
             Ok(())
         }
     }))
-    .invariant(AuthorizedAtCommit)
+    .invariant(AuthorizedAtCommit);
+    imp.covering(scenario, "raceproof_core::service::Accounts::demote")
 }
 
 pub fn models() -> Vec<Box<dyn AnyScenario>> {

@@ -1,9 +1,12 @@
 //! The model catalogue: every flow, in every variant, with the concurrent actors that
 //! matter, its invariants, and the verdict each entry is expected to get.
 //!
-//! One file per flow; every variant of a flow is built through the same trait
-//! ([`AccountFlows`], [`raceproof_flows::OperateFlow`]), so a scenario is written once and
-//! run against `seed_vulnerable`, `seed_fix`, `proven_fix` and each lock strategy.
+//! One file per flow. The Basic-auth endpoints of every variant are the service,
+//! [`Accounts`], over the variant's repository (the seed's dict ported, or the store under
+//! a lock strategy), and `/operate`'s variants share [`raceproof_flows::OperateFlow`], so a
+//! scenario is written once and run against `seed_vulnerable`, `seed_fix`, `proven_fix` and
+//! each lock strategy. Every proven entry names the production function it checks
+//! ([`raceproof_check::Scenario::covers`]), which `verdicts.json` carries.
 //!
 //! `tests/catalogue.rs` asserts those verdicts under loom, `cargo xtask verify` prints and
 //! reports them, and `cargo xtask stress` runs them on real threads.
@@ -15,20 +18,58 @@ pub mod promote;
 pub mod update_email;
 
 use raceproof_check::{AnyScenario, Recorder};
+use raceproof_core::audit::Commit;
 use raceproof_core::auth::{Argon2Hasher, Credentials, PasswordHash, PasswordHasher};
+use raceproof_core::backend::UserRepository;
+use raceproof_core::service::Accounts;
 use raceproof_core::store::{Role, User};
 use raceproof_core::table::{GlobalMutex, StrategyVisitor, Table, for_each_strategy};
-use raceproof_flows::{AccountFlows, Narrator, ProvenAccounts, SeedAccounts, UserSpec, Variant};
+use raceproof_flows::{Narrate, Narrator, SeedUsers, UserSpec, Variant, proven_store};
 
-/// The Basic-auth endpoints' state in one execution: a variant, and the recorder its
-/// actors report calls and returns to.
+/// The flows' narration, into a model's [`Recorder`]: how the seed ports' steps, their
+/// effects and every audit commit reach the trace without the flows knowing the harness.
+#[derive(Clone)]
+pub struct Narration(pub Recorder);
+
+impl Narrate for Narration {
+    fn note(&self, text: String) {
+        self.0.note(text);
+    }
+
+    fn effect(&self, kind: &str, subject: String) {
+        self.0.effect(kind, subject);
+    }
+
+    fn commit(&self, commit: &Commit) {
+        self.0.commit(commit);
+    }
+
+    fn share(&self) -> Box<dyn Narrate> {
+        Box::new(self.clone())
+    }
+}
+
+/// A narrator recording into `rec`.
+pub fn narrator(rec: &Recorder) -> Narrator {
+    Narrator::to(Narration(rec.clone()))
+}
+
+/// The Basic-auth endpoints' state in one execution: the service over a variant's
+/// repository, and the recorder its actors report calls and returns to.
 pub struct AccountsModel {
-    pub flows: Box<dyn AccountFlows>,
+    pub accounts: Accounts<Box<dyn UserRepository>, Argon2Hasher>,
     pub rec: Recorder,
 }
 
-/// Builds a variant's accounts over the fixture's users, recording into a narrator.
-type Build = fn(&Fixture, &Narrator) -> Box<dyn AccountFlows>;
+impl AccountsModel {
+    /// A user's record as it stands (the in-memory repositories always answer).
+    pub fn user(&self, user_id: &str) -> Option<User> {
+        self.accounts.user(user_id).ok().flatten()
+    }
+}
+
+/// Builds a variant's repository over the fixture's users, recording into a narrator.
+type Build = fn(&Fixture, &Narrator) -> Box<dyn UserRepository>;
 
 /// One implementation of the Basic-auth endpoints: a seed variant, or the proven fix under
 /// a lock strategy.
@@ -38,6 +79,8 @@ pub struct Implementation {
     /// Whether its clients send an expected version (the seed's vulnerable endpoint takes
     /// none, so its clients cannot state one).
     pub takes_version: bool,
+    /// Whether this is the service over the store (whose scenarios name what they cover).
+    pub proven: bool,
     build: Build,
 }
 
@@ -45,27 +88,16 @@ impl Implementation {
     /// `seed_vulnerable`, `seed_fix`, or `proven_fix` with the default strategy.
     pub fn of(variant: Variant) -> Self {
         let build: Build = match variant {
-            Variant::SeedVulnerable => |fx, log| {
-                Box::new(SeedAccounts::new(
-                    false,
-                    &fx.specs(),
-                    fx.hasher(),
-                    log.clone(),
-                ))
-            },
-            Variant::SeedFix => |fx, log| {
-                Box::new(SeedAccounts::new(
-                    true,
-                    &fx.specs(),
-                    fx.hasher(),
-                    log.clone(),
-                ))
-            },
+            Variant::SeedVulnerable => {
+                |fx, log| Box::new(SeedUsers::new(false, &fx.specs(), log.clone()))
+            }
+            Variant::SeedFix => |fx, log| Box::new(SeedUsers::new(true, &fx.specs(), log.clone())),
             Variant::ProvenFix => proven::<GlobalMutex<User>>,
         };
         Self {
             name: variant.name().to_owned(),
             takes_version: variant != Variant::SeedVulnerable,
+            proven: !variant.is_seed(),
             build,
         }
     }
@@ -75,6 +107,7 @@ impl Implementation {
         Self {
             name: format!("proven_fix/{strategy}"),
             takes_version: true,
+            proven: true,
             build: proven::<T>,
         }
     }
@@ -82,8 +115,21 @@ impl Implementation {
     /// Fresh state for one execution.
     pub fn accounts(&self, fx: &Fixture, rec: &Recorder) -> AccountsModel {
         AccountsModel {
-            flows: (self.build)(fx, &Narrator::to(rec)),
+            accounts: Accounts::new((self.build)(fx, &narrator(rec)), fx.hasher()),
             rec: rec.clone(),
+        }
+    }
+
+    /// Names `function` as what `scenario` checks, for the proven fix.
+    pub fn covering<S: Send + Sync + 'static>(
+        &self,
+        scenario: raceproof_check::Scenario<S>,
+        function: &str,
+    ) -> raceproof_check::Scenario<S> {
+        if self.proven {
+            scenario.covers(function)
+        } else {
+            scenario
         }
     }
 }
@@ -91,9 +137,9 @@ impl Implementation {
 fn proven<T: Table<User> + Default + 'static>(
     fx: &Fixture,
     log: &Narrator,
-) -> Box<dyn AccountFlows> {
-    match ProvenAccounts::<T>::new(&fx.specs(), fx.hasher(), false, log) {
-        Ok(accounts) => Box::new(accounts),
+) -> Box<dyn UserRepository> {
+    match proven_store::<T>(&fx.specs(), false, log) {
+        Ok(store) => Box::new(store),
         Err(e) => panic!("fixture users are valid: {e}"),
     }
 }
@@ -182,4 +228,29 @@ pub fn catalogue() -> Vec<Box<dyn AnyScenario>> {
     models.extend(operate::strategy_models());
     models.extend(backends::models());
     models
+}
+
+#[cfg(test)]
+mod tests {
+    use super::catalogue;
+    use raceproof_check::Expected;
+
+    /// A proven verdict says what it is a proof of: every entry expected proven names the
+    /// production function it checks, and a racy seed names none.
+    #[test]
+    fn every_proven_entry_names_the_function_it_covers() {
+        for model in catalogue() {
+            let entry = format!("{} / {}", model.flow(), model.variant());
+            match (model.expected(), model.covers()) {
+                (Expected::Proven, Some(function)) => assert!(
+                    ["raceproof_core::", "raceproof_backends::"]
+                        .iter()
+                        .any(|krate| function.starts_with(krate)),
+                    "{entry} covers {function}, outside production"
+                ),
+                (Expected::Proven, None) => panic!("{entry} is expected proven and covers nothing"),
+                (_, covers) => assert_eq!(covers, None, "{entry} is not proven"),
+            }
+        }
+    }
 }

@@ -1,14 +1,18 @@
 //! `operate` (seed 002): the same signed request submitted twice (or more), and a spliced
 //! signature. The flows record each processing as an effect; `exactly_once` reads them.
 
+use super::narrator;
 use raceproof_check::{AnyScenario, ExactlyOnce, Recorder, Scenario};
-use raceproof_core::replay::{
-    HmacKey, ManualClock, ReplayGuard, ReplaySet, ResourceFlags, SignedFields,
-};
+use raceproof_core::replay::{HmacKey, ManualClock, ReplaySet, ResourceFlags, SignedFields};
+use raceproof_core::service::Operations;
 use raceproof_flows::{
-    Narrator, OperateFlow, OperateRequest, ProvenOperate, ProvenOperateCas, SeedOperate,
-    SeedPayload, Variant,
+    OperateFlow, OperateRequest, ProvenOperate, ProvenOperateCas, SeedOperate, SeedPayload, Variant,
 };
+
+/// What the proven `/operate` entries check: the service's admission (the server's too).
+const ADMIT: &str = "raceproof_core::service::Operations::admit";
+/// What the splice entry checks: the field encoding's verification, before admission.
+const VERIFY: &str = "raceproof_core::replay::HmacKey::verify_request";
 
 /// The seed's key, and the time at which the models run.
 const SECRET: &[u8] = b"super-secret-key";
@@ -52,20 +56,30 @@ impl OperateImpl {
     }
 
     fn build(self, rec: &Recorder) -> OperateModel {
-        let log = Narrator::to(rec);
-        let guard = |shards| {
-            ReplayGuard::with(key(), ManualClock::new(NOW), ReplaySet::sharded(64, shards))
-        };
+        let log = narrator(rec);
         let flows: Box<dyn OperateFlow> = match self {
             OperateImpl::Seed { fixed } => Box::new(SeedOperate::new(fixed, key(), log)),
-            OperateImpl::Proven { shards } => Box::new(ProvenOperate::new(guard(shards), log)),
+            OperateImpl::Proven { shards } => {
+                let set = ReplaySet::sharded(64, shards);
+                let operations = Operations::with_clock(set, ManualClock::new(NOW));
+                Box::new(ProvenOperate::new(key(), operations, log))
+            }
             OperateImpl::ProvenCas => Box::new(ProvenOperateCas::new(
-                guard(1),
+                key(),
                 ResourceFlags::new(["r1", "ab", "a"]),
+                ManualClock::new(NOW),
                 log,
             )),
         };
         OperateModel { flows }
+    }
+
+    /// Names `function` as what `scenario` checks, for our variants.
+    fn covering(self, scenario: Scenario<OperateModel>, function: &str) -> Scenario<OperateModel> {
+        match self {
+            OperateImpl::Seed { .. } => scenario,
+            OperateImpl::Proven { .. } | OperateImpl::ProvenCas => scenario.covers(function),
+        }
     }
 
     /// The request the key holder signs for `(resource, action)`, in this variant's scheme.
@@ -116,7 +130,10 @@ pub fn operate(imp: OperateImpl, submissions: usize) -> Scenario<OperateModel> {
             let _ = ops.flows.operate(&request);
         });
     }
-    scenario.invariant(ExactlyOnce::new([message("r1", "refund")]))
+    imp.covering(
+        scenario.invariant(ExactlyOnce::new([message("r1", "refund")])),
+        ADMIT,
+    )
 }
 
 /// A genuine ("ab", "c") request, and an attacker who moves the field boundary and replays
@@ -138,7 +155,7 @@ pub fn operate_splice(imp: OperateImpl) -> Scenario<OperateModel> {
             signature,
         },
     };
-    Scenario::new("operate_splice", &imp.name(), move |rec| imp.build(rec))
+    let scenario = Scenario::new("operate_splice", &imp.name(), move |rec| imp.build(rec))
         .actor(None, "submits the signed (ab, c)", move |ops| {
             let _ = ops.flows.operate(&genuine);
         })
@@ -151,7 +168,8 @@ pub fn operate_splice(imp: OperateImpl) -> Scenario<OperateModel> {
         )
         .invariant(ExactlyOnce::new([message("ab", "c")]))
         // A fix rejects the forged signature before it touches shared state.
-        .allow_idle("T2")
+        .allow_idle("T2");
+    imp.covering(scenario, VERIFY)
 }
 
 pub fn models() -> Vec<Box<dyn AnyScenario>> {

@@ -37,25 +37,30 @@ pub fn promote_against(
         Scenario::new(flow, &imp.name.clone(), move |rec| imp.accounts(&fx, rec))
     }
     .actor(Some("admin"), "admin promotes alice", move |app| {
-        let _ = app.flows.promote(&admin, "alice");
+        let _ = app.accounts.promote(&admin, "alice");
     });
     for rival in rivals {
         scenario = match rival {
             Rival::DemoteAdmin => {
                 let root = fx.credentials("root");
                 scenario.actor(Some("root"), "root demotes admin", move |app| {
-                    let _ = app.flows.demote(&root, "admin");
+                    let _ = app.accounts.demote(&root, "admin");
                 })
             }
             Rival::ChangePassword => {
                 let admin = fx.credentials("admin");
                 scenario.actor(Some("admin"), "admin changes its password", move |app| {
-                    let _ = app.flows.change_password(&admin, "n3w-pa55word");
+                    let _ = app
+                        .accounts
+                        .change_password(&admin, "admin", "n3w-pa55word");
                 })
             }
         };
     }
-    scenario.invariant(AuthorizedAtCommit)
+    imp.covering(
+        scenario.invariant(AuthorizedAtCommit),
+        "raceproof_core::service::Accounts::promote",
+    )
 }
 
 /// admin promotes alice while root demotes admin.

@@ -4,14 +4,15 @@
 
 use super::{AccountsModel, Fixture, Implementation};
 use raceproof_check::{AnyScenario, Call, Linearizable, NoLostUpdate, Ret, Scenario};
+use raceproof_core::backend::BackendError;
 use raceproof_core::store::{Role, StoreError};
 use raceproof_flows::Variant;
 
 /// What a client sees of an update's result.
-pub fn to_ret(result: &Result<u64, StoreError>) -> Ret {
+pub fn to_ret(result: &Result<u64, BackendError>) -> Ret {
     match result {
         Ok(version) => Ret::Updated { version: *version },
-        Err(StoreError::PreconditionFailed { .. }) => Ret::Conflict,
+        Err(BackendError::Store(StoreError::PreconditionFailed { .. })) => Ret::Conflict,
         Err(_) => Ret::Refused,
     }
 }
@@ -27,7 +28,10 @@ pub fn update_email(imp: Implementation, writers: usize) -> Scenario<AccountsMod
         format!("update_email_{writers}_writers")
     };
     let expected = imp.takes_version.then_some(1);
-    let mut scenario = Scenario::new(&flow, &imp.name.clone(), move |rec| imp.accounts(&fx, rec));
+    let mut scenario = {
+        let imp = imp.clone();
+        Scenario::new(&flow, &imp.name.clone(), move |rec| imp.accounts(&fx, rec))
+    };
     for n in 1..=writers {
         let (alice, email) = (alice.clone(), format!("alice{n}@example.com"));
         let op = n as u64;
@@ -46,16 +50,17 @@ pub fn update_email(imp: Implementation, writers: usize) -> Scenario<AccountsMod
                         email: email.clone(),
                     },
                 );
-                let result = app.flows.update_email(&alice, expected, &email);
+                let result = app.accounts.update_email(&alice, expected, &email);
                 app.rec.ret(op, to_ret(&result));
             },
         );
     }
-    scenario
+    let scenario = scenario
         .invariant(NoLostUpdate::new("alice", 1, |app: &AccountsModel| {
-            app.flows.user("alice").map(|u| (u.email, u.version))
+            app.user("alice").map(|u| (u.email, u.version))
         }))
-        .invariant(Linearizable::new([("alice", "alice@example.com", 1)]))
+        .invariant(Linearizable::new([("alice", "alice@example.com", 1)]));
+    imp.covering(scenario, "raceproof_core::service::Accounts::update_email")
 }
 
 pub fn models() -> Vec<Box<dyn AnyScenario>> {

@@ -1,5 +1,6 @@
-//! What sharing state costs: each backend operation in memory, in Redis and in PostgreSQL,
-//! over loopback with pools, from several threads. Latency p50/p99 per operation and
+//! What sharing state costs: each service operation over its backend in memory, in Redis
+//! and in PostgreSQL, over loopback with pools, from several threads (password hashing
+//! replaced by a no-op: it is not what is measured). Latency p50/p99 per operation and
 //! throughput, into `target/raceproof/backends.json` (`raceproof_report::services::
 //! BackendsReport`), from which `cargo xtask readme` writes the table of `docs/instances.md`.
 //!
@@ -20,15 +21,18 @@ mod run {
     use raceproof_backends::postgres::PgUserRepository;
     use raceproof_backends::redis::RedisReplayStore;
     use raceproof_backends::{DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, PoolConfig};
+    use raceproof_core::auth::Credentials;
     use raceproof_core::auth::{PasswordError, PasswordHash, PasswordHasher};
-    use raceproof_core::backend::{ReplayStore, UserRepository};
-    use raceproof_core::replay::{ReplaySet, Tag};
-    use raceproof_core::store::{Principal, Role, UserStore};
+    use raceproof_core::backend::UserRepository;
+    use raceproof_core::replay::{ManualClock, ReplaySet, Tag, Verified};
+    use raceproof_core::service::{Accounts, Operations};
+    use raceproof_core::store::{Role, UserStore};
     use raceproof_report::services::{BackendOp, BackendsReport};
     use std::path::PathBuf;
     use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
     /// Accepts one fixed password; costs nothing (hashing is not what is measured).
+    #[derive(Clone)]
     struct NoHash(PasswordHash);
 
     impl PasswordHasher for NoHash {
@@ -122,8 +126,9 @@ mod run {
         Tag(bytes)
     }
 
-    /// The account operations on `repo`: each thread updates its own user's email (CAS at the
-    /// version it holds), and promotes its own target.
+    /// The account service over `repo`: each thread logs in, updates its own user's email
+    /// (CAS at the version it holds), and promotes its own target, as the server calls them
+    /// (each write authenticates first: one snapshot read, then the repository's write).
     fn accounts(
         backend: &'static str,
         repo: &dyn UserRepository,
@@ -132,12 +137,9 @@ mod run {
         per_thread: usize,
         rows: &mut Vec<Row>,
     ) {
-        use raceproof_core::auth::Credentials;
-        let principals: Vec<Principal> = (0..threads)
-            .map(|t| {
-                let creds = Credentials::new(&format!("bench{t}"), "pw").unwrap();
-                repo.authenticate(hasher, &creds).unwrap()
-            })
+        let service = Accounts::new(repo, hasher.clone());
+        let credentials: Vec<Credentials> = (0..threads)
+            .map(|t| Credentials::new(&format!("bench{t}"), "pw").unwrap())
             .collect();
         rows.push(measure(
             backend,
@@ -145,27 +147,30 @@ mod run {
             threads,
             per_thread,
             |t, _| {
-                repo.credentials(principals[t].user_id()).unwrap().unwrap();
+                service.authenticate(&credentials[t]).unwrap();
             },
         ));
         rows.push(measure(
             backend,
-            "update_email (CAS)",
+            "update_email (login + CAS)",
             threads,
             per_thread,
             |t, i| {
                 let expected = i as u64 + 1;
-                repo.update_email(&principals[t], Some(expected), "x@example.com")
+                service
+                    .update_email(&credentials[t], Some(expected), "x@example.com")
                     .unwrap();
             },
         ));
         rows.push(measure(
             backend,
-            "promote (authorize+act)",
+            "promote (login + authorize+act)",
             threads,
             per_thread,
             |t, _| {
-                repo.promote(&principals[t], &format!("target{t}")).unwrap();
+                service
+                    .promote(&credentials[t], &format!("target{t}"))
+                    .unwrap();
             },
         ));
     }
@@ -181,30 +186,32 @@ mod run {
         let mut rows = Vec::new();
         let mut notes = Vec::new();
 
-        // Replay store.
-        let memory = ReplaySet::sharded(1 << 22, 16);
+        // Replay store: the service's admission of verified messages (signature checks
+        // are the same whatever the store), at a fixed clock.
+        let message = |t: usize, i: usize| Verified {
+            tag: tag(run, t, i),
+            timestamp: now,
+        };
+        let memory = Operations::with_clock(ReplaySet::sharded(1 << 22, 16), ManualClock::new(now));
         rows.push(measure(
             "memory",
-            "replay insert_if_absent",
+            "admit (insert_if_absent)",
             threads,
             per_thread,
-            |t, i| ReplayStore::insert_if_absent(&memory, &tag(run, t, i), now + 300, now).unwrap(),
+            |t, i| memory.admit(&message(t, i), || ()).unwrap(),
         ));
         let redis_url = std::env::var("REDIS_URL").unwrap_or_else(|_| DEFAULT_REDIS_URL.into());
         let redis =
             RedisReplayStore::with_prefix(&redis_url, "raceproof:bench:", PoolConfig::default())
                 .unwrap();
         if redis.ping().is_ok() {
+            let redis = Operations::with_clock(redis, ManualClock::new(now));
             rows.push(measure(
                 "redis",
-                "replay insert_if_absent",
+                "admit (insert_if_absent)",
                 threads,
                 per_thread,
-                |t, i| {
-                    redis
-                        .insert_if_absent(&tag(run, t, i), now + 60, now)
-                        .unwrap()
-                },
+                |t, i| redis.admit(&message(t, i), || ()).unwrap(),
             ));
         } else {
             notes.push("redis did not answer: not measured".to_owned());

@@ -11,6 +11,7 @@ use raceproof_backends::postgres::PgUserRepository;
 use raceproof_core::audit::Action;
 use raceproof_core::auth::{Credentials, PasswordHasher as _};
 use raceproof_core::backend::{BackendError, UserRepository};
+use raceproof_core::service::Accounts;
 use raceproof_core::store::{Principal, Role, StoreError};
 use std::sync::Barrier;
 use std::time::Duration;
@@ -60,8 +61,8 @@ impl Fixture {
 
     fn login(&self, user: &str) -> Principal {
         let creds = Credentials::new(user, "pw").unwrap();
-        self.repo
-            .authenticate(&Sha256Hasher::default(), &creds)
+        Accounts::new(&self.repo, Sha256Hasher::default())
+            .authenticate(&creds)
             .unwrap()
     }
 
@@ -106,7 +107,7 @@ fn authentication_reads_the_stored_hash() {
     for (user, pw) in [("ann", "wrong"), ("nobody", "pw")] {
         let creds = Credentials::new(user, pw).unwrap();
         assert_eq!(
-            fx.repo.authenticate(&hasher, &creds),
+            Accounts::new(&fx.repo, &hasher).authenticate(&creds),
             Err(BackendError::Store(StoreError::InvalidCredentials))
         );
     }
@@ -297,8 +298,8 @@ fn postgres_down_is_unavailable() {
     let err = repo.migrate().unwrap_err();
     assert!(err.is_unavailable(), "{err}");
     let creds = Credentials::new("ann", "pw").unwrap();
-    let err = repo
-        .authenticate(&Sha256Hasher::default(), &creds)
+    let err = Accounts::new(&repo, &Sha256Hasher::default())
+        .authenticate(&creds)
         .unwrap_err();
     assert!(err.is_unavailable(), "{err}");
     let text = err.to_string();
@@ -394,15 +395,21 @@ fn argon2id_hashes_survive_the_database() {
         )
         .unwrap();
     let creds = Credentials::new("ann", "pw").unwrap();
-    let ann = fx.repo.authenticate(&hasher, &creds).unwrap();
+    let ann = Accounts::new(&fx.repo, &hasher)
+        .authenticate(&creds)
+        .unwrap();
     fx.repo
         .change_password(&ann, "ann", hasher.hash("pw2").unwrap())
         .unwrap();
-    assert!(fx.repo.authenticate(&hasher, &creds).is_err());
+    assert!(
+        Accounts::new(&fx.repo, &hasher)
+            .authenticate(&creds)
+            .is_err()
+    );
     let again = Credentials::new("ann", "pw2").unwrap();
     assert_eq!(
-        fx.repo
-            .authenticate(&hasher, &again)
+        Accounts::new(&fx.repo, &hasher)
+            .authenticate(&again)
             .unwrap()
             .credential_epoch(),
         1
@@ -450,14 +457,14 @@ fn login_upgrades_a_weak_stored_hash_unless_the_password_changed() {
     repo.insert("ann", stored.clone(), Role::User, "ann@example.com")
         .unwrap();
     let creds = Credentials::new("ann", "pw").unwrap();
-    repo.authenticate(&current, &creds).unwrap();
+    Accounts::new(&repo, &current).authenticate(&creds).unwrap();
     let after = repo.get("ann").unwrap().unwrap();
     assert_eq!(after.password.params(), current.dummy().params());
     assert!(current.verify("pw", &after.password));
     assert_eq!((after.version, after.credential_epoch), (1, 0));
     assert!(repo.audit().unwrap().is_empty());
     // The second login finds nothing to upgrade and still succeeds.
-    repo.authenticate(&current, &creds).unwrap();
+    Accounts::new(&repo, &current).authenticate(&creds).unwrap();
     assert_eq!(repo.get("ann").unwrap().unwrap().password, after.password);
     assert_eq!(
         repo.replace_hash_if_unchanged("ann", 0, &stored, weak.hash("pw").unwrap()),

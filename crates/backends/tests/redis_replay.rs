@@ -10,7 +10,7 @@ use raceproof_backends::PoolConfig;
 use raceproof_backends::redis::RedisReplayStore;
 use raceproof_core::backend::{BackendError, ReplayStore};
 use raceproof_core::replay::{HmacKey, ReplayError, SignedFields, Tag};
-use raceproof_core::service::SharedOperations;
+use raceproof_core::service::Operations;
 use std::sync::Barrier;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -119,8 +119,8 @@ fn two_instances_sharing_redis_process_a_request_once() {
     let second =
         RedisReplayStore::with_prefix(&redis_url(), prefix, PoolConfig::default()).unwrap();
     let key = HmacKey::new(b"test key").unwrap();
-    let a = SharedOperations::new(key.clone(), first);
-    let b = SharedOperations::new(key.clone(), second);
+    let a = Operations::new(first);
+    let b = Operations::new(second);
     let fields = SignedFields {
         request_id: "r1".into(),
         resource_id: "acct".into(),
@@ -130,9 +130,11 @@ fn two_instances_sharing_redis_process_a_request_once() {
     let sig = key.sign(&fields).unwrap().to_hex();
     let processed = AtomicUsize::new(0);
     let results: Vec<_> = std::thread::scope(|s| {
-        let (fields, sig, processed) = (&fields, &sig, &processed);
-        let run = move |ops: &SharedOperations<RedisReplayStore>| {
-            ops.operate(fields, sig, |_| processed.fetch_add(1, Ordering::SeqCst))
+        let (fields, sig, processed, key) = (&fields, &sig, &processed, &key);
+        let run = move |ops: &Operations<RedisReplayStore>| {
+            ops.admit_request(key, fields, sig, || {
+                processed.fetch_add(1, Ordering::SeqCst)
+            })
         };
         let (a, b) = (&a, &b);
         let ha = s.spawn(move || run(a));
@@ -161,7 +163,7 @@ fn redis_down_is_unavailable_and_nothing_is_processed() {
     assert!(err.is_unavailable(), "{err}");
     assert!(!err.to_string().contains("127.0.0.1"), "{err}");
     let key = HmacKey::new(b"k").unwrap();
-    let ops = SharedOperations::new(key.clone(), store);
+    let ops = Operations::new(store);
     let fields = SignedFields {
         request_id: "r".into(),
         resource_id: "x".into(),
@@ -170,7 +172,7 @@ fn redis_down_is_unavailable_and_nothing_is_processed() {
     };
     let sig = key.sign(&fields).unwrap().to_hex();
     let mut ran = false;
-    let answer = ops.operate(&fields, &sig, |_| ran = true);
+    let answer = ops.admit_request(&key, &fields, &sig, || ran = true);
     assert!(answer.is_err_and(|e| e.is_unavailable()));
     assert!(!ran, "a request that could not be recorded was processed");
 }

@@ -11,6 +11,7 @@ use raceproof_check::{
 };
 use raceproof_core::audit::{Action, AuditLog, Pending};
 use raceproof_core::auth::{Argon2Hasher, Credentials, PasswordHasher};
+use raceproof_core::service::Accounts;
 use raceproof_core::store::{Role, UserStore};
 
 fn recording_of(rec: &Recorder) -> Recording {
@@ -124,9 +125,10 @@ fn commit_listener_records_a_stores_commits_in_commit_order() {
     }
     assert!(rec.steps().is_empty(), "inserts are not commits");
 
+    let accounts = Accounts::new(&store, &hasher);
     let login = |user: &str, pw: &str| {
-        store
-            .authenticate(&hasher, &Credentials::new(user, pw).expect("valid"))
+        accounts
+            .authenticate(&Credentials::new(user, pw).expect("valid"))
             .expect("right password")
     };
     let (root, bob) = (login("root", "r00t"), login("bob", "b0b"));

@@ -7,7 +7,8 @@
 //! that same section. A service exposes the log (raceproof's server as `GET /audit`), and
 //! the same rule, [`Commit::authorized`], judges a model's commits and a real burst's.
 
-use crate::store::Role;
+pub use crate::authority::Unauthorized;
+use crate::authority::{Principal, Role, Standing, authorize};
 use crate::sync::Mutex;
 use std::collections::VecDeque;
 use std::fmt;
@@ -33,9 +34,9 @@ pub enum Action {
 }
 
 impl Action {
-    /// The role the actor needs for this write when acting on `subject` (its own record
-    /// needs no admin role).
-    fn needs(&self, actor: &str) -> Role {
+    /// The role `actor` needs for this write: role changes need an admin; a password or an
+    /// email needs one only on someone else's record.
+    pub fn needs(&self, actor: &str) -> Role {
         match self {
             Action::Promote { .. } | Action::Demote { .. } => Role::Admin,
             Action::ChangePassword { user } | Action::UpdateEmail { user, .. } => {
@@ -101,30 +102,20 @@ pub struct Commit {
 
 impl Commit {
     /// Whether the actor held the authority this write needs *at the instant it committed*:
-    /// the role it requires, and the credentials it authenticated with still current.
+    /// the role it requires, and the credentials it authenticated with still current
+    /// ([`crate::authority::authorize`], the rule every write is held to).
     pub fn authorized(&self) -> Result<(), Unauthorized> {
-        let Some(role) = self.actor_role_at_commit else {
-            return Err(Unauthorized::ActorGone);
-        };
-        if self.actor_epoch_at_commit != self.authenticated_epoch {
-            return Err(Unauthorized::CredentialsRevoked);
-        }
-        if self.action.needs(&self.actor) == Role::Admin && role != Role::Admin {
-            return Err(Unauthorized::NotAdmin);
-        }
-        Ok(())
+        let at_commit = self.actor_role_at_commit.map(|role| Standing {
+            role,
+            credential_epoch: self.actor_epoch_at_commit,
+        });
+        authorize(
+            self.action.needs(&self.actor),
+            self.authenticated_epoch,
+            at_commit,
+        )
+        .map(|_| ())
     }
-}
-
-/// Why a commit was not authorized when it landed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum Unauthorized {
-    #[error("the actor no longer exists")]
-    ActorGone,
-    #[error("the actor's password changed before this commit")]
-    CredentialsRevoked,
-    #[error("the actor is not an admin at this instant")]
-    NotAdmin,
 }
 
 /// Called with each commit, inside its critical section, in commit order. It must be quick
@@ -139,6 +130,19 @@ pub struct Pending {
     pub actor_role_at_commit: Option<Role>,
     pub actor_epoch_at_commit: u64,
     pub authenticated_epoch: u64,
+}
+
+impl Pending {
+    /// `actor`'s write, authorized on `standing` (read in the write's critical section).
+    pub fn new(actor: &Principal, standing: Standing, action: Action) -> Self {
+        Self {
+            actor: actor.user_id().to_owned(),
+            action,
+            actor_role_at_commit: Some(standing.role),
+            actor_epoch_at_commit: standing.credential_epoch,
+            authenticated_epoch: actor.credential_epoch(),
+        }
+    }
 }
 
 #[derive(Default)]

@@ -15,9 +15,11 @@
 //! never runs the request's effect (fail closed).
 
 use crate::audit::Commit;
-use crate::auth::{Credentials, PasswordHash, PasswordHasher, verify_or_dummy};
+use crate::auth::PasswordHash;
 use crate::replay::{ReplayError, ReplaySet, Tag};
+pub use crate::store::CredentialSnapshot;
 use crate::store::{Principal, Role, StoreError, User, UserStore};
+use crate::sync::Arc;
 use crate::table::Table;
 
 /// Longest message kept in [`BackendError::Unavailable`], in bytes.
@@ -59,7 +61,8 @@ impl BackendError {
     }
 }
 
-/// The replay set, shared by every process that admits signed requests.
+/// Where [`crate::service::Operations::admit`] records what it admitted: the replay set,
+/// in this process or shared by every process that admits signed requests.
 pub trait ReplayStore: Send + Sync {
     /// Admits `identity` unless it is already held, keeping it until `expires_at` (Unix
     /// seconds, inclusive: a request whose clock reads `expires_at` may still be fresh).
@@ -98,21 +101,14 @@ impl ReplayStore for ReplaySet {
     }
 }
 
-/// What authentication needs of a stored user: its hash, role and credential epoch, read
-/// in one step.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CredentialSnapshot {
-    pub password: PasswordHash,
-    pub role: Role,
-    pub credential_epoch: u64,
-}
-
-/// The user records, shared by every process that serves the Basic-auth endpoints.
+/// The user records behind [`crate::service::Accounts`]: in this process ([`UserStore`],
+/// any lock strategy) or shared by every process that serves the Basic-auth endpoints
+/// (PostgreSQL).
 ///
-/// Each write is atomic in the backend: the actor's authority *at the write* (same
-/// credential epoch as at authentication, and the role the write needs), the precondition
-/// and the effect are checked and applied together, and the write's [`Commit`] is recorded
-/// with them.
+/// Each write is atomic in the backend: the actor's authority *at the write* (by
+/// [`Principal::authorize`]), the precondition and the effect are checked and applied
+/// together, and the write's [`Commit`] is recorded with them. Writes take a [`Principal`],
+/// which only the service's `authenticate` makes.
 pub trait UserRepository: Send + Sync {
     /// Adds a new user at version 1; an existing user is never replaced.
     fn insert(
@@ -128,16 +124,6 @@ pub trait UserRepository: Send + Sync {
 
     /// The hash, role and epoch of `user_id`, read in one step (no lock held afterwards).
     fn credentials(&self, user_id: &str) -> Result<Option<CredentialSnapshot>, BackendError>;
-
-    /// Checks Basic credentials: one snapshot, then one slow verification outside any lock
-    /// or transaction. Unknown users cost the same verification as known ones.
-    fn authenticate(
-        &self,
-        hasher: &dyn PasswordHasher,
-        credentials: &Credentials,
-    ) -> Result<Principal, BackendError> {
-        authenticate_with(self, hasher, credentials)
-    }
 
     /// Upgrade on login: stores `upgraded` (the password just verified, hashed at the
     /// hasher's current cost) if `user_id` still holds `verified` at `credential_epoch`, so
@@ -178,41 +164,6 @@ pub trait UserRepository: Send + Sync {
     fn audit(&self) -> Result<Vec<Commit>, BackendError>;
 }
 
-/// [`UserRepository::authenticate`] for any repository: one snapshot of the stored hash,
-/// then [`verify_or_dummy`] outside the backend, so a missing user costs one verification.
-/// A hash below the hasher's current cost is upgraded, as [`UserStore::authenticate`] does
-/// in memory; the upgrade is best effort (a backend failure there leaves the old hash and
-/// does not fail the login, which the snapshot already decided).
-pub fn authenticate_with<R: UserRepository + ?Sized>(
-    repo: &R,
-    hasher: &dyn PasswordHasher,
-    credentials: &Credentials,
-) -> Result<Principal, BackendError> {
-    let user_id = credentials.user_id();
-    let snapshot = repo.credentials(user_id)?;
-    let ok = verify_or_dummy(
-        hasher,
-        credentials.password(),
-        snapshot.as_ref().map(|s| &s.password),
-    );
-    match snapshot {
-        Some(s) if ok => {
-            if hasher.needs_rehash(&s.password)
-                && let Ok(upgraded) = hasher.hash(credentials.password())
-            {
-                let _ = repo.replace_hash_if_unchanged(
-                    user_id,
-                    s.credential_epoch,
-                    &s.password,
-                    upgraded,
-                );
-            }
-            Ok(Principal::new(user_id, s.role, s.credential_epoch))
-        }
-        _ => Err(StoreError::InvalidCredentials.into()),
-    }
-}
-
 impl<T: Table<User>> UserRepository for UserStore<T> {
     fn insert(
         &self,
@@ -229,19 +180,7 @@ impl<T: Table<User>> UserRepository for UserStore<T> {
     }
 
     fn credentials(&self, user_id: &str) -> Result<Option<CredentialSnapshot>, BackendError> {
-        Ok(UserStore::get(self, user_id).map(|u| CredentialSnapshot {
-            password: u.password,
-            role: u.role,
-            credential_epoch: u.credential_epoch,
-        }))
-    }
-
-    fn authenticate(
-        &self,
-        hasher: &dyn PasswordHasher,
-        credentials: &Credentials,
-    ) -> Result<Principal, BackendError> {
-        Ok(UserStore::authenticate(self, hasher, credentials)?)
+        Ok(UserStore::credentials(self, user_id))
     }
 
     fn replace_hash_if_unchanged(
@@ -296,6 +235,89 @@ impl<T: Table<User>> UserRepository for UserStore<T> {
     }
 }
 
+/// A reference or a shared pointer to a repository (or a replay store) is one too: the
+/// server holds `Arc<dyn UserRepository>`, the catalogue `Box<dyn UserRepository>`, tests
+/// `&UserStore`.
+macro_rules! forward_through_pointers {
+    ($($ptr:ty),*) => {$(
+        impl<R: UserRepository + ?Sized> UserRepository for $ptr {
+            fn insert(
+                &self,
+                user_id: &str,
+                password: PasswordHash,
+                role: Role,
+                email: &str,
+            ) -> Result<(), BackendError> {
+                (**self).insert(user_id, password, role, email)
+            }
+
+            fn get(&self, user_id: &str) -> Result<Option<User>, BackendError> {
+                (**self).get(user_id)
+            }
+
+            fn credentials(
+                &self,
+                user_id: &str,
+            ) -> Result<Option<CredentialSnapshot>, BackendError> {
+                (**self).credentials(user_id)
+            }
+
+            fn replace_hash_if_unchanged(
+                &self,
+                user_id: &str,
+                credential_epoch: u64,
+                verified: &PasswordHash,
+                upgraded: PasswordHash,
+            ) -> Result<bool, BackendError> {
+                (**self).replace_hash_if_unchanged(user_id, credential_epoch, verified, upgraded)
+            }
+
+            fn promote(&self, actor: &Principal, target: &str) -> Result<(), BackendError> {
+                (**self).promote(actor, target)
+            }
+
+            fn demote(&self, actor: &Principal, target: &str) -> Result<(), BackendError> {
+                (**self).demote(actor, target)
+            }
+
+            fn change_password(
+                &self,
+                actor: &Principal,
+                user: &str,
+                new_password: PasswordHash,
+            ) -> Result<(), BackendError> {
+                (**self).change_password(actor, user, new_password)
+            }
+
+            fn update_email(
+                &self,
+                actor: &Principal,
+                expected_version: Option<u64>,
+                email: &str,
+            ) -> Result<u64, BackendError> {
+                (**self).update_email(actor, expected_version, email)
+            }
+
+            fn audit(&self) -> Result<Vec<Commit>, BackendError> {
+                (**self).audit()
+            }
+        }
+
+        impl<R: ReplayStore + ?Sized> ReplayStore for $ptr {
+            fn insert_if_absent(
+                &self,
+                identity: &Tag,
+                expires_at: i64,
+                now: i64,
+            ) -> Result<(), BackendError> {
+                (**self).insert_if_absent(identity, expires_at, now)
+            }
+        }
+    )*};
+}
+
+forward_through_pointers!(&R, Box<R>, Arc<R>);
+
 /// A hash read back from storage: its Argon2id costs (all 0 for other hashers), salt and
 /// digest; wrong lengths are refused.
 pub fn password_from_parts(
@@ -321,68 +343,6 @@ pub fn password_to_parts(hash: &PasswordHash) -> ((u32, u32, u32), Vec<u8>, Vec<
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::auth::Argon2Hasher;
-
-    #[test]
-    fn a_repository_principal_matches_the_stores() {
-        let hasher = Argon2Hasher::insecure_fast().expect("the OS random source works");
-        let store = UserStore::new();
-        store
-            .insert("ann", hasher.hash("pw").unwrap(), Role::Admin, "a@x")
-            .unwrap();
-        let creds = Credentials::new("ann", "pw").unwrap();
-        let p = UserStore::authenticate(&store, &hasher, &creds).unwrap();
-        store
-            .change_password(&p, "ann", hasher.hash("pw").unwrap())
-            .unwrap();
-        let real = UserStore::authenticate(&store, &hasher, &creds).unwrap();
-        let via_repo = authenticate_with(&store, &hasher, &creds).unwrap();
-        assert_eq!(real, via_repo);
-        assert_eq!(via_repo.credential_epoch(), 1);
-        let wrong = Credentials::new("ann", "nope").unwrap();
-        assert_eq!(
-            authenticate_with(&store, &hasher, &wrong),
-            Err(BackendError::Store(StoreError::InvalidCredentials))
-        );
-    }
-
-    /// The generic path (the one PostgreSQL takes) upgrades a hash below the current cost,
-    /// moves neither epoch nor version, and leaves a record changed since the snapshot alone.
-    #[test]
-    fn a_repository_login_upgrades_a_weak_hash_unless_the_password_changed() {
-        let weak = Argon2Hasher::insecure_fast().unwrap();
-        let current = Argon2Hasher::with_params(
-            argon2::Params::new(argon2::Params::MIN_M_COST * 2, 1, 1, None).unwrap(),
-        )
-        .unwrap();
-        let store = UserStore::new();
-        let stored = weak.hash("pw").unwrap();
-        store
-            .insert("ann", stored.clone(), Role::User, "a@x")
-            .unwrap();
-        let creds = Credentials::new("ann", "pw").unwrap();
-        authenticate_with(&store, &current, &creds).unwrap();
-        let after = UserStore::get(&store, "ann").unwrap();
-        assert_eq!(after.password.params(), current.dummy().params());
-        assert!(current.verify("pw", &after.password));
-        assert_eq!((after.version, after.credential_epoch), (1, 0));
-        assert!(UserStore::audit(&store).is_empty());
-        // A snapshot taken before a password change cannot overwrite the new hash.
-        assert_eq!(
-            UserRepository::replace_hash_if_unchanged(
-                &store,
-                "ann",
-                0,
-                &stored,
-                weak.hash("pw").unwrap()
-            ),
-            Ok(false)
-        );
-        assert_eq!(
-            UserStore::get(&store, "ann").unwrap().password,
-            after.password
-        );
-    }
 
     #[test]
     fn replay_set_through_the_trait() {
@@ -417,7 +377,7 @@ mod tests {
 mod parts {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::auth::Argon2Hasher;
+    use crate::auth::{Argon2Hasher, PasswordHasher};
 
     /// An Argon2id hash survives storage with its costs: it still verifies.
     #[test]

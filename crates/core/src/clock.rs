@@ -68,3 +68,16 @@ impl Clock for ManualClock {
         self.0.load(Ordering::SeqCst)
     }
 }
+
+/// A borrowed or shared clock reads the same time (the server holds `Arc<dyn Clock>`).
+impl<C: Clock + ?Sized> Clock for &C {
+    fn now(&self) -> i64 {
+        (**self).now()
+    }
+}
+
+impl<C: Clock + ?Sized> Clock for crate::sync::Arc<C> {
+    fn now(&self) -> i64 {
+        (**self).now()
+    }
+}

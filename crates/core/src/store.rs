@@ -9,29 +9,15 @@
 //! the store's [`AuditLog`] in that same section.
 
 use crate::audit::{Action, AuditLog, Commit, Pending};
-use crate::auth::{Credentials, PasswordHash, PasswordHasher, verify_or_dummy};
+use crate::auth::PasswordHash;
+pub use crate::authority::{Principal, Role};
+use crate::authority::{Standing, Unauthorized};
 use crate::table::{GlobalMutex, Table};
-use std::fmt;
 
 /// Longest user-id stored, in bytes.
 pub const MAX_USER_ID_LEN: usize = 128;
 /// Longest email stored, in bytes (RFC 5321's path limit).
 pub const MAX_EMAIL_LEN: usize = 254;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    User,
-    Admin,
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Role::User => "user",
-            Role::Admin => "admin",
-        })
-    }
-}
 
 /// A stored user record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,40 +29,31 @@ pub struct User {
     pub credential_epoch: u64,
 }
 
-/// A user who proved their password: who, with which role, as of which credential epoch.
-///
-/// Only [`UserStore::authenticate`] makes one, so holding a `Principal` means a password
-/// was checked. The role is what it was *at authentication*; the atomic operations re-check
-/// it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    user_id: String,
-    role: Role,
-    credential_epoch: u64,
-}
-
-impl Principal {
-    /// For repositories in this crate that verified the password themselves
-    /// ([`crate::backend::authenticate_with`]).
-    pub(crate) fn new(user_id: &str, role: Role, credential_epoch: u64) -> Self {
-        Self {
-            user_id: user_id.to_owned(),
-            role,
-            credential_epoch,
+impl User {
+    /// The role and credential epoch, as a write authorizes against them.
+    pub fn standing(&self) -> Standing {
+        Standing {
+            role: self.role,
+            credential_epoch: self.credential_epoch,
         }
     }
+}
 
-    pub fn user_id(&self) -> &str {
-        &self.user_id
-    }
+/// What authentication needs of a stored user: its hash, role and credential epoch, read
+/// in one step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialSnapshot {
+    pub password: PasswordHash,
+    pub role: Role,
+    pub credential_epoch: u64,
+}
 
-    /// The role at authentication (possibly stale by now).
-    pub fn role(&self) -> Role {
-        self.role
-    }
-
-    pub fn credential_epoch(&self) -> u64 {
-        self.credential_epoch
+impl CredentialSnapshot {
+    pub fn standing(&self) -> Standing {
+        Standing {
+            role: self.role,
+            credential_epoch: self.credential_epoch,
+        }
     }
 }
 
@@ -116,6 +93,19 @@ pub enum StoreError {
     Internal,
 }
 
+/// A write refused by the authorization rule, as the client is told: a gone actor or a
+/// changed password is 401 (authenticate again), a missing role 403.
+impl From<Unauthorized> for StoreError {
+    fn from(e: Unauthorized) -> Self {
+        match e {
+            Unauthorized::ActorGone | Unauthorized::CredentialsRevoked => {
+                StoreError::CredentialsRevoked
+            }
+            Unauthorized::NotAdmin => StoreError::Forbidden,
+        }
+    }
+}
+
 /// The user store, generic over its lock strategy `T`.
 pub struct UserStore<T = GlobalMutex<User>> {
     table: T,
@@ -144,43 +134,14 @@ pub fn check_text(field: &'static str, value: &str, max: usize) -> Result<(), St
     Ok(())
 }
 
-/// The actor's authority as read inside a write's critical section.
-#[derive(Debug, Clone, Copy)]
-struct Witness {
-    role: Role,
-    credential_epoch: u64,
-}
-
-impl Witness {
-    /// The audit entry of `actor`'s write, made with this authority.
-    fn commit(self, actor: &Principal, action: Action) -> Pending {
-        Pending {
-            actor: actor.user_id.clone(),
-            action,
-            actor_role_at_commit: Some(self.role),
-            actor_epoch_at_commit: self.credential_epoch,
-            authenticated_epoch: actor.credential_epoch,
-        }
-    }
-}
-
-/// The actor's authority *now*: same credentials as at authentication, and the role.
+/// The actor's authority *now*, by the authorization rule, against its record as read in
+/// this critical section.
 fn check_actor(
     actor: &Principal,
     record: Option<&User>,
     need: Role,
-) -> Result<Witness, StoreError> {
-    let record = record.ok_or(StoreError::CredentialsRevoked)?;
-    if record.credential_epoch != actor.credential_epoch {
-        return Err(StoreError::CredentialsRevoked);
-    }
-    if need == Role::Admin && record.role != Role::Admin {
-        return Err(StoreError::Forbidden);
-    }
-    Ok(Witness {
-        role: record.role,
-        credential_epoch: record.credential_epoch,
-    })
+) -> Result<Standing, StoreError> {
+    Ok(actor.authorize(need, record.map(User::standing))?)
 }
 
 impl<T: Table<User>> UserStore<T> {
@@ -244,61 +205,22 @@ impl<T: Table<User>> UserStore<T> {
         self.table.read(user_id, |user| user.cloned())
     }
 
-    /// Checks Basic credentials: one snapshot of the hash, then one slow verification
-    /// *outside* the lock. Unknown users cost the same verification as known ones.
-    pub fn authenticate<H: PasswordHasher + ?Sized>(
-        &self,
-        hasher: &H,
-        credentials: &Credentials,
-    ) -> Result<Principal, StoreError> {
-        let user_id = credentials.user_id();
-        let snapshot = self.table.read(user_id, |user| {
-            user.map(|u| (u.password.clone(), u.role, u.credential_epoch))
-        });
-        let ok = verify_or_dummy(
-            hasher,
-            credentials.password(),
-            snapshot.as_ref().map(|(hash, _, _)| hash),
-        );
-        match snapshot {
-            Some((hash, role, credential_epoch)) if ok => {
-                if hasher.needs_rehash(&hash) {
-                    self.upgrade_hash(hasher, credentials, &hash, credential_epoch);
-                }
-                Ok(Principal {
-                    user_id: user_id.to_owned(),
-                    role,
-                    credential_epoch,
-                })
-            }
-            _ => Err(StoreError::InvalidCredentials),
-        }
+    /// The hash, role and epoch of `user_id`, read in one critical section (for
+    /// [`crate::service::Accounts::authenticate`], which verifies outside any lock).
+    pub fn credentials(&self, user_id: &str) -> Option<CredentialSnapshot> {
+        self.table.read(user_id, |user| {
+            user.map(|u| CredentialSnapshot {
+                password: u.password.clone(),
+                role: u.role,
+                credential_epoch: u.credential_epoch,
+            })
+        })
     }
 
-    /// Upgrade on login (the needs-rehash pattern): the password just verified is hashed
-    /// again with the hasher's current parameters, outside any lock, and stored only if the
-    /// record still holds the hash it was verified against (a password change in between
-    /// wins). Same password, so neither the credential epoch nor the version moves: no
-    /// login is revoked and no ETag goes stale. A failed hash leaves the old one in place.
-    ///
-    /// Until a user logs in once after a cost upgrade, their old hash stays at the old cost:
-    /// `verify_or_dummy` pads such logins to the current cost, so timing does not tell them
-    /// from unknown users, but the old digest is as crackable offline as its parameters.
-    fn upgrade_hash<H: PasswordHasher + ?Sized>(
-        &self,
-        hasher: &H,
-        credentials: &Credentials,
-        verified: &PasswordHash,
-        epoch: u64,
-    ) {
-        let Ok(upgraded) = hasher.hash(credentials.password()) else {
-            return;
-        };
-        self.replace_hash_if_unchanged(credentials.user_id(), epoch, verified, upgraded);
-    }
-
-    /// Stores `upgraded` if `user_id` still holds `verified` at `epoch`; whether it did.
-    pub(crate) fn replace_hash_if_unchanged(
+    /// Upgrade on login (see [`crate::service::Accounts::authenticate`]): stores `upgraded`
+    /// if `user_id` still holds `verified` at `epoch`, so that a password change in between
+    /// wins; whether it did. Neither the epoch nor the version moves: same password.
+    pub fn replace_hash_if_unchanged(
         &self,
         user_id: &str,
         epoch: u64,
@@ -317,11 +239,15 @@ impl<T: Table<User>> UserStore<T> {
     /// Makes `target` an admin, if `actor` is an admin with unchanged credentials *at the
     /// moment of the write*: check and write are one critical section.
     pub fn promote(&self, actor: &Principal, target: &str) -> Result<(), StoreError> {
+        let action = Action::Promote {
+            target: target.to_owned(),
+        };
+        let need = action.needs(actor.user_id());
         self.table
-            .write_pair(&actor.user_id, target, |actor_record, target_record| {
-                let witness = check_actor(actor, actor_record.as_deref(), Role::Admin)?;
+            .write_pair(actor.user_id(), target, |actor_record, target_record| {
+                let witness = check_actor(actor, actor_record.as_deref(), need)?;
                 // For a self-promotion the pair holds one entry, passed first.
-                let record = if actor.user_id == target {
+                let record = if actor.user_id() == target {
                     actor_record
                 } else {
                     target_record
@@ -329,10 +255,7 @@ impl<T: Table<User>> UserStore<T> {
                 let record = record.ok_or(StoreError::NotFound)?;
                 record.role = Role::Admin;
                 record.version += 1;
-                let action = Action::Promote {
-                    target: target.to_owned(),
-                };
-                self.audit.append(witness.commit(actor, action));
+                self.audit.append(Pending::new(actor, witness, action));
                 Ok(())
             })
     }
@@ -341,12 +264,12 @@ impl<T: Table<User>> UserStore<T> {
     /// would remain: the admin count is read in the same critical section as the write, so
     /// two admins demoting each other cannot both succeed (no write skew).
     pub fn demote(&self, actor: &Principal, target: &str) -> Result<(), StoreError> {
+        let action = Action::Demote {
+            target: target.to_owned(),
+        };
+        let need = action.needs(actor.user_id());
         self.table.write_all(|entries| {
-            let witness = check_actor(
-                actor,
-                entries.get_mut(&actor.user_id).map(|u| &*u),
-                Role::Admin,
-            )?;
+            let witness = check_actor(actor, entries.get_mut(actor.user_id()).map(|u| &*u), need)?;
             let mut admins = 0usize;
             entries.for_each(&mut |_, user| admins += usize::from(user.role == Role::Admin));
             let record = entries.get_mut(target).ok_or(StoreError::NotFound)?;
@@ -356,10 +279,7 @@ impl<T: Table<User>> UserStore<T> {
             record.role = Role::User;
             record.version += 1;
             // A self-demotion commits with the role the actor had when it decided.
-            let action = Action::Demote {
-                target: target.to_owned(),
-            };
-            self.audit.append(witness.commit(actor, action));
+            self.audit.append(Pending::new(actor, witness, action));
             Ok(())
         })
     }
@@ -372,23 +292,24 @@ impl<T: Table<User>> UserStore<T> {
         user: &str,
         new_password: PasswordHash,
     ) -> Result<(), StoreError> {
+        let action = Action::ChangePassword {
+            user: user.to_owned(),
+        };
+        let need = action.needs(actor.user_id());
         self.table
-            .write_pair(&actor.user_id, user, |actor_record, user_record| {
-                let own = actor.user_id == user;
-                let witness = check_actor(
-                    actor,
-                    actor_record.as_deref(),
-                    if own { Role::User } else { Role::Admin },
-                )?;
-                let record = if own { actor_record } else { user_record };
+            .write_pair(actor.user_id(), user, |actor_record, user_record| {
+                let witness = check_actor(actor, actor_record.as_deref(), need)?;
+                // For one's own password the pair holds one entry, passed first.
+                let record = if actor.user_id() == user {
+                    actor_record
+                } else {
+                    user_record
+                };
                 let record = record.ok_or(StoreError::NotFound)?;
                 record.password = new_password;
                 record.credential_epoch += 1;
                 record.version += 1;
-                let action = Action::ChangePassword {
-                    user: user.to_owned(),
-                };
-                self.audit.append(witness.commit(actor, action));
+                self.audit.append(Pending::new(actor, witness, action));
                 Ok(())
             })
     }
@@ -406,11 +327,14 @@ impl<T: Table<User>> UserStore<T> {
         if expected_version.is_none() && self.require_precondition {
             return Err(StoreError::PreconditionRequired);
         }
-        let user = actor.user_id.as_str();
+        let user = actor.user_id();
+        // One's own record: `Action::UpdateEmail`'s need, without building the action (and
+        // its strings) for a refusal.
+        let need = Role::User;
         // Refusals (revoked credentials, stale version) are decided by `check`, which a
         // read-sharing strategy can run under its read lock.
         let check = |record: Option<&User>| {
-            check_actor(actor, record, Role::User)?;
+            check_actor(actor, record, need)?;
             let record = record.ok_or(StoreError::NotFound)?;
             match expected_version {
                 Some(expected) if record.version != expected => {
@@ -422,7 +346,7 @@ impl<T: Table<User>> UserStore<T> {
             }
         };
         self.table.write_checked(user, check, |record| {
-            let witness = check_actor(actor, record.as_deref(), Role::User)?;
+            let witness = check_actor(actor, record.as_deref(), need)?;
             let record = record.ok_or(StoreError::NotFound)?;
             record.email = email.to_owned();
             record.version += 1;
@@ -431,7 +355,7 @@ impl<T: Table<User>> UserStore<T> {
                 email: email.to_owned(),
                 version: record.version,
             };
-            self.audit.append(witness.commit(actor, action));
+            self.audit.append(Pending::new(actor, witness, action));
             Ok(record.version)
         })
     }

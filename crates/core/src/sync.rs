@@ -82,7 +82,11 @@ impl fmt::Display for LockName {
     }
 }
 
+/// What each model thread waits for, holds and touches, and the history of watched
+/// atomics (loom builds only; not production API, so hidden from the docs). It lives under
+/// `sync` because the facade's own lock, wait and load paths record into it.
 #[cfg(loom)]
+#[doc(hidden)]
 pub mod model;
 #[cfg(loom)]
 use model::Access;

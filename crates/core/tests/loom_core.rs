@@ -14,6 +14,7 @@ mod common;
 use common::outcomes::Outcomes;
 use raceproof_core::audit::{Action, Commit};
 use raceproof_core::auth::{Argon2Hasher, Credentials, PasswordHash, PasswordHasher};
+use raceproof_core::service::Accounts;
 use raceproof_core::store::{Principal, Role, StoreError, User, UserStore};
 use raceproof_core::sync::{Arc, thread};
 use raceproof_core::table::{StrategyVisitor, Table, for_each_strategy};
@@ -33,8 +34,8 @@ fn fixture() -> (Argon2Hasher, PasswordHash) {
 /// it adds no interleaving).
 fn login<T: Table<User>>(store: &UserStore<T>, hasher: &Argon2Hasher, user: &str) -> Principal {
     let credentials = Credentials::new(user, PASSWORD).expect("valid credentials");
-    store
-        .authenticate(hasher, &credentials)
+    Accounts::new(store, hasher)
+        .authenticate(&credentials)
         .expect("the fixture's password")
 }
 

@@ -8,6 +8,8 @@ use raceproof_core::auth::{
     Argon2Hasher, Credentials, MAX_PASSWORD_LEN, PasswordError, PasswordHash, PasswordHasher,
     verify_or_dummy,
 };
+use raceproof_core::backend::BackendError;
+use raceproof_core::service::Accounts;
 use raceproof_core::store::{Role, StoreError, UserStore};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{LazyLock, Mutex};
@@ -111,7 +113,7 @@ proptest! {
             Case::UnknownUser => (&other_user, &right),
         };
         let credentials = Credentials::new(login, pw).expect("valid credentials");
-        let got = store.authenticate(&hasher, &credentials);
+        let got = Accounts::new(&store, &hasher).authenticate(&credentials);
         let (count, against) = hasher.take();
         prop_assert_eq!(count, 1, "{:?}", case);
         match case {
@@ -123,11 +125,11 @@ proptest! {
                 prop_assert_eq!(&against[0], &stored);
             }
             Case::WrongPassword => {
-                prop_assert_eq!(got, Err(StoreError::InvalidCredentials));
+                prop_assert_eq!(got, Err(BackendError::Store(StoreError::InvalidCredentials)));
                 prop_assert_eq!(&against[0], &stored);
             }
             Case::UnknownUser => {
-                prop_assert_eq!(got, Err(StoreError::InvalidCredentials));
+                prop_assert_eq!(got, Err(BackendError::Store(StoreError::InvalidCredentials)));
                 prop_assert_eq!(&against[0], hasher.dummy());
             }
         }

@@ -8,6 +8,8 @@ use argon2::Params;
 use raceproof_core::auth::{
     Argon2Hasher, Credentials, PasswordError, PasswordHash, PasswordHasher, verify_or_dummy,
 };
+use raceproof_core::backend::BackendError;
+use raceproof_core::service::Accounts;
 use raceproof_core::store::{Role, StoreError, UserStore};
 use std::sync::Mutex;
 
@@ -93,7 +95,9 @@ fn store_login_with_a_weak_hash_costs_a_current_verification() {
         .expect("valid");
     let login = |user: &str, password: &str| {
         let credentials = Credentials::new(user, password).expect("valid credentials");
-        let ok = store.authenticate(&current, &credentials).is_ok();
+        let ok = Accounts::new(&store, &current)
+            .authenticate(&credentials)
+            .is_ok();
         (ok, current.take())
     };
     // A wrong password first: a successful login upgrades the hash (tested below).
@@ -101,8 +105,9 @@ fn store_login_with_a_weak_hash_costs_a_current_verification() {
     assert_eq!(login("alice", "hunter2"), (true, vec![WEAK, CURRENT]));
     assert_eq!(login("mallory", "hunter2"), (false, vec![CURRENT]));
     assert_eq!(
-        store.authenticate(&current, &Credentials::new("mallory", "x").expect("valid")),
-        Err(StoreError::InvalidCredentials)
+        Accounts::new(&store, &current)
+            .authenticate(&Credentials::new("mallory", "x").expect("valid")),
+        Err(BackendError::Store(StoreError::InvalidCredentials))
     );
 }
 
@@ -163,17 +168,18 @@ fn store_login_upgrades_a_weak_hash_in_place() {
         .expect("valid");
     let before = store.get("alice").expect("alice");
     let wrong = Credentials::new("alice", "nope").expect("valid");
-    assert!(store.authenticate(&current, &wrong).is_err());
+    let accounts = Accounts::new(&store, &current);
+    assert!(accounts.authenticate(&wrong).is_err());
     assert_eq!(store.get("alice").expect("alice").password.params(), WEAK);
 
     let right = Credentials::new("alice", "hunter2").expect("valid");
-    let first = store.authenticate(&current, &right).expect("login");
+    let first = accounts.authenticate(&right).expect("login");
     let after = store.get("alice").expect("alice");
     assert_eq!(after.password.params(), CURRENT);
     assert_eq!(after.version, before.version);
     assert_eq!(after.credential_epoch, before.credential_epoch);
     current.take();
-    let second = store.authenticate(&current, &right).expect("login again");
+    let second = accounts.authenticate(&right).expect("login again");
     assert_eq!(current.take(), [CURRENT]);
     assert_eq!(first, second);
 }

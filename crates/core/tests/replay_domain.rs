@@ -3,9 +3,11 @@
 //! which any other use of the same key could produce over the same bytes, is not one.
 
 use proptest::prelude::*;
+use raceproof_core::backend::BackendError;
 use raceproof_core::replay::{
-    HmacKey, ManualClock, ReplayError, ReplayGuard, ReplaySet, SIGNING_CONTEXT, SignedFields,
+    HmacKey, ManualClock, ReplayError, ReplaySet, SIGNING_CONTEXT, SignedFields,
 };
+use raceproof_core::service::Operations;
 
 const NOW: i64 = 1_700_000_000;
 
@@ -32,18 +34,19 @@ fn secret() -> impl Strategy<Value = Vec<u8>> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
-    /// A plain MAC of the encoding is refused, by the key and by the guard.
+    /// A plain MAC of the encoding is refused, by the key and by the service.
     #[test]
     fn mac_of_the_bare_encoding_is_not_a_signature(f in fields(), secret in secret()) {
         let key = HmacKey::new(&secret).expect("non-empty key");
         let bare = key.tag(&f.encode().expect("valid"));
         prop_assert_eq!(key.verify_fields(&f, &bare), Err(ReplayError::BadSignature));
-        let guard = ReplayGuard::with(key.clone(), ManualClock::new(NOW), ReplaySet::new(8));
-        prop_assert_eq!(guard.admit(&f, &bare.to_hex()), Err(ReplayError::BadSignature));
+        let ops = Operations::with_clock(ReplaySet::new(8), ManualClock::new(NOW));
+        let admit = |signature: &str| ops.admit_request(&key, &f, signature, || ());
+        prop_assert_eq!(admit(&bare.to_hex()), Err(BackendError::Replay(ReplayError::BadSignature)));
         // The genuine signature is still admitted, once.
         let signature = key.sign(&f).expect("valid").to_hex();
-        prop_assert!(guard.admit(&f, &signature).is_ok());
-        prop_assert_eq!(guard.admit(&f, &signature), Err(ReplayError::Replayed));
+        prop_assert!(admit(&signature).is_ok());
+        prop_assert_eq!(admit(&signature), Err(BackendError::Replay(ReplayError::Replayed)));
     }
 
     /// A signature is the plain HMAC of the context block followed by the encoding, so a

@@ -8,6 +8,8 @@ mod common;
 
 use common::{FIXTURE, PASSWORDS, StrategyCheck, on_every_strategy};
 use raceproof_core::auth::Credentials;
+use raceproof_core::backend::BackendError;
+use raceproof_core::service::Accounts;
 use raceproof_core::store::{Role, StoreError, User, UserStore};
 use raceproof_core::table::Table;
 
@@ -34,17 +36,17 @@ fn hand_written_scenario<T: Table<User> + Default>() {
     store
         .insert("bob", f.hashes[1].clone(), Role::User, "b@x")
         .expect("valid");
-    let login =
-        |u: &str, p: &str| store.authenticate(&f.hasher, &Credentials::new(u, p).expect("valid"));
+    let accounts = Accounts::new(&store, &f.hasher);
+    let login = |u: &str, p: &str| accounts.authenticate(&Credentials::new(u, p).expect("valid"));
     let alice = login("alice", PASSWORDS[0]).expect("right password");
     let bob = login("bob", PASSWORDS[1]).expect("right password");
     assert_eq!(
         login("bob", PASSWORDS[0]),
-        Err(StoreError::InvalidCredentials)
+        Err(BackendError::Store(StoreError::InvalidCredentials))
     );
     assert_eq!(
         login("mallory", PASSWORDS[0]),
-        Err(StoreError::InvalidCredentials)
+        Err(BackendError::Store(StoreError::InvalidCredentials))
     );
 
     assert_eq!(store.promote(&bob, "bob"), Err(StoreError::Forbidden));
@@ -77,7 +79,7 @@ fn hand_written_scenario<T: Table<User> + Default>() {
     assert_eq!(store.get("bob"), Some(before));
     assert_eq!(
         login("bob", PASSWORDS[1]),
-        Err(StoreError::InvalidCredentials)
+        Err(BackendError::Store(StoreError::InvalidCredentials))
     );
     assert_eq!(
         store.update_email(&bob, Some(3), "m@x"),

@@ -22,6 +22,8 @@ use proptest::prelude::*;
 use proptest::test_runner::TestRunner;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
 use raceproof_core::auth::Credentials;
+use raceproof_core::backend::BackendError;
+use raceproof_core::service::Accounts;
 use raceproof_core::store::{Principal, User, UserStore};
 use raceproof_core::table::Table;
 use std::collections::BTreeMap;
@@ -101,13 +103,14 @@ impl<T: Table<User> + Default> StateMachineTest for StoreTest<T> {
             Transition::Authenticate { user, password } => {
                 let credentials =
                     Credentials::new(USERS[*user], PASSWORDS[*password]).expect("valid");
-                match store.authenticate(&FIXTURE.hasher, &credentials) {
+                match Accounts::new(store, &FIXTURE.hasher).authenticate(&credentials) {
                     Ok(principal) => {
                         let seen = ModelPrincipal::from(&principal);
                         sut.principals.push(principal);
                         Outcome::Authenticated(seen)
                     }
-                    Err(e) => Outcome::Refused(e),
+                    Err(BackendError::Store(e)) => Outcome::Refused(e),
+                    Err(e) => panic!("the in-memory store is always available: {e}"),
                 }
             }
             Transition::Promote { actor, target } => store

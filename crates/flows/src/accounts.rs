@@ -1,5 +1,8 @@
 //! The Basic-auth endpoints (seed 000): `/promote`, `/update-email`, and the rival actors
-//! `/demote` and `/password`, behind one trait.
+//! `/demote` and `/password`, in every variant behind [`raceproof_core::service::Accounts`].
+//!
+//! `proven_fix` is the service over the in-memory [`UserStore`]. The seed variants are the
+//! service over [`SeedUsers`], whose writes are the seed's statements:
 //!
 //! - promote's race: the acting admin's authority is checked, then the write happens
 //!   later; a demotion or password change that lands in between does not stop the write.
@@ -8,108 +11,63 @@
 //! - demote's race (not in the seeds, same family): two admins demoting each other both see
 //!   "another admin remains", and both writes land (write skew).
 
-use crate::Narrator;
-use crate::seed_users::{SeedActor, SeedUsers};
-use raceproof_core::audit::{Action, AuditLog, Commit};
-use raceproof_core::auth::{Argon2Hasher, Credentials, PasswordHash, PasswordHasher};
-use raceproof_core::service::Accounts;
-use raceproof_core::store::{Role, StoreError, User, UserStore};
+use crate::{Narrator, SeedUsers, UserSpec, Variant};
+use raceproof_core::audit::{Action, Commit};
+use raceproof_core::auth::PasswordHash;
+use raceproof_core::backend::{BackendError, CredentialSnapshot, UserRepository};
+use raceproof_core::store::{Principal, Role, StoreError, User, UserStore};
 use raceproof_core::table::{GlobalMutex, Table};
-use std::collections::HashMap;
 
-/// The Basic-auth endpoints, whatever the variant.
-pub trait AccountFlows: Send + Sync {
-    /// `POST /promote`: the caller, an admin, makes `target` an admin.
-    fn promote(&self, credentials: &Credentials, target: &str) -> Result<(), StoreError>;
-
-    /// `POST /demote`: the caller, an admin, makes `target` a plain user.
-    fn demote(&self, credentials: &Credentials, target: &str) -> Result<(), StoreError>;
-
-    /// `POST /password`: the caller replaces their own password.
-    fn change_password(
-        &self,
-        credentials: &Credentials,
-        new_password: &str,
-    ) -> Result<(), StoreError>;
-
-    /// `POST /update-email`: the caller sets their email, expecting their record at
-    /// `expected_version`. Returns the new version.
-    fn update_email(
-        &self,
-        credentials: &Credentials,
-        expected_version: Option<u64>,
-        email: &str,
-    ) -> Result<u64, StoreError>;
-
-    /// `GET /users/{id}`: a copy of the record.
-    fn user(&self, user_id: &str) -> Option<User>;
-
-    /// `GET /audit`: the committed writes, in commit order.
-    fn audit(&self) -> Vec<Commit>;
-}
-
-/// A user to create: id, password hash, role, email.
-#[derive(Debug, Clone)]
-pub struct UserSpec {
-    pub id: String,
-    pub password: PasswordHash,
-    pub role: Role,
-    pub email: String,
-}
-
-/// The seed variants, over the seed's `USERS` dict, verifying passwords with `H`.
-pub struct SeedAccounts<H = Argon2Hasher> {
-    fixed: bool,
-    users: SeedUsers,
-    hasher: H,
-}
-
-impl<H: PasswordHasher> SeedAccounts<H> {
-    /// `fixed`: the seed's fixed endpoints (`seed_fix`) rather than the vulnerable ones.
-    pub fn new(fixed: bool, users: &[UserSpec], hasher: H, log: Narrator) -> Self {
-        let users = users
-            .iter()
-            .map(|u| {
-                let record = User {
-                    password: u.password.clone(),
-                    role: u.role,
-                    email: u.email.clone(),
-                    version: 1,
-                    credential_epoch: 0,
-                };
-                (u.id.clone(), record)
-            })
-            .collect::<HashMap<_, _>>();
-        Self {
-            fixed,
-            users: SeedUsers::new(users, log),
-            hasher,
-        }
+/// The in-memory store of `proven_fix` under lock strategy `T`, holding `users`, its audit
+/// log narrated into `log`.
+pub fn proven_store<T: Table<User> + Default>(
+    users: &[UserSpec],
+    require_precondition: bool,
+    log: &Narrator,
+) -> Result<UserStore<T>, StoreError> {
+    let store = UserStore::with_table(T::default())
+        .audit_log(log.audit_log())
+        .require_precondition(require_precondition);
+    for u in users {
+        store.insert(&u.id, u.password.clone(), u.role, &u.email)?;
     }
+    Ok(store)
+}
 
-    fn authenticate(&self, credentials: &Credentials) -> Result<SeedActor, StoreError> {
-        self.users.get_current_user(&self.hasher, credentials)
-    }
+/// The user records of `variant` in this process: the seed's dict (seed variants, which
+/// take no If-Match setting: the seed's fix always needs a version, its vulnerable
+/// endpoint never reads one) or the store with the default strategy (`proven_fix`).
+pub fn users_repository(
+    variant: Variant,
+    users: &[UserSpec],
+    require_precondition: bool,
+    log: &Narrator,
+) -> Result<Box<dyn UserRepository>, StoreError> {
+    Ok(match variant {
+        Variant::ProvenFix => Box::new(proven_store::<GlobalMutex<User>>(
+            users,
+            require_precondition,
+            log,
+        )?),
+        seed => Box::new(SeedUsers::new(seed == Variant::SeedFix, users, log.clone())),
+    })
+}
 
-    /// The pattern the seed warns about: authenticate, then read the target record, then
-    /// write it back, with the role decided at authentication.
-    fn promote_seed_vulnerable(
-        &self,
-        credentials: &Credentials,
-        target: &str,
-    ) -> Result<(), StoreError> {
-        let actor = self.authenticate(credentials)?;
-        if actor.role != Role::Admin {
+impl SeedUsers {
+    /// The pattern the seed warns about: the role decided at authentication, then the
+    /// target record read, then written back whole.
+    fn promote_seed_vulnerable(&self, actor: &Principal, target: &str) -> Result<(), StoreError> {
+        if actor.role() != Role::Admin {
             return Err(StoreError::Forbidden);
         }
         // RACE WINDOW: the actor can be demoted or its password changed from here on.
-        let mut record = self.users.get(target).ok_or(StoreError::NotFound)?;
+        let mut record = self.get(target).ok_or(StoreError::NotFound)?;
         record.role = Role::Admin;
         // RACE WINDOW: and here; the whole record is written back from the stale read.
         let action = Action::Promote {
             target: target.to_owned(),
         };
-        self.users.put(target, record, &actor, action)
+        self.put(target, record, actor, action)
     }
 
     /// The seed's fix, statement by statement:
@@ -122,43 +80,41 @@ impl<H: PasswordHasher> SeedAccounts<H> {
     ///     if target not in USERS: raise HTTPException(404)
     ///     USERS[target]["role"] = "admin"
     /// ```
-    fn promote_seed_fix(&self, credentials: &Credentials, target: &str) -> Result<(), StoreError> {
-        let actor = self.authenticate(credentials)?;
+    fn promote_seed_fix(&self, actor: &Principal, target: &str) -> Result<(), StoreError> {
         // The "fresh snapshot" of the role, read through the live record.
         let role = self
-            .users
-            .role(&actor.user_id)
+            .role(actor.user_id())
             .ok_or(StoreError::InvalidCredentials)?;
         // RACE WINDOW: the snapshot is already stale for any demotion from here on.
         if role != Role::Admin {
             return Err(StoreError::Forbidden);
         }
-        if !self.users.exists(target) {
+        if !self.exists(target) {
             return Err(StoreError::NotFound);
         }
         // RACE WINDOW
-        self.users.set_role(target, Role::Admin, &actor)
+        self.set_role(target, Role::Admin, actor)
     }
 
     /// Read-modify-write of the whole record with no version at all: the classic lost
     /// update. The client's expected version is ignored.
     fn update_email_seed_vulnerable(
         &self,
-        credentials: &Credentials,
+        actor: &Principal,
         email: &str,
     ) -> Result<u64, StoreError> {
-        let actor = self.authenticate(credentials)?;
-        let mut record = self.users.get(&actor.user_id).ok_or(StoreError::NotFound)?;
+        let user = actor.user_id();
+        let mut record = self.get(user).ok_or(StoreError::NotFound)?;
         // RACE WINDOW: another update can read the same record here.
         record.email = email.to_owned();
         record.version += 1;
         let version = record.version;
         let action = Action::UpdateEmail {
-            user: actor.user_id.clone(),
+            user: user.to_owned(),
             email: email.to_owned(),
             version,
         };
-        self.users.put(&actor.user_id, record, &actor, action)?;
+        self.put(user, record, actor, action)?;
         Ok(version)
     }
 
@@ -174,150 +130,121 @@ impl<H: PasswordHasher> SeedAccounts<H> {
     /// ```
     fn update_email_seed_fix(
         &self,
-        credentials: &Credentials,
+        actor: &Principal,
         expected_version: u64,
         email: &str,
     ) -> Result<u64, StoreError> {
-        let actor = self.authenticate(credentials)?;
-        let user = actor.user_id.as_str();
-        if !self.users.exists(user) {
+        let user = actor.user_id();
+        if !self.exists(user) {
             return Err(StoreError::NotFound);
         }
-        let current = self.users.version(user).ok_or(StoreError::NotFound)?;
+        let current = self.version(user).ok_or(StoreError::NotFound)?;
         if current != expected_version {
             return Err(StoreError::PreconditionFailed { current });
         }
         // RACE WINDOW: a second request with the same expected version passes too.
-        self.users.set_email(user, email, &actor)?;
+        self.set_email(user, email, actor)?;
         // RACE WINDOW
-        self.users.increment_version(user)?;
+        self.increment_version(user)?;
         // RACE WINDOW: the response reads the record again.
-        self.users.version(user).ok_or(StoreError::NotFound)
+        self.version(user).ok_or(StoreError::NotFound)
     }
 }
 
-impl<H: PasswordHasher> AccountFlows for SeedAccounts<H> {
-    fn promote(&self, credentials: &Credentials, target: &str) -> Result<(), StoreError> {
-        if self.fixed {
-            self.promote_seed_fix(credentials, target)
+/// The seed's endpoints as a repository: each write is the seed's statements, with the
+/// race windows between them; authentication is the service's, as in the seed.
+impl UserRepository for SeedUsers {
+    fn insert(
+        &self,
+        user_id: &str,
+        password: PasswordHash,
+        role: Role,
+        email: &str,
+    ) -> Result<(), BackendError> {
+        let record = User {
+            password,
+            role,
+            email: email.to_owned(),
+            version: 1,
+            credential_epoch: 0,
+        };
+        Ok(SeedUsers::insert(self, user_id, record)?)
+    }
+
+    fn get(&self, user_id: &str) -> Result<Option<User>, BackendError> {
+        Ok(SeedUsers::get(self, user_id))
+    }
+
+    fn credentials(&self, user_id: &str) -> Result<Option<CredentialSnapshot>, BackendError> {
+        Ok(self.get_current_user(user_id))
+    }
+
+    fn replace_hash_if_unchanged(
+        &self,
+        user_id: &str,
+        credential_epoch: u64,
+        verified: &PasswordHash,
+        upgraded: PasswordHash,
+    ) -> Result<bool, BackendError> {
+        Ok(SeedUsers::replace_hash_if_unchanged(
+            self,
+            user_id,
+            credential_epoch,
+            verified,
+            upgraded,
+        ))
+    }
+
+    fn promote(&self, actor: &Principal, target: &str) -> Result<(), BackendError> {
+        Ok(if self.fixed {
+            self.promote_seed_fix(actor, target)
         } else {
-            self.promote_seed_vulnerable(credentials, target)
-        }
+            self.promote_seed_vulnerable(actor, target)
+        }?)
     }
 
     /// Check the actor's role, count the admins, write: three critical sections (the seed
     /// has no demote; this is how its style writes one).
-    fn demote(&self, credentials: &Credentials, target: &str) -> Result<(), StoreError> {
-        let actor = self.authenticate(credentials)?;
-        if self.users.role(&actor.user_id) != Some(Role::Admin) {
-            return Err(StoreError::Forbidden);
+    fn demote(&self, actor: &Principal, target: &str) -> Result<(), BackendError> {
+        if self.role(actor.user_id()) != Some(Role::Admin) {
+            return Err(StoreError::Forbidden.into());
         }
-        if self.users.admin_count() < 2 {
-            return Err(StoreError::LastAdmin);
+        if self.admin_count() < 2 {
+            return Err(StoreError::LastAdmin.into());
         }
         // RACE WINDOW: the other admin, counted above, may be demoting us right now.
-        self.users.set_role(target, Role::User, &actor)
+        Ok(self.set_role(target, Role::User, actor)?)
     }
 
+    /// `USERS[user]["password"] = new_password`, for one's own password only (the seed has
+    /// no such endpoint; the server's `/password` changes the caller's).
     fn change_password(
         &self,
-        credentials: &Credentials,
-        new_password: &str,
-    ) -> Result<(), StoreError> {
-        let actor = self.authenticate(credentials)?;
-        let hash = self.hasher.hash(new_password)?;
-        self.users.set_password(&actor.user_id, hash, &actor)
+        actor: &Principal,
+        user: &str,
+        new_password: PasswordHash,
+    ) -> Result<(), BackendError> {
+        if user != actor.user_id() {
+            return Err(StoreError::Forbidden.into());
+        }
+        Ok(self.set_password(user, new_password, actor)?)
     }
 
     fn update_email(
         &self,
-        credentials: &Credentials,
+        actor: &Principal,
         expected_version: Option<u64>,
         email: &str,
-    ) -> Result<u64, StoreError> {
-        match (self.fixed, expected_version) {
-            (false, _) => self.update_email_seed_vulnerable(credentials, email),
-            (true, Some(expected)) => self.update_email_seed_fix(credentials, expected, email),
+    ) -> Result<u64, BackendError> {
+        Ok(match (self.fixed, expected_version) {
+            (false, _) => self.update_email_seed_vulnerable(actor, email),
+            (true, Some(expected)) => self.update_email_seed_fix(actor, expected, email),
             // The seed's body model requires `expected_version`.
             (true, None) => Err(StoreError::PreconditionRequired),
-        }
+        }?)
     }
 
-    fn user(&self, user_id: &str) -> Option<User> {
-        self.users.get(user_id)
-    }
-
-    fn audit(&self) -> Vec<Commit> {
-        self.users.audit()
-    }
-}
-
-/// Ours: [`raceproof_core::service::Accounts`] (authenticate outside any lock, then check
-/// and write in one critical section), under lock strategy `T`.
-pub struct ProvenAccounts<T = GlobalMutex<User>, H = Argon2Hasher> {
-    accounts: Accounts<T, H>,
-}
-
-impl<T: Table<User> + Default, H: PasswordHasher> ProvenAccounts<T, H> {
-    pub fn new(
-        users: &[UserSpec],
-        hasher: H,
-        require_precondition: bool,
-        log: &Narrator,
-    ) -> Result<Self, StoreError> {
-        let audit = match log.commit_listener() {
-            Some(listener) => AuditLog::default().with_listener(listener),
-            None => AuditLog::default(),
-        };
-        let store = UserStore::with_table(T::default())
-            .audit_log(audit)
-            .require_precondition(require_precondition);
-        for u in users {
-            store.insert(&u.id, u.password.clone(), u.role, &u.email)?;
-        }
-        Ok(Self {
-            accounts: Accounts::new(store, hasher),
-        })
-    }
-
-    pub fn accounts(&self) -> &Accounts<T, H> {
-        &self.accounts
-    }
-}
-
-impl<T: Table<User>, H: PasswordHasher> AccountFlows for ProvenAccounts<T, H> {
-    fn promote(&self, credentials: &Credentials, target: &str) -> Result<(), StoreError> {
-        self.accounts.promote(credentials, target)
-    }
-
-    fn demote(&self, credentials: &Credentials, target: &str) -> Result<(), StoreError> {
-        self.accounts.demote(credentials, target)
-    }
-
-    fn change_password(
-        &self,
-        credentials: &Credentials,
-        new_password: &str,
-    ) -> Result<(), StoreError> {
-        self.accounts
-            .change_password(credentials, credentials.user_id(), new_password)
-    }
-
-    fn update_email(
-        &self,
-        credentials: &Credentials,
-        expected_version: Option<u64>,
-        email: &str,
-    ) -> Result<u64, StoreError> {
-        self.accounts
-            .update_email(credentials, expected_version, email)
-    }
-
-    fn user(&self, user_id: &str) -> Option<User> {
-        self.accounts.store().get(user_id)
-    }
-
-    fn audit(&self) -> Vec<Commit> {
-        self.accounts.store().audit()
+    fn audit(&self) -> Result<Vec<Commit>, BackendError> {
+        Ok(SeedUsers::audit(self))
     }
 }

@@ -1,13 +1,20 @@
-//! The flows of the two seed documents, each in three variants behind one trait:
+//! The flows of the two seed documents, each in three variants:
 //!
 //! - `seed_vulnerable`: the racy code the seeds describe, ported statement by statement;
 //! - `seed_fix`: the fix exactly as the seed wrote it, in a multi-threaded service (FastAPI
 //!   runs plain `def` endpoints on a thread pool, and any server with several workers races);
-//! - `proven_fix`: raceproof's, a thin adapter over [`raceproof_core::service`].
+//! - `proven_fix`: raceproof's, which is [`raceproof_core::service`] itself.
+//!
+//! The Basic-auth endpoints of every variant are [`raceproof_core::service::Accounts`]: the
+//! seeds authenticate as the service does (one read, then the comparison), and their races
+//! are in how they write, so each seed is a racy [`raceproof_core::backend::UserRepository`]
+//! ([`SeedUsers`]) behind the same service. `/operate` has one trait ([`OperateFlow`]):
+//! the seed's check-process-mark cannot be put behind an atomic admission.
 //!
 //! This crate is racy **on purpose**: it exists so that the model catalogue can catch the
-//! seeds' races and the HTTP server can serve them to the race tester. Production code
-//! depends on `raceproof-core` alone.
+//! seeds' races and the HTTP server can serve them to the race tester. It depends on the
+//! core alone (never on the model harness): flows narrate through [`Narrate`], which the
+//! catalogue implements over its recorder.
 //!
 //! In the seed ports every Python statement that touches shared state is one critical
 //! section, and the gaps between them, where other requests run, are marked `RACE WINDOW`.
@@ -17,15 +24,27 @@ pub mod backends;
 pub mod operate;
 mod seed_users;
 
-pub use accounts::{AccountFlows, ProvenAccounts, SeedAccounts, UserSpec};
+pub use accounts::{proven_store, users_repository};
 pub use operate::{
     OperateError, OperateFlow, OperateRequest, ProvenOperate, ProvenOperateCas, SeedOperate,
     SeedPayload, message_name, seed_concatenation,
 };
+pub use seed_users::SeedUsers;
 
-use raceproof_check::Recorder;
+use raceproof_core::audit::{Commit, CommitListener};
+use raceproof_core::auth::PasswordHash;
+use raceproof_core::store::Role;
 use std::fmt;
 use std::str::FromStr;
+
+/// A user to create: id, password hash, role, email.
+#[derive(Debug, Clone)]
+pub struct UserSpec {
+    pub id: String,
+    pub password: PasswordHash,
+    pub role: Role,
+    pub email: String,
+}
 
 /// Which implementation of the endpoints runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -78,15 +97,49 @@ impl FromStr for Variant {
     }
 }
 
-/// Where a flow narrates its steps and records its effects: a model's [`Recorder`], or
+/// What a flow tells about itself as it runs: implemented by the model harness (over its
+/// recorder), never by production code. Calls come from inside critical sections, so an
+/// implementation must be quick and must not take a lock of the flow.
+pub trait Narrate: Send + Sync {
+    /// A step of the trace (a read, a check, a decision).
+    fn note(&self, text: String);
+
+    /// An effect the flow performed: `kind` (e.g. `processed`) on `subject` (the message):
+    /// what effect invariants such as exactly-once count.
+    fn effect(&self, kind: &str, subject: String);
+
+    /// A write that committed (an audit log's entry), in commit order.
+    fn commit(&self, commit: &Commit);
+
+    /// Another handle on the same narration (flows hand one to each part of their state).
+    fn share(&self) -> Box<dyn Narrate>;
+}
+
+/// Where a flow narrates its steps and records its effects: a model's [`Narrate`], or
 /// nowhere (a server).
-#[derive(Debug, Clone, Default)]
-pub struct Narrator(Option<Recorder>);
+#[derive(Default)]
+pub struct Narrator(Option<Box<dyn Narrate>>);
+
+impl Clone for Narrator {
+    fn clone(&self) -> Self {
+        Self(self.0.as_ref().map(|n| n.share()))
+    }
+}
+
+impl fmt::Debug for Narrator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Narrator(recording)"
+        } else {
+            "Narrator(silent)"
+        })
+    }
+}
 
 impl Narrator {
-    /// Records into `recorder`.
-    pub fn to(recorder: &Recorder) -> Self {
-        Self(Some(recorder.clone()))
+    /// Narrates into `narration`.
+    pub fn to(narration: impl Narrate + 'static) -> Self {
+        Self(Some(Box::new(narration)))
     }
 
     /// Records nothing; formats nothing.
@@ -96,20 +149,31 @@ impl Narrator {
 
     /// A step of the trace; `text` is only built when something records.
     pub fn note(&self, text: impl FnOnce() -> String) {
-        if let Some(recorder) = &self.0 {
-            recorder.note(text());
+        if let Some(narration) = &self.0 {
+            narration.note(text());
         }
     }
 
-    /// An effect the flow performed (see [`Recorder::effect`]).
+    /// An effect the flow performed (see [`Narrate::effect`]).
     pub fn effect(&self, kind: &str, subject: impl FnOnce() -> String) {
-        if let Some(recorder) = &self.0 {
-            recorder.effect(kind, subject());
+        if let Some(narration) = &self.0 {
+            narration.effect(kind, subject());
         }
     }
 
-    /// The recorder's commit listener, if recording.
-    pub fn commit_listener(&self) -> Option<raceproof_core::audit::CommitListener> {
-        self.0.as_ref().map(Recorder::commit_listener)
+    /// A listener for [`raceproof_core::audit::AuditLog::with_listener`] that narrates each
+    /// commit, if narrating.
+    pub fn commit_listener(&self) -> Option<CommitListener> {
+        let narration = self.0.as_ref()?.share();
+        Some(Box::new(move |commit: &Commit| narration.commit(commit)))
+    }
+
+    /// An audit log that narrates its commits when this narrator records.
+    pub fn audit_log(&self) -> raceproof_core::audit::AuditLog {
+        let log = raceproof_core::audit::AuditLog::default();
+        match self.commit_listener() {
+            Some(listener) => log.with_listener(listener),
+            None => log,
+        }
     }
 }

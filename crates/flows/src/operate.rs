@@ -7,9 +7,8 @@
 //! is also one for `("a", "bc")`.
 
 use crate::Narrator;
-use raceproof_core::replay::{
-    Clock, HmacKey, ReplayError, ReplayGuard, ResourceFlags, SignedFields, Tag,
-};
+use raceproof_core::backend::{BackendError, ReplayStore};
+use raceproof_core::replay::{Clock, HmacKey, ReplayError, ResourceFlags, SignedFields, Tag};
 use raceproof_core::service::Operations;
 use raceproof_core::sync::{Arc, Mutex};
 use std::collections::{HashMap, HashSet};
@@ -65,11 +64,14 @@ pub enum OperateRequest {
 }
 
 /// Why `/operate` refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OperateError {
     /// 401, 409, 400 ... from the checks of a signed request.
     #[error(transparent)]
     Replay(#[from] ReplayError),
+    /// 503: the replay store did not answer; nothing was admitted.
+    #[error("{0}")]
+    Unavailable(String),
     /// 409 in the seed: the resource was already processed.
     #[error("already processed")]
     AlreadyProcessed,
@@ -233,54 +235,100 @@ fn signed_name(fields: &SignedFields) -> String {
     )
 }
 
-/// Ours: verify the length-prefixed encoding, check freshness, and insert the message's
-/// identity into the replay set if absent, in one critical section; process only then
-/// ([`raceproof_core::service::Operations::operate`]).
-pub struct ProvenOperate<C> {
-    operations: Operations<C>,
+impl From<BackendError> for OperateError {
+    fn from(e: BackendError) -> Self {
+        match e {
+            BackendError::Replay(e) => OperateError::Replay(e),
+            BackendError::Unavailable(what) => OperateError::Unavailable(what),
+            // A replay store has no accounts: anything else is not an answer.
+            BackendError::Store(_) => {
+                OperateError::Unavailable("replay store: unexpected answer".to_owned())
+            }
+        }
+    }
+}
+
+/// Ours: the field encoding's verification ([`HmacKey::verify_request`]), then the
+/// service's admission ([`Operations::admit`]) into the replay store `S`; the effect is
+/// the processing a model counts.
+pub struct ProvenOperate<S, C> {
+    key: HmacKey,
+    operations: Operations<S, C>,
     log: Narrator,
 }
 
-impl<C: Clock> ProvenOperate<C> {
-    pub fn new(guard: ReplayGuard<C>, log: Narrator) -> Self {
+impl<S: ReplayStore, C: Clock> ProvenOperate<S, C> {
+    pub fn new(key: HmacKey, operations: Operations<S, C>, log: Narrator) -> Self {
         Self {
-            operations: Operations::new(guard),
+            key,
+            operations,
             log,
         }
     }
 
-    pub fn operations(&self) -> &Operations<C> {
+    pub fn operations(&self) -> &Operations<S, C> {
         &self.operations
     }
 }
 
-impl<C: Clock> OperateFlow for ProvenOperate<C> {
+/// Verifies a signed request and admits it through `operations`, narrating the effect
+/// (or the refusal) into `log`.
+fn verify_and_admit<S: ReplayStore, C: Clock>(
+    key: &HmacKey,
+    operations: &Operations<S, C>,
+    fields: &SignedFields,
+    signature: &str,
+    log: &Narrator,
+) -> Result<(), OperateError> {
+    let admitted = operations.admit_request(key, fields, signature, || {
+        log.effect("processed", || signed_name(fields));
+    });
+    if let Err(e) = &admitted {
+        log.note(|| format!("refuse {}: {e}", signed_name(fields)));
+    }
+    Ok(admitted?)
+}
+
+impl<S: ReplayStore, C: Clock> OperateFlow for ProvenOperate<S, C> {
     fn operate(&self, request: &OperateRequest) -> Result<(), OperateError> {
         let OperateRequest::Signed { fields, signature } = request else {
             return Err(OperateError::WrongScheme);
         };
-        let admitted = self.operations.operate(fields, signature, |fields| {
-            self.log.effect("processed", || signed_name(fields));
-        });
-        if let Err(e) = &admitted {
-            self.log
-                .note(|| format!("refuse {}: {e}", signed_name(fields)));
-        }
-        Ok(admitted?)
+        verify_and_admit(&self.key, &self.operations, fields, signature, &self.log)
     }
 }
 
-/// Ours, lock-free: verify and check freshness, then claim the resource's flag with a
-/// compare-and-swap. Once per *resource*, as the seed intends, for registered resources.
+/// Ours, lock-free: the same verification and admission, with the replay store replaced by
+/// one compare-and-swap flag per registered resource ([`ResourceFlags::claim`]): once per
+/// *resource*, as the seed intends, for resources known in advance.
 pub struct ProvenOperateCas<C> {
-    guard: ReplayGuard<C>,
+    key: HmacKey,
     flags: ResourceFlags,
+    clock: C,
     log: Narrator,
 }
 
 impl<C: Clock> ProvenOperateCas<C> {
-    pub fn new(guard: ReplayGuard<C>, flags: ResourceFlags, log: Narrator) -> Self {
-        Self { guard, flags, log }
+    pub fn new(key: HmacKey, flags: ResourceFlags, clock: C, log: Narrator) -> Self {
+        Self {
+            key,
+            flags,
+            clock,
+            log,
+        }
+    }
+}
+
+/// One request's claim on its resource's flag, as a replay store: the flag is the
+/// identity, and it is never forgotten (so the expiry does not matter).
+struct ClaimResource<'a> {
+    flags: &'a ResourceFlags,
+    resource_id: &'a str,
+}
+
+impl ReplayStore for ClaimResource<'_> {
+    fn insert_if_absent(&self, _: &Tag, _: i64, _: i64) -> Result<(), BackendError> {
+        Ok(self.flags.claim(self.resource_id)?)
     }
 }
 
@@ -289,20 +337,11 @@ impl<C: Clock> OperateFlow for ProvenOperateCas<C> {
         let OperateRequest::Signed { fields, signature } = request else {
             return Err(OperateError::WrongScheme);
         };
-        let claimed = self
-            .guard
-            .verify_fresh(fields, signature)
-            .and_then(|_| self.flags.claim(&fields.resource_id));
-        match claimed {
-            Ok(()) => {
-                self.log.effect("processed", || signed_name(fields));
-                Ok(())
-            }
-            Err(e) => {
-                self.log
-                    .note(|| format!("refuse {}: {e}", signed_name(fields)));
-                Err(e.into())
-            }
-        }
+        let claim = ClaimResource {
+            flags: &self.flags,
+            resource_id: &fields.resource_id,
+        };
+        let operations = Operations::with_clock(claim, &self.clock);
+        verify_and_admit(&self.key, &operations, fields, signature, &self.log)
     }
 }

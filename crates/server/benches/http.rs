@@ -31,7 +31,7 @@ mod bench {
     use raceproof_core::auth::Argon2Hasher;
     use raceproof_flows::{UserSpec, Variant};
     use raceproof_report::services::{HttpEndpoint, HttpReport};
-    use raceproof_server::webhook::WebhookGuard;
+    use raceproof_server::webhook::WebhookKey;
     use raceproof_server::{AppState, HasherKind, Settings, UsersFile, WebhookSecret, router};
     use std::net::SocketAddr;
     use std::sync::Arc;
@@ -45,7 +45,7 @@ mod bench {
         Get(&'static str),
         GetAs(&'static str, &'static str),
         PostAs(&'static str, &'static str, &'static str),
-        Operate(Arc<WebhookGuard>, &'static str),
+        Operate(Arc<WebhookKey>, &'static str),
     }
 
     const ADMIN: &str = "Basic YWRtaW46YWRtMW4="; // admin:adm1n
@@ -68,14 +68,14 @@ mod bench {
                     .header("authorization", *auth)
                     .header("content-type", "application/json")
                     .body(Full::new(Bytes::from_static(body.as_bytes()))),
-                Load::Operate(guard, path) => {
+                Load::Operate(key, path) => {
                     let id = format!("bench-{conn}-{n}");
                     let body = format!(r#"{{"resource_id":"r{conn}-{n}","action":"refund"}}"#);
                     let now = std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)
                         .unwrap()
                         .as_secs() as i64;
-                    let signature = guard.sign(&id, now, body.as_bytes());
+                    let signature = key.sign(&id, now, body.as_bytes());
                     builder("POST", path)
                         .header("content-type", "application/json")
                         .header("webhook-id", id)
@@ -242,7 +242,7 @@ mod bench {
 
         let floor_with_middleware = spawn_server(
             &servers,
-            raceproof_server::app::with_middleware(
+            raceproof_server::middleware::with_middleware(
                 Router::new().route("/floor", get(|| async {})),
                 &Settings::default(),
             ),
@@ -262,9 +262,7 @@ mod bench {
             let state = AppState::new(&users(&hasher), hasher, &secret, settings).unwrap();
             proven.push((kind, spawn_server(&servers, router(Arc::new(state)))));
         }
-        let guard = Arc::new(
-            WebhookGuard::new(&secret, Arc::new(raceproof_core::replay::SystemClock), 300).unwrap(),
-        );
+        let key = Arc::new(WebhookKey::new(&secret).unwrap());
 
         // (label, hasher label, server, load); /audit first, while the log is short.
         let (fast, owasp) = (proven[0].1, proven[1].1);
@@ -276,7 +274,7 @@ mod bench {
                 "POST /floor (bare axum, /operate's request)",
                 "-",
                 floor,
-                Load::Operate(guard.clone(), "/floor"),
+                Load::Operate(key.clone(), "/floor"),
             ),
             // The bare handler inside raceproof's middleware: what the middleware costs.
             (
@@ -286,7 +284,7 @@ mod bench {
                 Load::Get("/floor"),
             ),
             ("GET /users/{id}", "-", fast, Load::Get("/users/alice")),
-            ("POST /operate", "-", fast, Load::Operate(guard, "/operate")),
+            ("POST /operate", "-", fast, Load::Operate(key, "/operate")),
         ];
         for (label, addr) in [("fast", fast), ("owasp", owasp)] {
             plan.extend([

@@ -6,19 +6,22 @@
 //! Under `--cfg loom` this crate is empty: it has nothing to model-check, and loom builds
 //! should not compile a web stack.
 
-pub mod accounts;
 pub mod app;
 pub mod config;
+pub mod extract;
+pub mod handlers;
+pub mod middleware;
 pub mod problem;
 pub mod serve;
+pub mod state;
 pub mod webhook;
 
-pub use app::{AppState, router};
+pub use app::router;
 pub use config::{Cli, HasherKind, Settings, UsersFile, WebhookSecret};
+pub use state::AppState;
 
 use raceproof_backends::postgres::PgUserRepository;
 use raceproof_core::backend::{BackendError, UserRepository as _};
-use raceproof_core::service::SharedAccounts;
 use raceproof_core::store::StoreError;
 use std::sync::Arc;
 
@@ -28,7 +31,7 @@ pub enum StartError {
     #[error(transparent)]
     Config(#[from] config::ConfigError),
     #[error(transparent)]
-    Build(#[from] app::BuildError),
+    Build(#[from] state::BuildError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: std::net::SocketAddr,
@@ -77,16 +80,14 @@ async fn redis_replay_store(
     Ok(store)
 }
 
-/// The PostgreSQL accounts of `--users-db` (proven_fix only): the schema migrated and the
+/// The PostgreSQL users of `--users-db` (proven_fix only): the schema migrated and the
 /// users of the file that the database lacks added. Unlike Redis for `/operate`, the
 /// database must answer at start-up: the migration and the seeding need it.
-async fn postgres_accounts(
+async fn postgres_users(
     cli: &Cli,
     url: &str,
     users: Vec<raceproof_flows::UserSpec>,
-    hasher: raceproof_core::auth::Argon2Hasher,
-) -> Result<SharedAccounts<PgUserRepository, raceproof_core::auth::Argon2Hasher>, config::ConfigError>
-{
+) -> Result<PgUserRepository, config::ConfigError> {
     use config::ConfigError::UsersDb;
     if cli.variant.is_seed() {
         return Err(UsersDb(
@@ -127,7 +128,7 @@ async fn postgres_accounts(
         kept,
         "users: postgres migrated; users from the file added, those already stored kept"
     );
-    Ok(SharedAccounts::new(repo, hasher))
+    Ok(repo)
 }
 
 /// Starts the server the command line describes and serves until Ctrl-C or SIGTERM.
@@ -163,8 +164,8 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
     let users_store = match cli.users_db.as_deref() {
         None => "memory",
         Some(url) => {
-            let accounts = postgres_accounts(&cli, url, specs, hasher).await?;
-            state = state.with_accounts(Arc::new(accounts));
+            let repo = postgres_users(&cli, url, specs).await?;
+            state = state.with_users(Arc::new(repo), true);
             "postgres"
         }
     };

@@ -191,6 +191,10 @@ pub fn operate_problem(error: &OperateError) -> Problem {
         OperateError::WrongScheme => {
             Problem::bad_request("this server variant expects the other signing scheme")
         }
+        OperateError::Unavailable(what) => {
+            tracing::warn!(error = %what, "replay store unavailable; request refused");
+            Problem::unavailable("the replay store is unavailable; nothing was processed")
+        }
     }
 }
 
@@ -202,7 +206,7 @@ pub fn replay_problem(error: &ReplayError) -> Problem {
             StatusCode::UNAUTHORIZED,
             "no signature matches this request",
         ),
-        E::Stale => Problem::typed(
+        E::Stale | E::OutsideWindow { .. } => Problem::typed(
             StatusCode::BAD_REQUEST,
             "stale-timestamp",
             "Stale Timestamp",

@@ -1,30 +1,23 @@
-//! `POST /operate` signed the Standard Webhooks way, admitted by the core's replay set.
+//! `POST /operate` signed the Standard Webhooks way: the format's verification, which
+//! yields the message's identity for the service's admission.
 //!
 //! A request carries `webhook-id`, `webhook-timestamp` (Unix seconds) and
 //! `webhook-signature`: space-separated `v1,<base64 HMAC-SHA256>` entries over
 //! `"{id}.{timestamp}.{body}"`, keyed with the bytes of the `whsec_` secret. Any Standard
 //! Webhooks library can sign one.
 //!
-//! Mapping onto `raceproof_core::replay` (the same steps as `ReplayGuard::admit`, over the
-//! Standard Webhooks content instead of the core's field encoding):
-//!
-//! 1. verify: each `v1` entry is decoded to a [`Tag`] and checked with
-//!    [`HmacKey::verify`] (constant time) over the whole signed content (id, timestamp,
-//!    raw body bytes); unauthenticated input stops here (401);
-//! 2. freshness: the timestamp must be within the tolerance of the clock (else 400);
-//! 3. admission: the verified tag, which is a MAC of the *whole* signed message, is the
-//!    message's identity; [`ReplaySet::insert_if_absent`] inserts it, to be kept until
-//!    `timestamp + tolerance`, in one critical section (a second delivery: 409). This
-//!    insert is the single admission point; nothing is processed before it succeeds.
+//! This module is a thin adapter: [`WebhookKey::verify`] checks each `v1` entry with
+//! [`HmacKey::verify`] (constant time) over the whole signed content (id, timestamp, raw
+//! body bytes), so unauthenticated input stops here (401), and returns the
+//! [`Verified`] identity: the matching tag, a MAC of the *whole* signed message, and the
+//! signed timestamp. The freshness window and the atomic insert-if-absent are
+//! `raceproof_core::service::Operations::admit`, the function the model catalogue proves;
+//! the handler calls it next.
 
 use crate::config::WebhookSecret;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use raceproof_core::backend::{BackendError, ReplayStore};
-use raceproof_core::replay::{
-    Clock, DEFAULT_CAPACITY, HmacKey, ReplayError, ReplaySet, TAG_LEN, Tag,
-};
-use std::sync::Arc;
+use raceproof_core::replay::{HmacKey, ReplayError, TAG_LEN, Tag, Verified};
 
 /// Header names (Standard Webhooks, unbranded).
 pub const ID_HEADER: &str = "webhook-id";
@@ -36,7 +29,7 @@ pub const MAX_SIGNATURES: usize = 8;
 /// Longest `webhook-id` accepted (the core's field limit).
 pub const MAX_ID_LEN: usize = raceproof_core::replay::MAX_FIELD_LEN;
 
-/// Why a Standard Webhooks request was refused.
+/// Why a Standard Webhooks request failed verification.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WebhookError {
     /// 400: a required header is absent, repeated or not visible ASCII.
@@ -51,22 +44,6 @@ pub enum WebhookError {
     /// 401: no `v1` signature matches.
     #[error("no signature matches this request")]
     Signature,
-    /// 400: the timestamp is outside the accepted window.
-    #[error(
-        "webhook-timestamp is {off_by} s {direction} the server's clock (tolerance {tolerance} s)"
-    )]
-    Stale {
-        off_by: u64,
-        direction: &'static str,
-        tolerance: i64,
-    },
-    /// 409, 503, ...: the replay set's refusal.
-    #[error(transparent)]
-    Replay(#[from] ReplayError),
-    /// 503: the shared replay store did not answer (or answered nonsense); nothing was
-    /// admitted. The text names the backend and the kind of failure only.
-    #[error("{0}")]
-    Unavailable(String),
 }
 
 /// The three headers, as received.
@@ -77,59 +54,23 @@ pub struct SignedHeaders<'a> {
     pub signature: &'a str,
 }
 
-/// A verified, fresh message: what was signed, and its identity.
-#[derive(Debug, Clone)]
-pub struct Verified {
-    pub timestamp: i64,
-    pub tag: Tag,
-}
-
-/// Verifies and admits Standard Webhooks requests.
-pub struct WebhookGuard {
+/// Signs and verifies Standard Webhooks messages with the `whsec_` secret.
+#[derive(Clone)]
+pub struct WebhookKey {
     key: HmacKey,
-    clock: Arc<dyn Clock>,
-    tolerance: i64,
-    seen: Arc<dyn ReplayStore>,
-    /// Whether `seen` blocks on I/O (a network store): then admit from a blocking thread.
-    blocking: bool,
 }
 
-impl std::fmt::Debug for WebhookGuard {
+impl std::fmt::Debug for WebhookKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebhookGuard")
-            .field("tolerance", &self.tolerance)
-            .finish_non_exhaustive()
+        f.write_str("WebhookKey(<redacted>)")
     }
 }
 
-impl WebhookGuard {
-    pub fn new(
-        secret: &WebhookSecret,
-        clock: Arc<dyn Clock>,
-        tolerance: i64,
-    ) -> Result<Self, ReplayError> {
+impl WebhookKey {
+    pub fn new(secret: &WebhookSecret) -> Result<Self, ReplayError> {
         Ok(Self {
             key: HmacKey::new(secret.bytes())?,
-            clock,
-            tolerance: tolerance.max(0),
-            // Sharded by tag so that concurrent deliveries rarely share a lock.
-            seen: Arc::new(ReplaySet::sharded(DEFAULT_CAPACITY, 16)),
-            blocking: false,
         })
-    }
-
-    /// Admits through `store` instead of the process's own set: a store shared by several
-    /// processes (Redis) admits each message once across all of them. `blocking` says the
-    /// store does network I/O, so that callers admit from a blocking thread.
-    pub fn with_store(mut self, store: Arc<dyn ReplayStore>, blocking: bool) -> Self {
-        self.seen = store;
-        self.blocking = blocking;
-        self
-    }
-
-    /// Whether [`WebhookGuard::admit`] may block on I/O.
-    pub fn blocks(&self) -> bool {
-        self.blocking
     }
 
     /// The signed content: `id.timestamp.body`.
@@ -156,7 +97,9 @@ impl WebhookGuard {
         format!("v1,{}", STANDARD.encode(tag.0))
     }
 
-    /// Steps 1 and 2: the signature (constant time), then the freshness of the timestamp.
+    /// The format's verification: a canonical timestamp, an id within the core's limits,
+    /// and one of at most [`MAX_SIGNATURES`] `v1` entries matching (constant time). Returns
+    /// the identity the service admits; freshness is the admission's to check.
     pub fn verify(
         &self,
         headers: &SignedHeaders<'_>,
@@ -176,36 +119,7 @@ impl WebhookGuard {
             .filter_map(decode_tag)
             .find(|tag| self.key.verify(&content, tag).is_ok())
             .ok_or(WebhookError::Signature)?;
-        let now = self.clock.now();
-        let off_by = timestamp.abs_diff(now);
-        if off_by > self.tolerance.unsigned_abs() {
-            let direction = if timestamp < now {
-                "behind"
-            } else {
-                "ahead of"
-            };
-            return Err(WebhookError::Stale {
-                off_by,
-                direction,
-                tolerance: self.tolerance,
-            });
-        }
-        Ok(Verified { timestamp, tag })
-    }
-
-    /// Step 3: admits a verified message at most once (the core's atomic insert-if-absent).
-    pub fn admit(&self, verified: &Verified) -> Result<(), WebhookError> {
-        let expires_at = verified.timestamp.saturating_add(self.tolerance);
-        self.seen
-            .insert_if_absent(&verified.tag, expires_at, self.clock.now())
-            .map_err(|e| match e {
-                BackendError::Replay(e) => WebhookError::Replay(e),
-                BackendError::Unavailable(what) => WebhookError::Unavailable(what),
-                // A replay store has no accounts; treat anything else as an outage.
-                BackendError::Store(_) => {
-                    WebhookError::Unavailable("replay store: unexpected answer".into())
-                }
-            })
+        Ok(Verified { tag, timestamp })
     }
 }
 
@@ -240,13 +154,9 @@ fn decode_tag(text: &str) -> Option<Tag> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    struct Fixed(i64);
-    impl Clock for Fixed {
-        fn now(&self) -> i64 {
-            self.0
-        }
-    }
+    use raceproof_core::backend::BackendError;
+    use raceproof_core::replay::{Direction, ManualClock, ReplaySet};
+    use raceproof_core::service::Operations;
 
     /// The reference vector of the Standard Webhooks test suites (libraries' `sign`
     /// tests): secret, id, timestamp, body and the signature their implementations make.
@@ -256,9 +166,8 @@ mod tests {
     const SPEC_BODY: &[u8] = br#"{"test": 2432232314}"#;
     const SPEC_SIGNATURE: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
 
-    fn guard(now: i64) -> WebhookGuard {
-        let secret = WebhookSecret::parse(SPEC_SECRET).unwrap();
-        WebhookGuard::new(&secret, Arc::new(Fixed(now)), 300).unwrap()
+    fn key() -> WebhookKey {
+        WebhookKey::new(&WebhookSecret::parse(SPEC_SECRET).unwrap()).unwrap()
     }
 
     fn headers<'a>(timestamp: &'a str, signature: &'a str) -> SignedHeaders<'a> {
@@ -270,48 +179,46 @@ mod tests {
     }
 
     #[test]
-    fn signs_and_verifies_the_standard_webhooks_vector() {
-        let guard = guard(SPEC_TIMESTAMP);
-        assert_eq!(
-            guard.sign(SPEC_ID, SPEC_TIMESTAMP, SPEC_BODY),
-            SPEC_SIGNATURE
-        );
+    fn signs_and_verifies_the_standard_webhooks_vector_then_admits_it_once() {
+        let key = key();
+        assert_eq!(key.sign(SPEC_ID, SPEC_TIMESTAMP, SPEC_BODY), SPEC_SIGNATURE);
         let ts = SPEC_TIMESTAMP.to_string();
-        let verified = guard
+        let verified = key
             .verify(&headers(&ts, SPEC_SIGNATURE), SPEC_BODY)
             .unwrap();
-        guard.admit(&verified).unwrap();
+        assert_eq!(verified.timestamp, SPEC_TIMESTAMP);
+        let ops = Operations::with_clock(ReplaySet::new(8), ManualClock::new(SPEC_TIMESTAMP));
+        ops.admit(&verified, || ()).unwrap();
         assert_eq!(
-            guard.admit(&verified),
-            Err(WebhookError::Replay(ReplayError::Replayed))
+            ops.admit(&verified, || ()),
+            Err(BackendError::Replay(ReplayError::Replayed))
         );
     }
 
     #[test]
     fn one_matching_entry_among_several_is_enough() {
-        let guard = guard(SPEC_TIMESTAMP);
+        let key = key();
         let ts = SPEC_TIMESTAMP.to_string();
         let several = format!(
             "v1,Mm7xgUVICxZfQ3bgf0h0Dof65L/IFx+PnZvnDWPCX6Q= v2,abc {SPEC_SIGNATURE} v1,zz"
         );
-        assert!(guard.verify(&headers(&ts, &several), SPEC_BODY).is_ok());
+        assert!(key.verify(&headers(&ts, &several), SPEC_BODY).is_ok());
         let none = "v1,Mm7xgUVICxZfQ3bgf0h0Dof65L/IFx+PnZvnDWPCX6Q= v1a,x";
         assert_eq!(
-            guard.verify(&headers(&ts, none), SPEC_BODY).unwrap_err(),
+            key.verify(&headers(&ts, none), SPEC_BODY).unwrap_err(),
             WebhookError::Signature
         );
     }
 
     #[test]
     fn tampering_with_any_part_breaks_the_signature() {
-        let guard = guard(SPEC_TIMESTAMP);
+        let key = key();
         let ts = SPEC_TIMESTAMP.to_string();
         let body = br#"{"test": 2432232315}"#;
-        assert!(guard.verify(&headers(&ts, SPEC_SIGNATURE), body).is_err());
+        assert!(key.verify(&headers(&ts, SPEC_SIGNATURE), body).is_err());
         let later = (SPEC_TIMESTAMP + 1).to_string();
         assert!(
-            guard
-                .verify(&headers(&later, SPEC_SIGNATURE), SPEC_BODY)
+            key.verify(&headers(&later, SPEC_SIGNATURE), SPEC_BODY)
                 .is_err()
         );
         let other_id = SignedHeaders {
@@ -319,20 +226,27 @@ mod tests {
             timestamp: &ts,
             signature: SPEC_SIGNATURE,
         };
-        assert!(guard.verify(&other_id, SPEC_BODY).is_err());
+        assert!(key.verify(&other_id, SPEC_BODY).is_err());
     }
 
+    /// A verified message is still refused by the admission when stale, with the reason.
     #[test]
-    fn stale_timestamps_are_refused_with_the_reason() {
-        let guard = guard(SPEC_TIMESTAMP + 301);
+    fn stale_timestamps_are_refused_by_the_admission_with_the_reason() {
         let ts = SPEC_TIMESTAMP.to_string();
-        let err = guard
+        let verified = key()
             .verify(&headers(&ts, SPEC_SIGNATURE), SPEC_BODY)
-            .unwrap_err();
+            .unwrap();
+        let clock = ManualClock::new(SPEC_TIMESTAMP + 301);
+        let ops = Operations::with_clock(ReplaySet::new(8), clock).tolerance(300);
         assert_eq!(
-            err.to_string(),
-            "webhook-timestamp is 301 s behind the server's clock (tolerance 300 s)"
+            ops.admit(&verified, || ()),
+            Err(BackendError::Replay(ReplayError::OutsideWindow {
+                off_by: 301,
+                direction: Direction::Behind,
+                tolerance: 300,
+            }))
         );
+        assert!(ops.store().is_empty());
     }
 
     #[test]

@@ -114,7 +114,7 @@ impl Tally {
 }
 
 /// `GET /audit` as root.
-fn audit(instance: &Instance) -> raceproof_server::app::AuditLog {
+fn audit(instance: &Instance) -> raceproof_server::handlers::accounts::AuditResponse {
     let addr = instance.addr;
     let credentials = raceproof_core::auth::Credentials::new("root", "r00t").unwrap();
     runtime().block_on(async move {

@@ -8,11 +8,12 @@ mod common;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::*;
-use raceproof_core::auth::Credentials;
-use raceproof_core::backend::BackendError;
-use raceproof_core::store::{StoreError, User};
-use raceproof_flows::{AccountFlows, Variant};
-use raceproof_server::app::HANDLER_START_HEADER;
+use raceproof_core::audit::Commit;
+use raceproof_core::auth::PasswordHash;
+use raceproof_core::backend::{BackendError, CredentialSnapshot, UserRepository};
+use raceproof_core::store::{Principal, Role, User, UserStore};
+use raceproof_flows::Variant;
+use raceproof_server::middleware::HANDLER_START_HEADER;
 use raceproof_server::problem::BASIC_CHALLENGE;
 use raceproof_server::{Settings, router};
 use std::sync::Arc;
@@ -329,53 +330,100 @@ async fn a_body_that_never_arrives_is_408() {
 // ---------------------------------------------------------------------------------------
 // Failure isolation: a handler that panics, a saturated hasher
 
-/// Accounts whose every call panics, or sleeps, to stand for a bug or a slow hash.
+/// Users whose every call panics, to stand for a bug; or, with `sleep`, the example users
+/// whose writes each take that long, to stand for a slow backend holding a hash slot.
 struct Faulty {
     sleep: Option<Duration>,
+    users: UserStore,
 }
 
 impl Faulty {
-    fn act<T>(&self) -> T {
+    fn panicking() -> Self {
+        Self {
+            sleep: None,
+            users: UserStore::new(),
+        }
+    }
+
+    fn slow(sleep: Duration) -> Self {
+        let users = UserStore::new();
+        for u in common::users(&hasher()) {
+            users.insert(&u.id, u.password, u.role, &u.email).unwrap();
+        }
+        Self {
+            sleep: Some(sleep),
+            users,
+        }
+    }
+
+    /// A slow call answers as the store does; a faulty one panics.
+    fn act<T>(
+        &self,
+        call: impl FnOnce(&UserStore) -> Result<T, BackendError>,
+    ) -> Result<T, BackendError> {
         match self.sleep {
             Some(d) => {
                 std::thread::sleep(d);
-                panic!("slow accounts answer nothing")
+                call(&self.users)
             }
             None => panic!("a bug in a handler"),
         }
     }
 }
 
-impl AccountFlows for Faulty {
-    fn promote(&self, _: &Credentials, _: &str) -> Result<(), StoreError> {
+impl UserRepository for Faulty {
+    fn insert(&self, _: &str, _: PasswordHash, _: Role, _: &str) -> Result<(), BackendError> {
+        self.act(|_| Ok(()))
+    }
+    fn get(&self, user_id: &str) -> Result<Option<User>, BackendError> {
+        self.act(|users| Ok(users.get(user_id)))
+    }
+    /// Logins are quick either way: the slow part is the write that follows.
+    fn credentials(&self, user_id: &str) -> Result<Option<CredentialSnapshot>, BackendError> {
         match self.sleep {
-            Some(d) => {
-                std::thread::sleep(d);
-                Ok(())
-            }
-            None => self.act(),
+            Some(_) => UserRepository::credentials(&self.users, user_id),
+            None => panic!("a bug in a handler"),
         }
     }
-    fn demote(&self, _: &Credentials, _: &str) -> Result<(), StoreError> {
-        self.act()
+    fn replace_hash_if_unchanged(
+        &self,
+        _: &str,
+        _: u64,
+        _: &PasswordHash,
+        _: PasswordHash,
+    ) -> Result<bool, BackendError> {
+        self.act(|_| Ok(false))
     }
-    fn change_password(&self, _: &Credentials, _: &str) -> Result<(), StoreError> {
-        self.act()
+    fn promote(&self, actor: &Principal, target: &str) -> Result<(), BackendError> {
+        self.act(|users| UserRepository::promote(users, actor, target))
     }
-    fn update_email(&self, _: &Credentials, _: Option<u64>, _: &str) -> Result<u64, StoreError> {
-        self.act()
+    fn demote(&self, actor: &Principal, target: &str) -> Result<(), BackendError> {
+        self.act(|users| UserRepository::demote(users, actor, target))
     }
-    fn user(&self, _: &str) -> Option<User> {
-        self.act()
+    fn change_password(
+        &self,
+        actor: &Principal,
+        user: &str,
+        new: PasswordHash,
+    ) -> Result<(), BackendError> {
+        self.act(|users| UserRepository::change_password(users, actor, user, new))
     }
-    fn audit(&self) -> Vec<raceproof_core::audit::Commit> {
-        self.act()
+    fn update_email(
+        &self,
+        actor: &Principal,
+        expected: Option<u64>,
+        email: &str,
+    ) -> Result<u64, BackendError> {
+        self.act(|users| UserRepository::update_email(users, actor, expected, email))
+    }
+    fn audit(&self) -> Result<Vec<Commit>, BackendError> {
+        self.act(UserRepository::audit)
     }
 }
 
 #[tokio::test]
 async fn a_panicking_handler_is_a_500_problem_and_the_server_goes_on() {
-    let state = state(settings(PROVEN)).with_flows(Arc::new(Faulty { sleep: None }), hasher());
+    let state = state(settings(PROVEN)).with_users(Arc::new(Faulty::panicking()), false);
     let app = router(Arc::new(state));
     // In the handler itself, and in its blocking task.
     let reply = check(&app, get("/users/alice"), StatusCode::INTERNAL_SERVER_ERROR).await;
@@ -396,12 +444,7 @@ async fn saturated_password_checks_are_503_with_retry_after_and_operate_still_an
         hash_wait: Duration::from_millis(50),
         ..settings(PROVEN)
     })
-    .with_flows(
-        Arc::new(Faulty {
-            sleep: Some(Duration::from_millis(600)),
-        }),
-        hasher(),
-    );
+    .with_users(Arc::new(Faulty::slow(Duration::from_millis(600))), false);
     let app = router(Arc::new(state));
     let slow = tokio::spawn({
         let app = app.clone();
@@ -438,33 +481,45 @@ struct Down;
 
 const DOWN: &str = "postgres: connection failed to postgres://app:hunter2@db.internal";
 
-impl raceproof_server::accounts::AccountEndpoints for Down {
-    fn promote(&self, _: &Credentials, _: &str) -> Result<(), BackendError> {
+impl UserRepository for Down {
+    fn insert(&self, _: &str, _: PasswordHash, _: Role, _: &str) -> Result<(), BackendError> {
         Err(BackendError::unavailable(DOWN))
     }
-    fn demote(&self, _: &Credentials, _: &str) -> Result<(), BackendError> {
+    fn get(&self, _: &str) -> Result<Option<User>, BackendError> {
         Err(BackendError::unavailable(DOWN))
     }
-    fn change_password(&self, _: &Credentials, _: &str) -> Result<(), BackendError> {
+    fn credentials(&self, _: &str) -> Result<Option<CredentialSnapshot>, BackendError> {
         Err(BackendError::unavailable(DOWN))
     }
-    fn update_email(&self, _: &Credentials, _: Option<u64>, _: &str) -> Result<u64, BackendError> {
+    fn replace_hash_if_unchanged(
+        &self,
+        _: &str,
+        _: u64,
+        _: &PasswordHash,
+        _: PasswordHash,
+    ) -> Result<bool, BackendError> {
         Err(BackendError::unavailable(DOWN))
     }
-    fn user(&self, _: &str) -> Result<Option<User>, BackendError> {
+    fn promote(&self, _: &Principal, _: &str) -> Result<(), BackendError> {
         Err(BackendError::unavailable(DOWN))
     }
-    fn audit(&self, _: &Credentials) -> Result<Vec<raceproof_core::audit::Commit>, BackendError> {
+    fn demote(&self, _: &Principal, _: &str) -> Result<(), BackendError> {
         Err(BackendError::unavailable(DOWN))
     }
-    fn blocks(&self) -> bool {
-        true
+    fn change_password(&self, _: &Principal, _: &str, _: PasswordHash) -> Result<(), BackendError> {
+        Err(BackendError::unavailable(DOWN))
+    }
+    fn update_email(&self, _: &Principal, _: Option<u64>, _: &str) -> Result<u64, BackendError> {
+        Err(BackendError::unavailable(DOWN))
+    }
+    fn audit(&self) -> Result<Vec<Commit>, BackendError> {
+        Err(BackendError::unavailable(DOWN))
     }
 }
 
 #[tokio::test]
 async fn a_user_database_that_is_down_is_a_503_on_every_account_endpoint() {
-    let state = state(settings(PROVEN)).with_accounts(Arc::new(Down));
+    let state = state(settings(PROVEN)).with_users(Arc::new(Down), true);
     let app = router(Arc::new(state));
     let requests = [
         post_as("/promote", "admin", "adm1n", r#"{"target":"bob"}"#),

@@ -190,6 +190,25 @@ pub trait PasswordHasher: Send + Sync {
     }
 }
 
+/// A borrowed hasher hashes alike (`Accounts::new(&store, &hasher)` in tests and benches).
+impl<H: PasswordHasher + ?Sized> PasswordHasher for &H {
+    fn hash(&self, password: &str) -> Result<PasswordHash, PasswordError> {
+        (**self).hash(password)
+    }
+
+    fn verify(&self, password: &str, stored: &PasswordHash) -> bool {
+        (**self).verify(password, stored)
+    }
+
+    fn dummy(&self) -> &PasswordHash {
+        (**self).dummy()
+    }
+
+    fn needs_rehash(&self, stored: &PasswordHash) -> bool {
+        (**self).needs_rehash(stored)
+    }
+}
+
 /// Verifies `password` against `stored`, or against the hasher's dummy when there is no
 /// stored hash, so that no login costs less than one verification at the current
 /// parameters, whether or not the user exists.

@@ -8,7 +8,6 @@ use hyper::Request;
 use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -238,8 +237,7 @@ pub fn message(id: String) -> Message {
     let timestamp = now();
     let body = format!(r#"{{"resource_id":"invoice-{id}","action":"refund"}}"#);
     let secret = raceproof_server::WebhookSecret::parse(SECRET).unwrap();
-    let clock = Arc::new(FixedClock(timestamp));
-    let signature = raceproof_server::webhook::WebhookGuard::new(&secret, clock, 300)
+    let signature = raceproof_server::webhook::WebhookKey::new(&secret)
         .unwrap()
         .sign(&id, timestamp, body.as_bytes());
     Message {
@@ -247,14 +245,6 @@ pub fn message(id: String) -> Message {
         timestamp,
         signature,
         body,
-    }
-}
-
-pub struct FixedClock(i64);
-
-impl raceproof_core::replay::Clock for FixedClock {
-    fn now(&self) -> i64 {
-        self.0
     }
 }
 

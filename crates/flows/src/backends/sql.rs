@@ -1,209 +1,12 @@
-//! The shared backends' protocols, statement by statement, for the model checker (issue 11).
-//!
-//! `raceproof-backends` talks to real Redis and PostgreSQL, which loom cannot run. These
-//! are emulations at the granularity the protocols rely on:
-//!
-//! - [`RedisServer`]: each command is one critical section (Redis runs commands one at a
-//!   time), so `SET NX` is atomic and `GET` then `SET` is two steps with a gap.
-//! - [`SqlDb`]: each SQL statement is one critical section over the *committed* rows (READ
-//!   COMMITTED: a statement sees what was committed when it runs, never another
-//!   transaction's pending writes); a row lock (`FOR SHARE`, `FOR UPDATE`, or the one an
-//!   `UPDATE` takes) is a facade lock held until the transaction ends. An `UPDATE` re-checks
-//!   its own row's condition after getting the lock, as PostgreSQL does; a subquery on
-//!   another row is read once, from the committed state, and not re-checked.
-//!
-//! A transaction's commit is one critical section that applies its writes and appends its
-//! [`Commit`] with the actor's role and epoch *as committed at that instant* (a ghost
-//! observation: the real repository records what it read under its lock, which is the same
-//! value exactly when the protocol is right). `authorized_at_commit` judges those.
-//!
-//! Each protocol comes in the shape `raceproof-backends` uses and in the broken shapes a
-//! port is tempted to write: the catalogue proves the first and catches the others.
+//! PostgreSQL under READ COMMITTED, statement by statement, and the account operations as
+//! `PgUserRepository` (or a broken port) runs them.
 
 use crate::Narrator;
 use raceproof_core::audit::{Action, AuditLog, Commit, Pending};
-use raceproof_core::backend::{BackendError, ReplayStore, forget_at_millis};
-use raceproof_core::replay::{Clock, HmacKey, ReplayError, SignedFields, Tag};
-use raceproof_core::service::SharedOperations;
+use raceproof_core::authority::{self, Standing};
 use raceproof_core::store::{Role, StoreError};
-use raceproof_core::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::collections::{BTreeMap, HashMap};
-
-/// A Redis server: one command at a time. Keys map to their `PXAT` (no time passes in the
-/// models, so nothing expires).
-pub struct RedisServer {
-    keys: Mutex<HashMap<String, i64>>,
-    log: Narrator,
-}
-
-impl RedisServer {
-    pub fn new(log: Narrator) -> Self {
-        Self {
-            keys: Mutex::named("redis", HashMap::new()),
-            log,
-        }
-    }
-
-    /// `GET key`: whether it is set.
-    pub fn get(&self, key: &str) -> bool {
-        let keys = self.keys.lock();
-        let found = keys.contains_key(key);
-        self.log.note(|| {
-            format!(
-                "redis> GET {key} -> {}",
-                if found { "\"1\"" } else { "(nil)" }
-            )
-        });
-        found
-    }
-
-    /// `SET key 1 PXAT ms`: unconditional.
-    pub fn set(&self, key: &str, pxat: i64) {
-        let mut keys = self.keys.lock();
-        keys.insert(key.to_owned(), pxat);
-        self.log
-            .note(|| format!("redis> SET {key} 1 PXAT {pxat} -> OK"));
-    }
-
-    /// `SET key 1 NX PXAT ms`: set only if absent, in the same command; true if set.
-    pub fn set_nx(&self, key: &str, pxat: i64) -> bool {
-        let mut keys = self.keys.lock();
-        let set = !keys.contains_key(key);
-        if set {
-            keys.insert(key.to_owned(), pxat);
-        }
-        self.log.note(|| {
-            format!(
-                "redis> SET {key} 1 NX PXAT {pxat} -> {}",
-                if set { "OK" } else { "(nil)" }
-            )
-        });
-        set
-    }
-
-    /// Keys held.
-    pub fn len(&self) -> usize {
-        self.keys.lock().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// How a replay store uses Redis.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RedisProtocol {
-    /// `SET key 1 NX PXAT ms`: what `RedisReplayStore` sends.
-    SetNx,
-    /// `GET key`, then `SET key 1 PXAT ms` if it was absent: two commands, a race window.
-    GetThenSet,
-}
-
-impl RedisProtocol {
-    pub fn name(self) -> &'static str {
-        match self {
-            RedisProtocol::SetNx => "set_nx",
-            RedisProtocol::GetThenSet => "get_then_set",
-        }
-    }
-}
-
-/// A [`ReplayStore`] over a [`RedisServer`], as one server process holds it.
-pub struct ModelReplayStore {
-    redis: Arc<RedisServer>,
-    protocol: RedisProtocol,
-}
-
-impl ModelReplayStore {
-    pub fn new(redis: Arc<RedisServer>, protocol: RedisProtocol) -> Self {
-        Self { redis, protocol }
-    }
-}
-
-impl ReplayStore for ModelReplayStore {
-    fn insert_if_absent(
-        &self,
-        identity: &Tag,
-        expires_at: i64,
-        now: i64,
-    ) -> Result<(), BackendError> {
-        // The expiry `RedisReplayStore` sends; its key, shortened for the trace.
-        let pxat = forget_at_millis(expires_at, now)?;
-        let hex = identity.to_hex();
-        let key = format!("replay:{}", hex.get(..8).unwrap_or(&hex));
-        match self.protocol {
-            RedisProtocol::SetNx => {
-                if self.redis.set_nx(&key, pxat) {
-                    Ok(())
-                } else {
-                    Err(ReplayError::Replayed.into())
-                }
-            }
-            RedisProtocol::GetThenSet => {
-                if self.redis.get(&key) {
-                    return Err(ReplayError::Replayed.into());
-                }
-                // RACE WINDOW: another process's GET also finds the key absent.
-                self.redis.set(&key, pxat);
-                Ok(())
-            }
-        }
-    }
-}
-
-/// `POST /operate` served by several processes sharing one Redis.
-pub struct SharedOperate<C> {
-    instances: Vec<SharedOperations<ModelReplayStore, C>>,
-    log: Narrator,
-}
-
-impl<C: Clock> SharedOperate<C> {
-    /// One instance per clock, all on `redis` with `protocol`.
-    pub fn new(
-        key: &HmacKey,
-        clocks: Vec<C>,
-        redis: &Arc<RedisServer>,
-        protocol: RedisProtocol,
-        log: Narrator,
-    ) -> Self {
-        let instances = clocks
-            .into_iter()
-            .map(|clock| {
-                SharedOperations::with(
-                    key.clone(),
-                    clock,
-                    ModelReplayStore::new(redis.clone(), protocol),
-                )
-            })
-            .collect();
-        Self { instances, log }
-    }
-
-    /// Instance `instance` serves the request; an admitted request is processed (the
-    /// effect `exactly_once` counts).
-    pub fn operate(
-        &self,
-        instance: usize,
-        fields: &SignedFields,
-        signature: &str,
-    ) -> Result<(), BackendError> {
-        let ops = self
-            .instances
-            .get(instance)
-            .ok_or_else(|| BackendError::unavailable("no such instance"))?;
-        let answer = ops.operate(fields, signature, |f| {
-            self.log.effect("processed", || {
-                crate::message_name(&f.resource_id, &f.action, &f.timestamp.to_string())
-            });
-        });
-        self.log.note(|| match &answer {
-            Ok(()) => format!("instance {instance}: 200"),
-            Err(e) => format!("instance {instance}: refused ({e})"),
-        });
-        answer
-    }
-}
+use raceproof_core::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::collections::BTreeMap;
 
 /// A committed user row (the columns the protocols read).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,10 +48,7 @@ pub struct Tx<'a> {
 impl SqlDb {
     /// Users `(id, role)`, each with email `<id>@example.com`, version 1, epoch 0.
     pub fn new(users: &[(&str, Role)], log: Narrator) -> Self {
-        let audit = match log.commit_listener() {
-            Some(listener) => AuditLog::default().with_listener(listener),
-            None => AuditLog::default(),
-        };
+        let audit = log.audit_log();
         let rows = users
             .iter()
             .map(|&(id, role)| {
@@ -499,7 +299,7 @@ impl SqlAccounts {
         match protocol {
             PromoteSql::ForShare => {
                 let row = tx.select_locked(actor, false);
-                if let Err(e) = authorize(row.as_ref(), epoch, Role::Admin) {
+                if let Err(e) = check_actor(row.as_ref(), epoch, Role::Admin) {
                     tx.rollback();
                     return Err(e);
                 }
@@ -543,7 +343,7 @@ impl SqlAccounts {
             .iter()
             .find(|(id, _)| id == actor)
             .and_then(|(_, r)| r.as_ref());
-        if let Err(e) = authorize(actor_row, epoch, Role::Admin) {
+        if let Err(e) = check_actor(actor_row, epoch, Role::Admin) {
             tx.rollback();
             return Err(e);
         }
@@ -606,14 +406,12 @@ impl SqlAccounts {
     }
 }
 
-/// The actor's authority as read in the transaction (as the store's `check_actor`).
-fn authorize(row: Option<&Row>, epoch: u64, need: Role) -> Result<(), StoreError> {
-    let row = row.ok_or(StoreError::CredentialsRevoked)?;
-    if row.credential_epoch != epoch {
-        return Err(StoreError::CredentialsRevoked);
-    }
-    if need == Role::Admin && row.role != Role::Admin {
-        return Err(StoreError::Forbidden);
-    }
+/// The actor's authority as read in the transaction, by the core's authorization rule.
+fn check_actor(row: Option<&Row>, epoch: u64, need: Role) -> Result<(), StoreError> {
+    let now = row.map(|r| Standing {
+        role: r.role,
+        credential_epoch: r.credential_epoch,
+    });
+    authority::authorize(need, epoch, now).map_err(StoreError::from)?;
     Ok(())
 }
