@@ -13,14 +13,8 @@ pub trait Clock: Send + Sync {
     fn now(&self) -> i64;
 }
 
-/// A shared clock is a clock: an actor can hold an `Arc<ManualClock>` that another moves.
-impl<C: Clock + ?Sized> Clock for crate::sync::Arc<C> {
-    fn now(&self) -> i64 {
-        (**self).now()
-    }
-}
-
-/// Under loom the facade's `Arc` is loom's; `std`'s shares a clock too.
+/// Under loom the facade's `Arc` is loom's (see below); `std`'s shares a clock too, so a
+/// model can hand an actor an `Arc<ManualClock>` of either kind.
 #[cfg(loom)]
 impl<C: Clock + ?Sized> Clock for std::sync::Arc<C> {
     fn now(&self) -> i64 {
