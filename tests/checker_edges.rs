@@ -205,7 +205,7 @@ mod model_checked {
             Isolated::this_test("model_checked::the_isolated_runner_survives_an_abort_and_a_block")
                 .workers(2)
                 .check(&models);
-        let labels: Vec<String> = verdicts.iter().map(|(v, _)| v.label()).collect();
+        let labels: Vec<String> = verdicts.iter().map(|c| c.verdict.label()).collect();
         assert_eq!(
             labels,
             [
@@ -216,14 +216,17 @@ mod model_checked {
             ],
             "{verdicts:?}"
         );
-        let Inconclusive::Crashed { how, .. } = inconclusive(&verdicts[1].0) else {
-            panic!("expected a crash, got {}", verdicts[1].0);
+        let Inconclusive::Crashed { how, .. } = inconclusive(&verdicts[1].verdict) else {
+            panic!("expected a crash, got {}", verdicts[1].verdict);
         };
         assert!(how.contains("without a verdict"), "{how}");
         assert!(
-            matches!(inconclusive(&verdicts[2].0), Inconclusive::Stalled { .. }),
+            matches!(
+                inconclusive(&verdicts[2].verdict),
+                Inconclusive::Stalled { .. }
+            ),
             "{}",
-            verdicts[2].0
+            verdicts[2].verdict
         );
     }
 

@@ -11,7 +11,7 @@
 
 pub(crate) use std::sync::{Arc, Mutex, MutexGuard, Once};
 
-#[cfg(not(loom))]
+#[cfg(not(any(loom, shuttle)))]
 pub(crate) use std::sync::Barrier;
 pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};
 pub(crate) use std::sync::mpsc;

@@ -16,8 +16,8 @@
 //! fn every_model() {
 //!     let models = models();
 //!     isolate::serve(&models); // in the child: checks one model and exits
-//!     for (verdict, seconds) in Isolated::this_test("every_model").check(&models) {
-//!         println!("{verdict} ({seconds:.1} s)");
+//!     for checked in Isolated::this_test("every_model").check(&models) {
+//!         println!("{} ({:.1} s)", checked.verdict, checked.seconds);
 //!     }
 //! }
 //! ```
@@ -47,10 +47,26 @@ enum Message {
         actor: Option<String>,
         step: Option<String>,
     },
-    Verdict {
-        verdict: Verdict,
-        seconds: f64,
-    },
+    Verdict(Checked),
+}
+
+/// A model's verdict from its child, and the seconds the check took.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checked {
+    pub verdict: Verdict,
+    pub seconds: f64,
+    /// In the randomized mode (`--cfg shuttle`): how the PCT run went.
+    pub random: Option<RandomRun>,
+}
+
+/// A randomized (PCT) run: what it ran, and the failing schedule if it found one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RandomRun {
+    pub schedules: usize,
+    pub steps: usize,
+    pub depth: usize,
+    pub seed: u64,
+    pub schedule: Option<String>,
 }
 
 fn send(message: &Message) {
@@ -76,9 +92,9 @@ pub fn serve(models: &[Box<dyn AnyScenario>]) {
         .enumerate()
         .find(|(i, m)| key(*i, m.as_ref()) == wanted);
     let started = Instant::now();
-    let verdict = match found {
+    let (verdict, random) = match found {
         Some((_, model)) => {
-            #[cfg(loom)]
+            #[cfg(any(loom, shuttle))]
             crate::watch::set_heartbeat(Box::new(|progress| {
                 let (actor, step) = progress.last_seen();
                 send(&Message::Progress {
@@ -87,21 +103,46 @@ pub fn serve(models: &[Box<dyn AnyScenario>]) {
                     step,
                 });
             }));
-            model.run()
+            run(model.as_ref())
         }
-        None => Verdict::Inconclusive {
-            cause: Inconclusive::Checker {
-                message: format!("the child found no model `{wanted}`"),
+        None => (
+            Verdict::Inconclusive {
+                cause: Inconclusive::Checker {
+                    message: format!("the child found no model `{wanted}`"),
+                },
+                hint: "the parent and the child must list the same models".to_owned(),
+                iterations: 0,
             },
-            hint: "the parent and the child must list the same models".to_owned(),
-            iterations: 0,
-        },
+            None,
+        ),
     };
-    send(&Message::Verdict {
+    send(&Message::Verdict(Checked {
         verdict,
         seconds: started.elapsed().as_secs_f64(),
-    });
+        random,
+    }));
     std::process::exit(0);
+}
+
+/// The model's verdict in this build; in the randomized mode, with its PCT run (the
+/// configuration from [`crate::random::RandomConfig::from_env`]).
+fn run(model: &dyn AnyScenario) -> (Verdict, Option<RandomRun>) {
+    #[cfg(all(shuttle, not(loom)))]
+    {
+        let run = model.random(crate::random::RandomConfig::from_env());
+        let random = RandomRun {
+            schedules: run.schedules,
+            steps: run.steps,
+            depth: run.config.depth,
+            seed: run.config.seed,
+            schedule: run.schedule,
+        };
+        (run.verdict, Some(random))
+    }
+    #[cfg(not(all(shuttle, not(loom))))]
+    {
+        (model.run(), None)
+    }
 }
 
 /// Checks models each in a child process of this binary, a few at a time.
@@ -151,8 +192,8 @@ impl Isolated {
         self
     }
 
-    /// Each model's verdict and the seconds its child took, in the order of `models`.
-    pub fn check(&self, models: &[Box<dyn AnyScenario>]) -> Vec<(Verdict, f64)> {
+    /// Each model's verdict, in the order of `models`.
+    pub fn check(&self, models: &[Box<dyn AnyScenario>]) -> Vec<Checked> {
         let next = ghost::AtomicUsize::new(0);
         let results = ghost::Mutex::new(Vec::new());
         std::thread::scope(|scope| {
@@ -177,7 +218,7 @@ impl Isolated {
     }
 
     /// One model in one child, until its verdict, its end or its deadline.
-    fn check_one(&self, index: usize, model: &dyn AnyScenario) -> (Verdict, f64) {
+    fn check_one(&self, index: usize, model: &dyn AnyScenario) -> Checked {
         let started = Instant::now();
         let deadline = model.deadline().saturating_add(GRACE);
         let mut command = (self.command)();
@@ -189,10 +230,11 @@ impl Isolated {
         let mut child = match command.spawn() {
             Ok(child) => child,
             Err(e) => {
-                return (
-                    crashed(format!("cannot start {command:?}: {e}"), None, 0),
-                    0.0,
-                );
+                return Checked {
+                    verdict: crashed(format!("cannot start {command:?}: {e}"), None, 0),
+                    seconds: 0.0,
+                    random: None,
+                };
             }
         };
         let (tx, rx) = ghost::mpsc::channel();
@@ -227,9 +269,9 @@ impl Isolated {
         let verdict = loop {
             let left = deadline.saturating_sub(started.elapsed());
             match rx.recv_timeout(left) {
-                Ok(Message::Verdict { verdict, seconds }) => {
+                Ok(Message::Verdict(checked)) => {
                     let _ = child.wait();
-                    return (verdict, seconds);
+                    return checked;
                 }
                 Ok(Message::Progress {
                     execution,
@@ -266,10 +308,11 @@ impl Isolated {
             Some(line) => format!("{verdict}; it said last: {}", line.trim()),
             None => verdict,
         };
-        (
-            crashed(how, last_seen, executions),
-            started.elapsed().as_secs_f64(),
-        )
+        Checked {
+            verdict: crashed(how, last_seen, executions),
+            seconds: started.elapsed().as_secs_f64(),
+            random: None,
+        }
     }
 }
 

@@ -15,6 +15,8 @@
 #[cfg(loom)]
 mod deadlock;
 pub mod event;
+#[cfg(any(loom, shuttle))]
+mod execution;
 #[cfg(loom)]
 mod explore;
 mod ghost;
@@ -22,13 +24,15 @@ pub mod invariant;
 pub mod isolate;
 pub mod linearizability;
 mod panics;
+#[cfg(all(shuttle, not(loom)))]
+pub mod random;
 pub mod recorder;
 pub mod report;
 mod run;
 pub mod scenario;
 mod stress;
 pub mod verdict;
-#[cfg(loom)]
+#[cfg(any(loom, shuttle))]
 mod watch;
 
 pub use event::{Call, Event, Fact, Ret};

@@ -35,18 +35,18 @@ thread_local! {
 }
 
 /// Marker payloads: a model stops exploring by panicking with one of these.
-#[cfg(loom)]
+#[cfg(any(loom, shuttle))]
 pub(crate) struct ViolationFound;
-#[cfg(loom)]
+#[cfg(any(loom, shuttle))]
 pub(crate) struct BudgetExhausted;
 
 /// Whether `payload` is one of the harness's own markers rather than a real panic.
 fn is_marker(payload: &(dyn std::any::Any + Send)) -> bool {
-    #[cfg(loom)]
+    #[cfg(any(loom, shuttle))]
     {
         payload.is::<ViolationFound>() || payload.is::<BudgetExhausted>()
     }
-    #[cfg(not(loom))]
+    #[cfg(not(any(loom, shuttle)))]
     {
         let _ = payload;
         false
@@ -93,7 +93,7 @@ pub(crate) fn install_panic_hook() {
 }
 
 /// Runs `f` with the default panic hook silenced on this OS thread.
-#[cfg(loom)]
+#[cfg(any(loom, shuttle))]
 pub(crate) fn quietly<T>(f: impl FnOnce() -> T) -> T {
     QUIET.with(|q| q.set(true));
     let out = f();

@@ -2,12 +2,15 @@
 //! erased so that a catalogue can hold many flows.
 //!
 //! Under `--cfg loom` a scenario is explored exhaustively ([`Scenario::check`], in
-//! `explore.rs`); in a normal build it runs many times on real threads
+//! `explore.rs`); under `--cfg shuttle` it runs random PCT schedules (`Scenario::random`,
+//! in `random.rs`); in a normal build it runs many times on real threads
 //! ([`Scenario::stress`], in `stress.rs`). [`Scenario::run`] picks the one the build
 //! supports, so a user's test or `main` needs no `cfg` branch.
 
+#[cfg(all(shuttle, not(loom)))]
+use crate::random::{RandomConfig, Randomized};
 use crate::scenario::{Expected, Scenario};
-#[cfg(not(loom))]
+#[cfg(not(any(loom, shuttle)))]
 use crate::stress::{STRESS_RUNS, StressOutcome};
 use crate::verdict::Verdict;
 
@@ -20,7 +23,11 @@ impl<S: Send + Sync + 'static> Scenario<S> {
         {
             self.check()
         }
-        #[cfg(not(loom))]
+        #[cfg(all(shuttle, not(loom)))]
+        {
+            self.random(RandomConfig::default()).verdict
+        }
+        #[cfg(not(any(loom, shuttle)))]
         {
             self.stress(STRESS_RUNS).verdict()
         }
@@ -47,8 +54,14 @@ pub trait AnyScenario: Send + Sync {
     /// See [`Scenario::replay`].
     #[cfg(loom)]
     fn replay(&self, checkpoint: &std::path::Path, log: bool) -> Verdict;
+    /// See `Scenario::random` (`--cfg shuttle` builds).
+    #[cfg(all(shuttle, not(loom)))]
+    fn random(&self, config: RandomConfig) -> Randomized;
+    /// See `Scenario::replay_schedule` (`--cfg shuttle` builds).
+    #[cfg(all(shuttle, not(loom)))]
+    fn replay_schedule(&self, schedule: &str) -> Verdict;
     /// See [`Scenario::stress`].
-    #[cfg(not(loom))]
+    #[cfg(not(any(loom, shuttle)))]
     fn stress(&self, runs: usize) -> StressOutcome;
     /// See [`Scenario::run`].
     fn run(&self) -> Verdict;
@@ -95,7 +108,17 @@ impl<S: Send + Sync + 'static> AnyScenario for Scenario<S> {
         Scenario::replay(self, checkpoint, log)
     }
 
-    #[cfg(not(loom))]
+    #[cfg(all(shuttle, not(loom)))]
+    fn random(&self, config: RandomConfig) -> Randomized {
+        Scenario::random(self, config)
+    }
+
+    #[cfg(all(shuttle, not(loom)))]
+    fn replay_schedule(&self, schedule: &str) -> Verdict {
+        Scenario::replay_schedule(self, schedule)
+    }
+
+    #[cfg(not(any(loom, shuttle)))]
     fn stress(&self, runs: usize) -> StressOutcome {
         Scenario::stress(self, runs)
     }

@@ -218,7 +218,7 @@ impl<S: Send + Sync + 'static> Scenario<S> {
     }
 
     /// How many relevant events each invariant saw in this execution, in order.
-    #[cfg(loom)]
+    #[cfg(any(loom, shuttle))]
     pub(crate) fn observe(&self, state: &S, recording: &Recording) -> Vec<usize> {
         self.invariants
             .iter()

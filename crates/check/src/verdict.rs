@@ -82,6 +82,17 @@ pub enum Inconclusive {
         execution: usize,
         seconds: u64,
     },
+    /// The randomized mode (PCT) found no violation: it never proves. A bug of depth
+    /// `d <= depth` shows in one schedule with probability at least
+    /// `1 / (threads * steps^(d-1))`.
+    Randomized {
+        schedules: usize,
+        depth: usize,
+        seed: u64,
+        threads: usize,
+        /// The most scheduling steps one execution took.
+        steps: usize,
+    },
     /// The model's process ended without a verdict (it aborted or was killed).
     Crashed {
         /// How it ended: the exit code or signal, and what it printed last.
@@ -155,6 +166,24 @@ impl fmt::Display for Inconclusive {
                 }
                 Ok(())
             }
+            Inconclusive::Randomized {
+                schedules,
+                depth,
+                seed,
+                threads,
+                steps,
+            } => {
+                let p = pct_bound(*threads, *steps, *depth);
+                let missed = (1.0 - p).powf(*schedules as f64);
+                write!(
+                    f,
+                    "no violation in {schedules} random schedules of depth {depth} (PCT, seed \
+                     {seed}); a randomized search never proves. PCT finds a bug of depth \
+                     {depth} in one schedule with probability at least {p:.2e} ({threads} \
+                     threads, {steps} steps), so {schedules} schedules miss one with \
+                     probability at most {missed:.3}"
+                )
+            }
             Inconclusive::Crashed { how, last_seen } => {
                 write!(f, "the model's process ended without a verdict: {how}")?;
                 if let Some(seen) = last_seen {
@@ -164,6 +193,13 @@ impl fmt::Display for Inconclusive {
             }
         }
     }
+}
+
+/// PCT's guarantee (Burckhardt et al. 2010, theorem 6): one schedule of `n` threads and
+/// `k` steps finds a given bug of depth `d` with probability at least `1 / (n * k^(d-1))`.
+pub fn pct_bound(threads: usize, steps: usize, depth: usize) -> f64 {
+    let exponent = i32::try_from(depth.saturating_sub(1)).unwrap_or(i32::MAX);
+    1.0 / (threads.max(1) as f64 * (steps.max(1) as f64).powi(exponent))
 }
 
 impl Verdict {
@@ -297,7 +333,7 @@ impl Trace {
         trace
     }
 
-    fn push(&mut self, thread: &str, event: String) {
+    pub(crate) fn push(&mut self, thread: &str, event: String) {
         self.lines.push(TraceLine {
             step: self.lines.len() + 1,
             thread: thread.to_owned(),

@@ -13,6 +13,7 @@ use crate::recorder::Recorder;
 use crate::scenario::Scenario;
 use crate::verdict::{Inconclusive, Verdict};
 use ghost::{AtomicUsize, Ordering, mpsc};
+#[cfg(loom)]
 use raceproof_core::sync::model::Activity;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -28,6 +29,7 @@ pub(crate) struct Progress {
     /// The current execution's recorder.
     pub recorder: ghost::Mutex<Recorder>,
     /// The model thread that last touched a facade primitive.
+    #[cfg(loom)]
     pub active: Activity,
 }
 
@@ -38,8 +40,15 @@ impl Progress {
         let Ok(recorder) = self.recorder.try_lock() else {
             return (None, None);
         };
-        let active = self.active.try_lock().ok().and_then(|a| *a);
-        let actor = active.and_then(|id| recorder.try_label_of(id));
+        #[cfg(loom)]
+        let actor = self
+            .active
+            .try_lock()
+            .ok()
+            .and_then(|a| *a)
+            .and_then(|id| recorder.try_label_of(id));
+        #[cfg(not(loom))]
+        let actor = None;
         let step = recorder
             .try_last_step()
             .map(|(thread, text)| format!("{thread} {text}"));

@@ -27,9 +27,11 @@
 
 #[cfg(loom)]
 use loom::sync as backend;
+#[cfg(all(shuttle, not(loom)))]
+use shuttle::sync as backend;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
-#[cfg(not(loom))]
+#[cfg(not(any(loom, shuttle)))]
 use std::sync as backend;
 
 pub use backend::Arc;
@@ -38,20 +40,26 @@ pub mod atomic;
 mod condvar;
 pub use condvar::Condvar;
 
-/// Threads: loom's scheduler-controlled threads under `cfg(loom)`, OS threads otherwise.
+/// Threads: loom's (or shuttle's) scheduler-controlled threads under `cfg(loom)`
+/// (`cfg(shuttle)`), OS threads otherwise.
 pub mod thread {
     #[cfg(loom)]
     pub use loom::thread::{JoinHandle, ThreadId, current, spawn, yield_now};
-    #[cfg(not(loom))]
+    #[cfg(all(shuttle, not(loom)))]
+    pub use shuttle::thread::{JoinHandle, ThreadId, current, spawn, yield_now};
+    #[cfg(not(any(loom, shuttle)))]
     pub use std::thread::{JoinHandle, ThreadId, current, spawn, yield_now};
 }
 
-/// Spin-loop hints: under loom, `spin_loop` yields to the scheduler, so a spin-wait on
-/// another thread's store makes progress instead of exhausting loom's branch limit.
+/// Spin-loop hints: under loom (and shuttle), `spin_loop` yields to the scheduler, so a
+/// spin-wait on another thread's store makes progress instead of exhausting loom's branch
+/// limit.
 pub mod hint {
     #[cfg(loom)]
     pub use loom::hint::spin_loop;
-    #[cfg(not(loom))]
+    #[cfg(all(shuttle, not(loom)))]
+    pub use shuttle::hint::spin_loop;
+    #[cfg(not(any(loom, shuttle)))]
     pub use std::hint::spin_loop;
 }
 
@@ -391,22 +399,23 @@ impl<T: ?Sized> fmt::Debug for RwLock<T> {
     }
 }
 
-/// `parking_lot`'s mutex; under loom, the facade's mutex (loom has one lock implementation,
-/// so a model proves the *protocol*, and the benches measure the implementation).
+/// `parking_lot`'s mutex; under loom (and shuttle), the facade's mutex (loom has one lock
+/// implementation, so a model proves the *protocol*, and the benches measure the
+/// implementation).
 pub mod parking_lot {
-    #[cfg(not(loom))]
+    #[cfg(not(any(loom, shuttle)))]
     pub use parking_lot::{Mutex, MutexGuard};
 
-    #[cfg(loom)]
+    #[cfg(any(loom, shuttle))]
     pub use super::MutexGuard;
 
     /// parking_lot's `Mutex` API over the facade's (a distinct type, so code generic over
     /// lock kinds keeps its impls apart).
-    #[cfg(loom)]
+    #[cfg(any(loom, shuttle))]
     #[derive(Debug, Default)]
     pub struct Mutex<T>(super::Mutex<T>);
 
-    #[cfg(loom)]
+    #[cfg(any(loom, shuttle))]
     impl<T> Mutex<T> {
         #[track_caller]
         pub fn new(value: T) -> Self {

@@ -13,7 +13,9 @@
 
 #[cfg(loom)]
 pub use loom::sync::atomic::{AtomicPtr, Ordering};
-#[cfg(not(loom))]
+#[cfg(all(shuttle, not(loom)))]
+pub use shuttle::sync::atomic::{AtomicPtr, Ordering, fence};
+#[cfg(not(any(loom, shuttle)))]
 pub use std::sync::atomic::{AtomicPtr, Ordering, fence};
 
 /// `fence`, noted in the model's record (a `SeqCst` fence changes which loads are stale).
@@ -25,15 +27,16 @@ pub fn fence(order: Ordering) {
 
 #[cfg(not(loom))]
 macro_rules! plain {
-    ($($name:ident: $t:ty),*) => {$(
-        /// `std`'s atomic of the same name (it derefs to it), with [`Self::named`].
+    ($backend:ident; $($name:ident: $t:ty),*) => {$(
+        /// `std`'s (or shuttle's) atomic of the same name (it derefs to it), with
+        /// [`Self::named`].
         #[derive(Debug, Default)]
         #[repr(transparent)]
-        pub struct $name(std::sync::atomic::$name);
+        pub struct $name($backend::sync::atomic::$name);
 
         impl $name {
             pub const fn new(value: $t) -> Self {
-                Self(std::sync::atomic::$name::new(value))
+                Self($backend::sync::atomic::$name::new(value))
             }
 
             /// An atomic that loom's traces call `name` (the name is kept in loom builds
@@ -49,7 +52,7 @@ macro_rules! plain {
         }
 
         impl std::ops::Deref for $name {
-            type Target = std::sync::atomic::$name;
+            type Target = $backend::sync::atomic::$name;
             fn deref(&self) -> &Self::Target {
                 &self.0
             }
@@ -69,8 +72,10 @@ macro_rules! plain {
     )*};
 }
 
-#[cfg(not(loom))]
-plain!(AtomicBool: bool, AtomicI64: i64, AtomicU32: u32, AtomicU64: u64, AtomicUsize: usize);
+#[cfg(not(any(loom, shuttle)))]
+plain!(std; AtomicBool: bool, AtomicI64: i64, AtomicU32: u32, AtomicU64: u64, AtomicUsize: usize);
+#[cfg(all(shuttle, not(loom)))]
+plain!(shuttle; AtomicBool: bool, AtomicI64: i64, AtomicU32: u32, AtomicU64: u64, AtomicUsize: usize);
 
 #[cfg(loom)]
 macro_rules! watched {

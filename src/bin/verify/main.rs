@@ -1,6 +1,7 @@
 //! Runs the model catalogue under loom: prints a verdict table (proven, violated,
 //! inconclusive), each proven model's coverage and each counterexample, writes
-//! `verdicts.json`, and exits with a code that says how it went:
+//! `verdicts.json`, and exits with a code that says how it went (built with
+//! `--cfg shuttle` instead, it runs the randomized mode: see `random.rs`):
 //!
 //! - 0: every verdict is the expected one;
 //! - 1: some model is violated (or proven) against expectations;
@@ -14,7 +15,10 @@
 //! schedule (through loom's checkpoint file), with loom's own log on `--log`.
 //!
 //! Run it through `cargo xtask verify` / `cargo xtask replay`, which build it with
-//! `--cfg loom`.
+//! `--cfg loom` (`--random`: `--cfg shuttle`).
+
+#[cfg(all(shuttle, not(loom)))]
+mod random;
 
 #[cfg(loom)]
 fn main() -> std::process::ExitCode {
@@ -57,9 +61,10 @@ fn verify(out: &str) -> std::process::ExitCode {
     let mut details = String::new();
     let models = catalogue();
     let workers = std::thread::available_parallelism().map_or(1, usize::from);
-    let verdicts = Isolated::this_binary(&[]).workers(workers).check(&models);
-    for (model, (verdict, seconds)) in models.iter().zip(verdicts) {
-        let entry = model_verdict(model.as_ref(), &verdict, seconds);
+    let checked = Isolated::this_binary(&[]).workers(workers).check(&models);
+    for (model, checked) in models.iter().zip(checked) {
+        let verdict = checked.verdict;
+        let entry = model_verdict(model.as_ref(), &verdict, checked.seconds);
         println!(
             "{:<28} {:<24} {:<32} {:<32} {:>10} {:>8.3} {:>6}{}",
             entry.flow,
@@ -165,7 +170,12 @@ fn replay(which: &str, log: bool) -> std::process::ExitCode {
     }
 }
 
-#[cfg(not(loom))]
+#[cfg(all(shuttle, not(loom)))]
+fn main() -> std::process::ExitCode {
+    random::main()
+}
+
+#[cfg(not(any(loom, shuttle)))]
 fn main() -> std::process::ExitCode {
     eprintln!("verify explores interleavings with loom: run it with `cargo xtask verify`");
     std::process::ExitCode::from(2)
