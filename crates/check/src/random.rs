@@ -38,7 +38,7 @@ impl Default for RandomConfig {
         Self {
             schedules: 10_000,
             depth: 3,
-            seed: 0x5eed_0f_9c7,
+            seed: 25_481_509_319,
         }
     }
 }

@@ -9,10 +9,10 @@
 //! harness calls [`reset`] before each execution and reads the rest after it.
 
 use super::LockName;
-use super::atomic::Ordering;
 use super::thread::ThreadId;
 use std::cell::RefCell;
 use std::collections::HashSet;
+use std::sync::atomic::Ordering; // loom's `Ordering` is std's
 
 /// How a lock is held or asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
