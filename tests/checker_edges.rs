@@ -173,6 +173,17 @@ mod model_checked {
         }
     }
 
+    /// Class 4's kin: a model that reads the system clock is not model-checked in time.
+    #[test]
+    fn reading_the_system_clock_is_inconclusive() {
+        let verdict = edges::system_clock().check();
+        let Inconclusive::Unmodelled { what } = inconclusive(&verdict) else {
+            panic!("expected the unmodelled clock, got {verdict}");
+        };
+        assert!(what.contains("SystemClock"), "{what}");
+        assert!(verdict.to_string().contains("ManualClock"), "{verdict}");
+    }
+
     /// Class 5: a std lock that blocks loom's only OS thread ends inconclusive naming the
     /// actor (main: never returned), and so does a spin on a std flag.
     #[test]

@@ -268,6 +268,22 @@ pub fn std_atomic(kind: &str) -> Scenario<StdCounter> {
     scenario.invariant(counted_twice())
 }
 
+/// Another of the same kind: a deadline checked against the system clock, which loom never
+/// moves (`SystemClock` is read once, as if no time passed between the actors).
+pub fn system_clock() -> Scenario<Mutex<Option<i64>>> {
+    use raceproof::core::clock::{Clock, SystemClock};
+    Scenario::new("system_clock", "deadline", |_: &Recorder| {
+        Mutex::named("stamp", None)
+    })
+    .actor(None, "stamps the time", |stamp: &Mutex<Option<i64>>| {
+        *stamp.lock() = Some(SystemClock.now());
+    })
+    .actor(None, "reads the stamp", |stamp: &Mutex<Option<i64>>| {
+        drop(stamp.lock());
+    })
+    .invariant(NoDeadlock)
+}
+
 // Class 5: blocking inside an execution.
 
 /// A correct counter behind a `std::sync::Mutex`, with a facade lock taken inside it: loom
