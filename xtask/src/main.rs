@@ -17,17 +17,24 @@
 //!   `target/raceproof/` (keeping those whose report is missing), then checks that every
 //!   relative link there resolves.
 //! - `layout`: import circles within each crate (an error) and source files over 500 lines.
+//! - `race-table [--render-only]`: the race tester against the seeds' FastAPI ports (uvicorn,
+//!   hypercorn, 1 and 4 workers) and raceproof's server, every mode, into
+//!   `target/raceproof/race-table.json` and the table of `crates/race/README.md`.
+//! - `report [--screenshots]`: `target/raceproof/report.html`, one self-contained page from
+//!   the reports (`verify`, `stress` and `bench` refresh it too); `--screenshots` also
+//!   writes the README's figures to `docs/img/` with headless Chromium.
 
 mod bench;
 mod layout;
 mod links;
 mod pages;
 mod render;
+mod report;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <verify [--random] | replay [--random] FLOW/VARIANT [--log] | stress [RUNS] | test | bench [--quick] [--http] [--backends] | readme | layout>";
+const USAGE: &str = "usage: cargo xtask <verify [--random] | replay [--random] FLOW/VARIANT [--log] | stress [RUNS] | test | bench [--quick] [--http] [--backends] | readme | layout | race-table [--render-only] | report [--screenshots]>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -44,6 +51,7 @@ fn main() -> ExitCode {
             None => Err(USAGE.to_owned()),
         },
         Some("stress") => stress(&root, args.get(1).map(String::as_str)),
+        Some("report") => report::run(&root, args.iter().any(|a| a == "--screenshots")),
         Some("test") => test(&root),
         Some("bench") => bench::run(
             &root,
@@ -53,8 +61,16 @@ fn main() -> ExitCode {
         ),
         Some("readme") => pages::regenerate(&root),
         Some("layout") => layout::check(&root),
+        Some("race-table") => race_table(&root, args.iter().any(|a| a == "--render-only")),
         _ => Err(USAGE.to_owned()),
     };
+    // A command that writes a report refreshes the page made from them, pass or fail.
+    if matches!(
+        args.first().map(String::as_str),
+        Some("verify" | "stress" | "bench")
+    ) {
+        report::refresh(&root);
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -175,6 +191,37 @@ fn stress(root: &Path, runs: Option<&str>) -> Result<(), String> {
     let runs = runs.unwrap_or("10000");
     let out = reports_dir(root).join(raceproof_report::file::STRESS);
     run_suite_bin(cargo(root), "stress", &[runs.as_ref(), out.as_os_str()])
+}
+
+/// The FastAPI virtualenv (skipped when only re-rendering), then the race table example.
+fn race_table(root: &Path, render_only: bool) -> Result<(), String> {
+    if !render_only {
+        let setup = root.join("crates/race/tests/fastapi/setup.sh");
+        let status = Command::new("bash")
+            .arg(&setup)
+            .status()
+            .map_err(|e| format!("{}: {e}", setup.display()))?;
+        if !status.success() {
+            return Err(format!("{} failed ({status})", setup.display()));
+        }
+    }
+    let mut command = cargo(root);
+    command.args([
+        "run",
+        "--release",
+        "-p",
+        "raceproof-race",
+        "--example",
+        "race_table",
+    ]);
+    if render_only {
+        command.args(["--", "--render-only"]);
+    }
+    let status = command.status().map_err(|e| e.to_string())?;
+    status
+        .success()
+        .then_some(())
+        .ok_or_else(|| format!("race_table failed ({status})"))
 }
 
 fn test(root: &Path) -> Result<(), String> {

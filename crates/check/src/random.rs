@@ -294,7 +294,7 @@ fn run<S: Send + Sync + 'static, T: Scheduler + 'static>(
         Err(payload) => payload,
     };
     let found_by = |mut trace: Trace| {
-        trace.push("end", origin.replace("{}", &executions.to_string()));
+        trace.push("end", origin.replace("{}", &executions.to_string()), None);
         trace
     };
     if let Some((invariant, breach, recording)) = ghost::lock(&found).take() {

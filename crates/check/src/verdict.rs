@@ -6,7 +6,7 @@ use raceproof_report::{Expected, VerdictKind};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-pub use raceproof_report::verdicts::{Coverage, InvariantCoverage, TraceLine};
+pub use raceproof_report::verdicts::{Coverage, InvariantCoverage, StepKind, TraceLine};
 
 /// What the checker concluded about a scenario.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -303,6 +303,7 @@ impl Trace {
             trace.push(
                 "end",
                 format!("after every thread finished   <- {}", breach.why),
+                None,
             );
         }
         trace
@@ -313,7 +314,7 @@ impl Trace {
     pub fn ending(recording: &Recording, ending: Vec<(String, String)>) -> Self {
         let mut trace = Self::steps(recording, None);
         for (thread, event) in ending {
-            trace.push(&thread, event);
+            trace.push(&thread, event, None);
         }
         trace
     }
@@ -328,17 +329,30 @@ impl Trace {
                 Some((m, why)) if m == i => format!("{}   <- {why}", step.text()),
                 _ => step.text().to_owned(),
             };
-            trace.push(&step.thread, event);
+            trace.push(&step.thread, event, Some(step_kind(step.fact())));
         }
         trace
     }
 
-    pub(crate) fn push(&mut self, thread: &str, event: String) {
+    pub(crate) fn push(&mut self, thread: &str, event: String, kind: Option<StepKind>) {
         self.lines.push(TraceLine {
             step: self.lines.len() + 1,
             thread: thread.to_owned(),
             event,
+            kind,
         });
+    }
+}
+
+/// What a step is, for the report's readers (the HTML report marks commits and effects).
+fn step_kind(fact: &crate::event::Fact) -> StepKind {
+    use crate::event::Fact;
+    match fact {
+        Fact::Note => StepKind::Note,
+        Fact::Commit(_) => StepKind::Commit,
+        Fact::Effect { .. } => StepKind::Effect,
+        Fact::Call { .. } => StepKind::Call,
+        Fact::Return { .. } => StepKind::Return,
     }
 }
 
