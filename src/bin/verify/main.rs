@@ -126,16 +126,7 @@ fn verify(out: &str) -> std::process::ExitCode {
 /// file), then runs that schedule again from the file.
 #[cfg(loom)]
 fn replay(which: &str, log: bool) -> std::process::ExitCode {
-    use raceproof::catalogue::catalogue;
-    let models = catalogue();
-    let Some(model) = models
-        .iter()
-        .find(|m| format!("{}/{}", m.flow(), m.variant()) == which)
-    else {
-        eprintln!("no catalogue model {which}; models are:");
-        for m in &models {
-            eprintln!("  {}/{}", m.flow(), m.variant());
-        }
+    let Some(model) = find(which) else {
         return std::process::ExitCode::from(2);
     };
     let dir = std::path::Path::new("target/raceproof/replay");
@@ -168,6 +159,24 @@ fn replay(which: &str, log: bool) -> std::process::ExitCode {
         eprintln!("the saved schedule did not reproduce the violation first");
         std::process::ExitCode::FAILURE
     }
+}
+
+/// The catalogue model `FLOW/VARIANT`; if there is none, says so and lists them.
+#[cfg(any(loom, shuttle))]
+fn find(which: &str) -> Option<Box<dyn raceproof::check::AnyScenario>> {
+    let models = raceproof::catalogue::catalogue();
+    let names: Vec<String> = models
+        .iter()
+        .map(|m| format!("{}/{}", m.flow(), m.variant()))
+        .collect();
+    let found = names.iter().position(|name| name == which);
+    if found.is_none() {
+        eprintln!("no catalogue model {which}; models are:");
+        for name in &names {
+            eprintln!("  {name}");
+        }
+    }
+    found.and_then(|i| models.into_iter().nth(i))
 }
 
 #[cfg(all(shuttle, not(loom)))]

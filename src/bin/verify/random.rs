@@ -125,18 +125,10 @@ fn verify(out: &str) -> ExitCode {
 
 /// Finds `FLOW/VARIANT`'s violation from the seed, then re-runs its schedule alone.
 fn replay(which: &str) -> ExitCode {
-    let models = catalogue();
-    let Some(model) = models
-        .iter()
-        .find(|m| format!("{}/{}", m.flow(), m.variant()) == which)
-    else {
-        eprintln!("no catalogue model {which}; models are:");
-        for m in &models {
-            eprintln!("  {}/{}", m.flow(), m.variant());
-        }
-        return ExitCode::from(2);
-    };
-    replay_model(model.as_ref(), which)
+    match super::find(which) {
+        Some(model) => replay_model(model.as_ref(), which),
+        None => ExitCode::from(2),
+    }
 }
 
 fn replay_model(model: &dyn AnyScenario, which: &str) -> ExitCode {
