@@ -150,14 +150,15 @@ mod model_checked {
     }
 
     /// Class 4: actors whose shared state is a `std` atomic are not proven (main: proven
-    /// after 1 execution), whether they touch the facade nowhere, on one side, or only on
-    /// objects of their own.
+    /// after 1 execution), whether they touch the facade nowhere, on one side, only on
+    /// objects of their own, or only by reading a shared flag (one execution).
     #[test]
     fn state_outside_the_facade_is_inconclusive() {
         for (kind, idle) in [
             ("none", vec!["T1", "T2"]),
             ("one", vec!["T2"]),
             ("private", vec![]),
+            ("reads", vec![]),
         ] {
             let verdict = edges::std_atomic(kind).check();
             let Inconclusive::Unseen { idle: found, .. } = inconclusive(&verdict) else {

@@ -206,12 +206,14 @@ pub fn rwlock_deadlock(kind: &str) -> Scenario<Locks> {
 pub struct StdCounter {
     n: std::sync::atomic::AtomicU32,
     facade: Mutex<u32>,
+    enabled: AtomicBool,
 }
 
 fn std_counter(_: &Recorder) -> StdCounter {
     StdCounter {
         n: std::sync::atomic::AtomicU32::new(0),
         facade: Mutex::named("own", 0),
+        enabled: AtomicBool::named("enabled", true),
     }
 }
 
@@ -230,7 +232,8 @@ fn counted_twice() -> FinalState<StdCounter> {
 }
 
 /// `none`: neither actor touches the facade; `one`: only T1 does (its own lock);
-/// `private`: each touches a facade lock of its own, never the other's.
+/// `private`: each touches a facade lock of its own, never the other's; `reads`: both read
+/// a shared facade flag, which loom sees but which never conflicts (one execution).
 pub fn std_atomic(kind: &str) -> Scenario<StdCounter> {
     let scenario = Scenario::new("std_atomic", kind, std_counter);
     let scenario = match kind {

@@ -62,8 +62,9 @@ pub enum Inconclusive {
         /// The stale load, and why `SeqCst` forbids it.
         load: String,
     },
-    /// Nothing here could interleave: actors that touched no facade primitive, or no
-    /// facade object that two actors share (the shared state lives outside loom's sight).
+    /// Nothing here could interleave: actors that touched no facade primitive, no facade
+    /// object that two actors share, or a single execution of several actors (the shared
+    /// state lives outside loom's sight).
     Unseen {
         /// Actors that touched no facade primitive in any execution.
         idle: Vec<String>,
@@ -137,7 +138,9 @@ impl fmt::Display for Inconclusive {
             ),
             Inconclusive::Unseen { idle, executions } => {
                 f.write_str("nothing here could interleave: is the shared state built from the facade? ")?;
-                if idle.is_empty() {
+                if idle.is_empty() && *executions == 1 {
+                    write!(f, "No two actors' facade operations conflict")?;
+                } else if idle.is_empty() {
                     write!(f, "No facade object is shared by two actors")?;
                 } else {
                     write!(f, "{} touched no facade primitive", idle.join(", "))?;
