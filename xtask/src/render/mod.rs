@@ -2,5 +2,6 @@
 //! markers of README.md and the pages in `docs/`. Nothing here measures or reads files.
 
 pub mod bench;
+pub mod random;
 pub mod services;
 pub mod verdicts;
