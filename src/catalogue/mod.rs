@@ -14,6 +14,8 @@
 //! reports them, and `cargo xtask stress` runs them on real threads.
 
 pub mod backends;
+pub mod beyond;
+pub mod credential_cache;
 pub mod demote;
 pub mod operate;
 pub mod promote;
@@ -254,10 +256,30 @@ pub fn catalogue() -> Vec<Box<dyn AnyScenario>> {
     models.extend(update_email::models());
     models.extend(operate::models());
     models.extend(demote::models());
+    models.extend(credential_cache::models());
     models.extend(strategy_models());
     models.extend(operate::strategy_models());
     models.extend(backends::models());
+    models.extend(beyond::models());
     models
+}
+
+/// What the randomized mode (`verify` built with `--cfg shuttle`) should answer for
+/// `model`: the violation loom finds, and *inconclusive* where loom proves (a random search
+/// never proves); beyond loom's reach, the violation loom could not get to.
+pub fn randomized_expectation(model: &dyn AnyScenario) -> raceproof_check::Expected {
+    use raceproof_check::Expected;
+    if let Some(found) = beyond::randomized_expectation(model) {
+        return found;
+    }
+    // Async tasks and several workers are loom's to model: the randomized mode says so.
+    if model.has_tasks() || model.deployment().processes() > 1 {
+        return Expected::Inconclusive;
+    }
+    match model.expected() {
+        Expected::Violated(invariant) => Expected::Violated(invariant.clone()),
+        Expected::Proven | Expected::Inconclusive => Expected::Inconclusive,
+    }
 }
 
 #[cfg(test)]

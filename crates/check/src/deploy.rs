@@ -24,7 +24,9 @@ impl<S: Send + Sync + 'static> Scenario<S> {
             .map(|index| (self.setup)(&Worker::new(index, recorder, shared)))
             .collect()
     }
+}
 
+impl<S> Scenario<S> {
     /// The worker actor `actor` runs on in the run under way.
     pub(crate) fn worker_of(&self, actor: usize) -> usize {
         self.assignment
@@ -44,6 +46,7 @@ impl<S: Send + Sync + 'static> Scenario<S> {
     }
 
     /// This scenario with every actor on the workers of `assignment`.
+    #[cfg(any(loom, not(shuttle)))]
     pub(crate) fn assigned(&self, assignment: Vec<usize>) -> Self {
         let mut one = self.clone();
         one.assignment = Some(assignment);

@@ -2,8 +2,8 @@
 //!
 //! A [`Scenario`] builds fresh shared state, runs concurrent actors against it (blocking
 //! requests, or async tasks that await `raceproof_core::sync::tokio`) on a [`Deployment`]
-//! (one event loop, a thread pool, several workers) and states [`Invariant`]s. Under `--cfg loom`, `Scenario::check` explores every interleaving and
-//! returns a [`Verdict`]: proven, or violated with the failing interleaving as a [`Trace`]
+//! (one event loop, a thread pool, several workers) and states [`Invariant`]s. Under
+//! `--cfg loom`, `Scenario::check` explores every interleaving and returns a [`Verdict`]: proven, or violated with the failing interleaving as a [`Trace`]
 //! in the flow's own words. In a normal build, `Scenario::stress` runs the same scenario on
 //! real threads many times, which is what a hand-written stress test would do;
 //! [`Scenario::run`] does whichever the build can. A catalogue holds scenarios of different
@@ -13,26 +13,36 @@
 //! effects a flow records) through a [`Recorder`], which uses non-modelled storage, so
 //! recording never changes what loom explores.
 
+#[cfg(loom)]
+mod deadlock;
 mod deploy;
 pub mod event;
+#[cfg(any(loom, shuttle))]
+mod execution;
 #[cfg(loom)]
 mod explore;
 mod ghost;
 pub mod invariant;
+pub mod isolate;
 pub mod linearizability;
 mod panics;
+#[cfg(all(shuttle, not(loom)))]
+pub mod random;
 pub mod recorder;
 pub mod report;
 mod run;
 pub mod scenario;
 mod stress;
 pub mod verdict;
+#[cfg(any(loom, shuttle))]
+mod watch;
 mod worker;
 
 pub use deploy::{Deployment, Routing, Runtime};
 pub use event::{Call, Event, Fact, Ret};
 pub use invariant::{
-    AuthorizedAtCommit, Breach, ExactlyOnce, FinalState, Invariant, Linearizable, NoLostUpdate,
+    AuthorizedAtCommit, Breach, ExactlyOnce, FinalState, Invariant, Linearizable, NoDeadlock,
+    NoLostUpdate,
 };
 pub use raceproof_report::VerdictKind;
 pub use recorder::{Recorder, Recording, Step};

@@ -34,21 +34,23 @@ thread_local! {
 }
 
 /// Marker payloads: a model stops exploring by panicking with one of these.
-#[cfg(loom)]
+#[cfg(any(loom, shuttle))]
 pub(crate) struct ViolationFound;
-#[cfg(loom)]
+#[cfg(any(loom, shuttle))]
 pub(crate) struct BudgetExhausted;
 
 /// Whether `payload` is one of the harness's own markers rather than a real panic (or the
 /// event-loop model's: a task awaited something it cannot see).
 fn is_marker(payload: &(dyn std::any::Any + Send)) -> bool {
-    #[cfg(loom)]
+    #[cfg(any(loom, shuttle))]
     {
-        payload.is::<ViolationFound>()
-            || payload.is::<BudgetExhausted>()
-            || payload.is::<raceproof_core::sync::tokio::model::InvisibleAwait>()
+        #[cfg(loom)]
+        let awaited_unseen = payload.is::<raceproof_core::sync::tokio::model::InvisibleAwait>();
+        #[cfg(not(loom))]
+        let awaited_unseen = false;
+        payload.is::<ViolationFound>() || payload.is::<BudgetExhausted>() || awaited_unseen
     }
-    #[cfg(not(loom))]
+    #[cfg(not(any(loom, shuttle)))]
     {
         let _ = payload;
         false
@@ -72,6 +74,12 @@ pub(crate) fn install_panic_hook() {
         std::panic::set_hook(Box::new(move |info| {
             let payload = info.payload();
             let marker = is_marker(payload);
+            // loom gave up on the execution with no thread active: guards that unwinding
+            // drops from now on must not call back into loom (see the facade's guards).
+            #[cfg(loom)]
+            if loom_stop(&panic_message(payload)) == Some(LoomStop::Deadlock) {
+                raceproof_core::sync::model::tear_down();
+            }
             if !marker {
                 let location = info
                     .location()
@@ -89,7 +97,7 @@ pub(crate) fn install_panic_hook() {
 }
 
 /// Runs `f` with the default panic hook silenced on this OS thread.
-#[cfg(loom)]
+#[cfg(any(loom, shuttle))]
 pub(crate) fn quietly<T>(f: impl FnOnce() -> T) -> T {
     QUIET.with(|q| q.set(true));
     let out = f();
@@ -129,6 +137,8 @@ pub(crate) fn run_actor(
     body: impl FnOnce(),
 ) {
     recorder.enter(label);
+    #[cfg(loom)]
+    raceproof_core::sync::model::running();
     if let Err(payload) = catch_unwind(AssertUnwindSafe(body)) {
         record_panic(label, panicked, payload.as_ref());
         resume_unwind(payload);

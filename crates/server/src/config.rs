@@ -1,9 +1,11 @@
 //! Command line, users file and webhook secret.
 
+use crate::cache_settings::{CredentialCacheFile, Switch};
+use crate::runtime::RuntimeKind;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use clap::{Parser, ValueEnum};
-use raceproof_core::auth::{Argon2Hasher, PasswordHash, PasswordHasher};
+use raceproof_core::auth::{Argon2Hasher, CacheConfig, PasswordHash, PasswordHasher};
 use raceproof_core::store::Role;
 use raceproof_flows::{UserSpec, Variant};
 use serde::Deserialize;
@@ -92,6 +94,22 @@ pub struct Cli {
     #[arg(long, default_value = "raceproof")]
     pub users_schema: String,
 
+    /// Remember verified Basic credentials so that repeated logins skip Argon2id (default
+    /// on; else `[credential_cache] enabled` in the users file). A password change or a
+    /// demotion still counts from the next request: see crates/server/README.md.
+    #[arg(long, value_enum)]
+    pub credential_cache: Option<Switch>,
+
+    /// Entries the credential cache keeps (default 10000, else the users file's
+    /// `capacity`); the oldest verification is evicted first.
+    #[arg(long)]
+    pub credential_cache_capacity: Option<usize>,
+
+    /// Seconds an entry lives from its verification (default 60, else the users file's
+    /// `lifetime_secs`; at most 3600).
+    #[arg(long)]
+    pub credential_cache_lifetime_secs: Option<i64>,
+
     /// How requests run: `multi-thread` (tokio's work-stealing pool, a thread per core) or
     /// `current-thread` (one event loop, as one uvicorn worker runs FastAPI's `async def`
     /// routes). Several processes are several instances.
@@ -103,34 +121,6 @@ pub struct Cli {
     /// worker, so the race windows the models find are reachable from outside.
     #[arg(long, default_value_t = 0)]
     pub io_latency_ms: u64,
-}
-
-/// The async runtime requests run on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum RuntimeKind {
-    /// tokio's multi-thread runtime.
-    MultiThread,
-    /// One thread, one event loop.
-    CurrentThread,
-}
-
-impl RuntimeKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            RuntimeKind::MultiThread => "multi-thread",
-            RuntimeKind::CurrentThread => "current-thread",
-        }
-    }
-
-    /// The runtime, with I/O and timers on.
-    pub fn build(self) -> std::io::Result<tokio::runtime::Runtime> {
-        match self {
-            RuntimeKind::MultiThread => tokio::runtime::Builder::new_multi_thread(),
-            RuntimeKind::CurrentThread => tokio::runtime::Builder::new_current_thread(),
-        }
-        .enable_all()
-        .build()
-    }
 }
 
 fn parse_variant(s: &str) -> Result<Variant, String> {
@@ -188,6 +178,8 @@ pub enum ConfigError {
     ReplayStore(String),
     #[error("--users-db: {0}")]
     UsersDb(String),
+    #[error("credential cache: {0}")]
+    CredentialCache(raceproof_core::auth::CacheError),
 }
 
 /// The users file.
@@ -197,6 +189,9 @@ pub struct UsersFile {
     /// `whsec_` + base64, used when neither the flag nor the environment gives one.
     #[serde(default)]
     pub webhook_secret: Option<String>,
+    /// The credential cache's settings, under the command line's flags.
+    #[serde(default)]
+    pub credential_cache: CredentialCacheFile,
     pub users: Vec<UserEntry>,
 }
 
@@ -360,6 +355,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub timeout: Duration,
     pub timestamp_tolerance_secs: i64,
+    /// The verified-credential cache of the Basic-auth endpoints (`proven_fix` only).
+    pub credential_cache: CacheConfig,
     /// Simulated latency of the seed `/operate`'s storage calls (seed variants only).
     pub io_latency: Duration,
 }
@@ -375,6 +372,7 @@ impl Default for Settings {
             max_body_bytes: 16 * 1024,
             timeout: Duration::from_secs(10),
             timestamp_tolerance_secs: raceproof_core::replay::DEFAULT_TOLERANCE_SECS,
+            credential_cache: CacheConfig::default(),
             io_latency: Duration::ZERO,
         }
     }
@@ -385,6 +383,18 @@ fn default_hash_concurrency() -> usize {
 }
 
 impl Cli {
+    /// The credential cache: each flag, else the users file's key, else the default.
+    pub fn credential_cache(&self, file: &CredentialCacheFile) -> Result<CacheConfig, ConfigError> {
+        crate::cache_settings::resolve(
+            self.credential_cache,
+            self.credential_cache_capacity,
+            self.credential_cache_lifetime_secs,
+            file,
+        )
+        .map_err(ConfigError::CredentialCache)
+    }
+
+    /// The running server's settings; the credential cache is `credential_cache`'s.
     pub fn settings(&self) -> Settings {
         Settings {
             variant: self.variant,
@@ -398,6 +408,7 @@ impl Cli {
             max_body_bytes: self.max_body_bytes,
             timeout: Duration::from_secs(self.timeout_secs.max(1)),
             timestamp_tolerance_secs: self.timestamp_tolerance_secs.max(0),
+            credential_cache: CacheConfig::default(),
             // At most a minute: a latency is a test device, not a way to hang the server.
             io_latency: Duration::from_millis(self.io_latency_ms.min(60_000)),
         }

@@ -7,17 +7,20 @@
 //! should not compile a web stack.
 
 pub mod app;
+pub mod cache_settings;
 pub mod config;
 pub mod extract;
 pub mod handlers;
 pub mod middleware;
 pub mod problem;
+pub mod runtime;
 pub mod serve;
 pub mod state;
 pub mod webhook;
 
 pub use app::router;
-pub use config::{Cli, HasherKind, RuntimeKind, Settings, UsersFile, WebhookSecret};
+pub use config::{Cli, HasherKind, Settings, UsersFile, WebhookSecret};
+pub use runtime::RuntimeKind;
 pub use state::AppState;
 
 use raceproof_backends::postgres::PgUserRepository;
@@ -131,9 +134,22 @@ async fn postgres_users(
     Ok(repo)
 }
 
+/// The credential cache as the start-up line tells it.
+fn cache_summary(config: raceproof_core::auth::CacheConfig) -> String {
+    if config.is_off() {
+        "off".to_owned()
+    } else {
+        format!(
+            "on ({} entries, {} s)",
+            config.capacity(),
+            config.lifetime_secs()
+        )
+    }
+}
+
 /// Starts the server the command line describes and serves until Ctrl-C or SIGTERM.
 pub async fn run(cli: Cli) -> Result<(), StartError> {
-    let settings = cli.settings();
+    let mut settings = cli.settings();
     if !settings.io_latency.is_zero() {
         if settings.variant.is_seed() {
             tracing::warn!(
@@ -153,6 +169,11 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
         );
     }
     let file = UsersFile::load(&cli.users)?;
+    settings.credential_cache = if settings.variant.is_seed() {
+        raceproof_core::auth::CacheConfig::OFF
+    } else {
+        cli.credential_cache(&file.credential_cache)?
+    };
     let secret = WebhookSecret::choose(
         cli.webhook_secret.as_deref(),
         file.webhook_secret.as_deref(),
@@ -207,8 +228,14 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
         expose_timing = settings.expose_timing,
         replay_store,
         users_store,
+        credential_cache = %cache_summary(settings.credential_cache),
         "listening (HTTP/1.1 and h2c)"
     );
-    serve::serve(listener, router(Arc::new(state)), serve::shutdown_signal()).await;
+    let state = Arc::new(state);
+    tokio::spawn(state::log_credential_cache(
+        Arc::clone(&state),
+        std::time::Duration::from_secs(10),
+    ));
+    serve::serve(listener, router(state), serve::shutdown_signal()).await;
     Ok(())
 }

@@ -34,48 +34,61 @@ pub fn deployments(report: &VerdictsReport) -> String {
     }
     out.push_str(" breaks |\n|---|---|");
     out.push_str(&"---|".repeat(columns.len() + 1));
-    out.push('\n');
+    // Variants of one flow with the same verdicts share a row.
+    let mut lines: Vec<(&str, Vec<&str>, String)> = Vec::new();
     for ((flow, variant), models) in &rows {
-        let _ = write!(out, "| {flow} | `{variant}` |");
-        for d in &columns {
-            let cell = models.iter().find(|m| m.deployment == *d).map_or_else(
-                || "-".to_owned(),
-                |m| {
-                    let mut verdict = match m.verdict {
-                        VerdictKind::Violated => "**violated**",
-                        VerdictKind::Proven => "proven",
-                        VerdictKind::Inconclusive => "*inconclusive*",
-                    }
-                    .to_owned();
-                    if let (VerdictKind::Proven, Some(bound)) = (m.verdict, m.preemption_bound) {
-                        let _ = write!(verdict, " (at most {bound} preemptions)");
-                    }
-                    if !m.as_expected {
-                        verdict.push_str(" (UNEXPECTED)");
-                    }
-                    verdict
-                },
-            );
-            let _ = write!(out, " {cell} |");
-        }
-        let mut broken: Vec<&str> = models
+        let cells: String = columns
             .iter()
-            .filter_map(|m| m.invariant.as_deref())
+            .map(|d| format!(" {} |", cell(models.iter().find(|m| m.deployment == *d))))
             .collect();
-        broken.dedup();
-        let broken = if broken.is_empty() {
-            "-".to_owned()
-        } else {
-            broken
-                .iter()
-                .map(|i| format!("`{i}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let _ = writeln!(out, " {broken} |");
+        let cells = format!("{cells} {} |", broken(models));
+        match lines.last_mut() {
+            Some((f, variants, c)) if f == flow && *c == cells => variants.push(variant),
+            _ => lines.push((flow, vec![variant], cells)),
+        }
     }
-    out.pop();
+    for (flow, variants, cells) in lines {
+        let variants: Vec<String> = variants.iter().map(|v| format!("`{v}`")).collect();
+        let _ = write!(out, "\n| {flow} | {} |{cells}", variants.join(", "));
+    }
     out
+}
+
+/// One deployment's verdict, a bound it rests on, and whether it was unexpected.
+fn cell(model: Option<&&ModelVerdict>) -> String {
+    let Some(m) = model else {
+        return "-".to_owned();
+    };
+    let mut verdict = match m.verdict {
+        VerdictKind::Violated => "**violated**",
+        VerdictKind::Proven => "proven",
+        VerdictKind::Inconclusive => "*inconclusive*",
+    }
+    .to_owned();
+    if let (VerdictKind::Proven, Some(bound)) = (m.verdict, m.preemption_bound) {
+        let _ = write!(verdict, " (at most {bound} preemptions)");
+    }
+    if !m.as_expected {
+        verdict.push_str(" (UNEXPECTED)");
+    }
+    verdict
+}
+
+/// The invariants a row's violations break.
+fn broken(models: &[&ModelVerdict]) -> String {
+    let mut broken: Vec<&str> = models
+        .iter()
+        .filter_map(|m| m.invariant.as_deref())
+        .collect();
+    broken.dedup();
+    if broken.is_empty() {
+        return "-".to_owned();
+    }
+    broken
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -114,5 +127,26 @@ mod tests {
         // promote_sql is on EventLoop only: neither side by side nor in the summary's rows.
         let summary = summary(&report);
         assert!(summary.contains("| promote_sql | - | - | - |"), "{summary}");
+    }
+
+    #[test]
+    fn variants_of_a_flow_with_the_same_verdicts_share_a_row() {
+        let mut report = report();
+        report.models.clear();
+        for variant in ["seed_vulnerable", "seed_fix"] {
+            for deployment in [Deployment::EventLoop, Deployment::ThreadPool] {
+                report.models.push(ModelVerdict {
+                    deployment,
+                    ..model("update_email", variant, VerdictKind::Violated, true)
+                });
+            }
+        }
+        let table = deployments(&report);
+        let lines: Vec<&str> = table.lines().skip(2).collect();
+        assert_eq!(
+            lines,
+            ["| update_email | `seed_vulnerable`, `seed_fix` | **violated** | **violated** | \
+              `authorized_at_commit` |"]
+        );
     }
 }

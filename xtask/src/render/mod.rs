@@ -3,5 +3,6 @@
 
 pub mod bench;
 pub mod deployments;
+pub mod random;
 pub mod services;
 pub mod verdicts;

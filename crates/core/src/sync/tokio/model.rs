@@ -19,7 +19,7 @@
 //! model thread could run there and borrow it again).
 
 use crate::sync::LockName;
-use crate::sync::model::{acquired, released, waiting};
+use crate::sync::model::{Access, acquired, released, waiting_for_turn};
 use crate::sync::thread::{self, ThreadId};
 use std::cell::RefCell;
 use std::future::Future;
@@ -49,12 +49,12 @@ impl EventLoop {
     }
 
     fn take(&self) -> loom::sync::MutexGuard<'_, ()> {
-        waiting(&self.name);
+        waiting_for_turn(&self.name);
         let token = self
             .token
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        acquired(&self.name);
+        acquired(&self.name, Access::Exclusive);
         token
     }
 

@@ -1,9 +1,9 @@
 //! `tokio::sync::Mutex` and `RwLock`, modelled: loom locks that a task may hold across
 //! awaits, taken at once when free and waited for (giving way) when held.
 
-use super::{Waiters, site_here, take_lock};
+use super::{Waiters, object, site_here, take_lock};
 use crate::sync::LockName;
-use crate::sync::model::released;
+use crate::sync::model::{Access, released};
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::PoisonError;
@@ -113,7 +113,8 @@ impl<T> Mutex<T> {
 impl<T: ?Sized> Mutex<T> {
     /// Takes the lock at once when it is free; otherwise gives way until it is.
     pub async fn lock(&self) -> MutexGuard<'_, T> {
-        let inner = take_lock(&self.site, &self.waiters, || self.inner.try_lock()).await;
+        let at = (&self.site, Access::Exclusive, object(self));
+        let inner = take_lock(at, &self.waiters, || self.inner.try_lock()).await;
         MutexGuard {
             inner: Some(inner),
             site: &self.site,
@@ -174,7 +175,8 @@ impl<T> RwLock<T> {
 
 impl<T: ?Sized> RwLock<T> {
     pub async fn read(&self) -> RwLockReadGuard<'_, T> {
-        let inner = take_lock(&self.site, &self.waiters, || self.inner.try_read()).await;
+        let at = (&self.site, Access::Read, object(self));
+        let inner = take_lock(at, &self.waiters, || self.inner.try_read()).await;
         RwLockReadGuard {
             inner: Some(inner),
             site: &self.site,
@@ -183,7 +185,8 @@ impl<T: ?Sized> RwLock<T> {
     }
 
     pub async fn write(&self) -> RwLockWriteGuard<'_, T> {
-        let inner = take_lock(&self.site, &self.waiters, || self.inner.try_write()).await;
+        let at = (&self.site, Access::Write, object(self));
+        let inner = take_lock(at, &self.waiters, || self.inner.try_write()).await;
         RwLockWriteGuard {
             inner: Some(inner),
             site: &self.site,

@@ -23,7 +23,7 @@ pub use task::{JoinError, JoinHandle, sleep, spawn_blocking, yield_now};
 
 use super::model::{narrate, registered};
 use crate::sync::LockName;
-use crate::sync::model::{acquired, waiting};
+use crate::sync::model::{Access, acquired, touched, waiting};
 use std::sync::{PoisonError, TryLockError};
 use std::task::{Poll, Waker};
 
@@ -83,12 +83,13 @@ fn got<G>(result: std::sync::TryLockResult<G>) -> Option<G> {
 /// `waiters`, narrating the wait once. The try after registering catches a release that
 /// happened in between, so no wake-up is lost.
 pub(super) async fn take_lock<G>(
-    site: &LockName,
+    (site, access, object): (&LockName, Access, usize),
     waiters: &Waiters,
     try_take: impl Fn() -> std::sync::TryLockResult<G>,
 ) -> G {
     let mut narrated = false;
     let guard = std::future::poll_fn(|cx| {
+        touched(object);
         if let Some(guard) = got(try_take()) {
             return Poll::Ready(guard);
         }
@@ -96,7 +97,7 @@ pub(super) async fn take_lock<G>(
         if let Some(guard) = got(try_take()) {
             return Poll::Ready(guard);
         }
-        waiting(site);
+        waiting(site, access, object);
         registered();
         if !narrated {
             narrated = true;
@@ -105,6 +106,11 @@ pub(super) async fn take_lock<G>(
         Poll::Pending
     })
     .await;
-    acquired(site);
+    acquired(site, access);
     guard
+}
+
+/// The facade object `of` is, for the model's bookkeeping: its address in this execution.
+pub(super) fn object<T: ?Sized>(of: &T) -> usize {
+    of as *const T as *const () as usize
 }

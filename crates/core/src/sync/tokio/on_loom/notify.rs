@@ -1,7 +1,8 @@
 //! `tokio::sync::Notify`, modelled: a stored permit (`notify_one`) and rounds of
 //! `notify_waiters`, under a loom mutex.
 
-use super::{lock, register_in, wake};
+use super::{lock, object, register_in, wake};
+use crate::sync::model::touched;
 use crate::sync::tokio::model::{narrate, registered};
 use std::fmt;
 use std::future::Future;
@@ -34,6 +35,7 @@ impl Notify {
 
     /// Wakes one waiting task, or lets the next `notified().await` complete at once.
     pub fn notify_one(&self) {
+        touched(object(self));
         let mut state = lock(&self.state);
         state.permit = true;
         let waiters = std::mem::take(&mut state.waiters);
@@ -43,6 +45,7 @@ impl Notify {
 
     /// Wakes every task whose `notified()` was created before this call; stores nothing.
     pub fn notify_waiters(&self) {
+        touched(object(self));
         let mut state = lock(&self.state);
         state.rounds += 1;
         let waiters = std::mem::take(&mut state.waiters);
@@ -85,6 +88,7 @@ impl Future for Notified<'_> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        touched(object(self.notify));
         let mut state = lock(&self.notify.state);
         if state.rounds != self.round {
             return Poll::Ready(());

@@ -1,6 +1,7 @@
 //! `tokio::sync::oneshot`, modelled: one slot under a loom mutex.
 
-use super::{lock, wake};
+use super::{lock, object, wake};
+use crate::sync::model::touched;
 use crate::sync::tokio::model::{narrate, registered};
 use std::future::Future;
 use std::pin::Pin;
@@ -82,6 +83,7 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
 impl<T> Sender<T> {
     /// Sends `value`; gives it back when the receiver is gone.
     pub fn send(self, value: T) -> Result<(), T> {
+        touched(object(&*self.channel));
         let mut slot = lock(&self.channel);
         if slot.receiver_gone {
             return Err(value);
@@ -113,6 +115,7 @@ impl<T> Drop for Sender<T> {
 
 impl<T> Receiver<T> {
     pub fn try_recv(&mut self) -> Result<T, error::TryRecvError> {
+        touched(object(&*self.channel));
         let mut slot = lock(&self.channel);
         match slot.value.take() {
             Some(value) => Ok(value),
@@ -136,6 +139,7 @@ impl<T> Future for Receiver<T> {
     type Output = Result<T, error::RecvError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        touched(object(&*self.channel));
         let mut slot = lock(&self.channel);
         if let Some(value) = slot.value.take() {
             return Poll::Ready(Ok(value));

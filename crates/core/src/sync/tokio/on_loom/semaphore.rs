@@ -1,7 +1,8 @@
 //! `tokio::sync::Semaphore`, modelled: permits counted under a loom mutex.
 
-use super::{lock, register_in, site_here, wake};
+use super::{lock, object, register_in, site_here, wake};
 use crate::sync::LockName;
+use crate::sync::model::touched;
 use crate::sync::tokio::model::{narrate, registered};
 use std::fmt;
 use std::task::{Poll, Waker};
@@ -72,6 +73,7 @@ impl Semaphore {
     pub async fn acquire(&self) -> Result<SemaphorePermit<'_>, AcquireError> {
         let mut narrated = false;
         std::future::poll_fn(|cx| {
+            touched(object(self));
             let mut permits = lock(&self.permits);
             if permits.closed {
                 return Poll::Ready(Err(AcquireError(())));
@@ -93,6 +95,7 @@ impl Semaphore {
     }
 
     pub fn try_acquire(&self) -> Result<SemaphorePermit<'_>, TryAcquireError> {
+        touched(object(self));
         let mut permits = lock(&self.permits);
         if permits.closed {
             Err(TryAcquireError::Closed)
@@ -116,6 +119,7 @@ impl Semaphore {
     }
 
     pub fn add_permits(&self, n: usize) {
+        touched(object(self));
         let mut permits = lock(&self.permits);
         permits.available += n;
         let waiters = std::mem::take(&mut permits.waiters);
@@ -125,6 +129,7 @@ impl Semaphore {
 
     /// Refuses every later acquire, and wakes the tasks waiting for a permit.
     pub fn close(&self) {
+        touched(object(self));
         let mut permits = lock(&self.permits);
         permits.closed = true;
         let waiters = std::mem::take(&mut permits.waiters);
