@@ -99,9 +99,17 @@ fn unavailable(e: &postgres::Error) -> BackendError {
             BackendError::unavailable("postgres: lock wait timed out")
         }
         Some(code) => BackendError::unavailable(format!("postgres: error {}", code.code())),
-        None if e.is_closed() => BackendError::unavailable("postgres: connection lost"),
+        None if connection_lost(e) => BackendError::unavailable("postgres: connection lost"),
         None => BackendError::unavailable("postgres: connection failed"),
     }
+}
+
+/// Whether `e` means the connection itself is gone: closed, or broken by an I/O error (a
+/// reset from a server that restarted, seen before the client noticed the close). Nothing
+/// sent on it can still commit: PostgreSQL rolls back the transaction of a lost connection.
+fn connection_lost(e: &postgres::Error) -> bool {
+    e.is_closed()
+        || std::error::Error::source(e).is_some_and(|source| source.is::<std::io::Error>())
 }
 
 fn retryable(e: &postgres::Error) -> bool {
@@ -252,7 +260,9 @@ impl PgUserRepository {
             match outcome {
                 Ok(answer) => return answer,
                 Err(e) if retryable(&e) && attempt < MAX_ATTEMPTS => continue,
-                Err(e) if e.is_closed() && !committing && closed < self.idle_connections() => {
+                Err(e)
+                    if connection_lost(&e) && !committing && closed < self.idle_connections() =>
+                {
                     closed += 1;
                 }
                 Err(e) => return Err(unavailable(&e)),
@@ -271,7 +281,7 @@ impl PgUserRepository {
             let mut client = self.client()?;
             match query(&mut client) {
                 Ok(value) => return Ok(value),
-                Err(e) if e.is_closed() && closed < self.idle_connections() => closed += 1,
+                Err(e) if connection_lost(&e) && closed < self.idle_connections() => closed += 1,
                 Err(e) => return Err(unavailable(&e)),
             }
         }
