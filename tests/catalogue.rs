@@ -10,9 +10,10 @@ fn every_catalogue_entry_gets_its_expected_verdict() {
     for model in catalogue() {
         let verdict = model.check();
         println!(
-            "{} / {}: {} after {} iterations",
+            "{} / {} on {}: {} after {} iterations",
             model.flow(),
             model.variant(),
+            model.deployment(),
             verdict.label(),
             verdict.iterations()
         );
@@ -21,9 +22,10 @@ fn every_catalogue_entry_gets_its_expected_verdict() {
         }
         if !verdict.meets(model.expected()) {
             wrong.push(format!(
-                "{} / {}: expected {}, got {}",
+                "{} / {} on {}: expected {}, got {}",
                 model.flow(),
                 model.variant(),
+                model.deployment(),
                 model.expected(),
                 verdict.label()
             ));

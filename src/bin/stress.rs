@@ -26,15 +26,16 @@ fn main() -> std::process::ExitCode {
         models: Vec::new(),
     };
     println!(
-        "{:<28} {:<24} {:>10} {:>10} {:>14} {:>8}",
-        "flow", "variant", "runs", "violated", "first failing", "seconds"
+        "{:<28} {:<32} {:<12} {:>10} {:>10} {:>14} {:>8}",
+        "flow", "variant", "deployment", "runs", "violated", "first failing", "seconds"
     );
     for model in catalogue() {
         let outcome = model.stress(runs);
         println!(
-            "{:<28} {:<24} {:>10} {:>10} {:>14} {:>8.2}",
+            "{:<28} {:<32} {:<12} {:>10} {:>10} {:>14} {:>8.2}",
             model.flow(),
             model.variant(),
+            model.deployment().to_string(),
             outcome.runs,
             outcome.violations,
             outcome
@@ -45,6 +46,7 @@ fn main() -> std::process::ExitCode {
         report.models.push(ModelStress {
             flow: model.flow().to_owned(),
             variant: model.variant().to_owned(),
+            deployment: model.deployment(),
             expected: model.expected().clone(),
             runs: outcome.runs,
             violations: outcome.violations,
@@ -59,7 +61,7 @@ fn main() -> std::process::ExitCode {
         .models
         .iter()
         .filter(|m| m.expected == Expected::Proven && m.violations > 0)
-        .map(|m| format!("{} / {}", m.flow, m.variant))
+        .map(|m| format!("{} / {} ({})", m.flow, m.variant, m.deployment))
         .collect();
     if let Err(e) = raceproof::report::write(std::path::Path::new(&out), &report) {
         eprintln!("cannot write {out}: {e}");

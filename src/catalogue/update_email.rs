@@ -1,9 +1,12 @@
 //! `update_email` (seed 000): alice sends two (or more) updates, all expecting version 1.
 //! Each actor records its call and what came back, as a client would see them; the
-//! invariants judge that history and the final record.
+//! invariants judge that history and the final record (every worker's copy of it).
+//!
+//! `/update-email` is a `def` route, a blocking flow that FastAPI runs on a thread pool:
+//! `update_email` is judged on each deployment.
 
-use super::{AccountsModel, Fixture, Implementation};
-use raceproof_check::{AnyScenario, Call, Linearizable, NoLostUpdate, Ret, Scenario};
+use super::{AccountsModel, Fixture, Implementation, judged};
+use raceproof_check::{AnyScenario, Call, Expected, Linearizable, NoLostUpdate, Ret, Scenario};
 use raceproof_core::backend::BackendError;
 use raceproof_core::store::{Role, StoreError};
 use raceproof_flows::Variant;
@@ -64,18 +67,23 @@ pub fn update_email(imp: Implementation, writers: usize) -> Scenario<AccountsMod
 }
 
 pub fn models() -> Vec<Box<dyn AnyScenario>> {
-    let mut models: Vec<Box<dyn AnyScenario>> = Variant::ALL
-        .into_iter()
-        .map(|variant| {
-            let scenario = update_email(Implementation::of(variant), 2);
-            let scenario = if variant.is_seed() {
-                scenario.expect_violated("no_lost_update")
-            } else {
-                scenario.expect_proven()
-            };
-            Box::new(scenario) as Box<dyn AnyScenario>
-        })
-        .collect();
+    let violated = || Expected::Violated("no_lost_update".to_owned());
+    let mut models: Vec<Box<dyn AnyScenario>> = Vec::new();
+    // `/update-email` is a `def` route: FastAPI runs it on a thread pool, so the seed's
+    // compare and write interleave on every deployment. The proven fix compares and writes
+    // in one critical section of one store; two processes hold two stores, and both accept
+    // version 1.
+    for variant in Variant::ALL {
+        let expected = if variant.is_seed() {
+            [violated(), violated(), violated()]
+        } else {
+            [Expected::Proven, Expected::Proven, violated()]
+        };
+        models.extend(judged(
+            update_email(Implementation::of(variant), 2),
+            expected,
+        ));
+    }
     models.push(Box::new(
         update_email(Implementation::of(Variant::ProvenFix), 3).expect_proven(),
     ));

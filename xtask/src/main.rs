@@ -6,8 +6,9 @@
 //!   With `--random`: the catalogue under the randomized mode (PCT schedules, `--cfg shuttle`,
 //!   `target/shuttle`), `target/raceproof/random.json`; `RACEPROOF_SCHEDULES`,
 //!   `RACEPROOF_DEPTH` and `RACEPROOF_SEED` change the run.
-//! - `replay [--random] FLOW/VARIANT [--log]`: re-runs one violated catalogue model on exactly its
-//!   failing schedule (loom's checkpoint), with loom's own log on `--log`.
+//! - `replay [--random] FLOW/VARIANT[@DEPLOYMENT] [--log]`: re-runs one violated catalogue
+//!   model on exactly its failing schedule (loom's checkpoint), with loom's own log on
+//!   `--log`.
 //! - `test`: every test, the normal suite and then the loom suite.
 //! - `bench [--quick] [--http] [--backends]`: the criterion benches (several runs: medians
 //!   and spreads), instruction counts under callgrind, the replay set's turnover
@@ -34,7 +35,7 @@ mod report;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <verify [--random] | replay [--random] FLOW/VARIANT [--log] | stress [RUNS] | test | bench [--quick] [--http] [--backends] | readme | layout | race-table [--render-only] | report [--screenshots]>";
+const USAGE: &str = "usage: cargo xtask <verify [--random] | replay [--random] FLOW/VARIANT[@DEPLOYMENT] [--log] | stress [RUNS] | test | bench [--quick] [--http] [--backends] | readme | layout | race-table [--render-only] | report [--screenshots]>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

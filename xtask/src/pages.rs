@@ -85,6 +85,16 @@ fn sections(dir: &Path) -> Vec<Section> {
         },
         Section {
             page: "README.md",
+            marker: "deployments",
+            body: from(&verdicts, render::deployments::deployments),
+        },
+        Section {
+            page: "docs/verdicts.md",
+            marker: "deployments",
+            body: from(&verdicts, render::deployments::deployments),
+        },
+        Section {
+            page: "README.md",
             marker: "counterexample",
             body: first_counterexample,
         },

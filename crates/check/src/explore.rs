@@ -33,9 +33,14 @@ impl<S: Send + Sync + 'static> Scenario<S> {
     /// Explores every interleaving (within the preemption bound) under loom, on a watched
     /// worker thread (an execution that blocks outside loom's sight comes back
     /// inconclusive, see `watch`).
+    ///
+    /// On a deployment of several workers, each assignment of actors to workers that the
+    /// deployment routes by is one exploration (see `deploy.rs`).
     pub fn check(&self) -> Verdict {
-        watched(self, |scenario, progress| {
-            explore(&scenario, None, &progress)
+        self.each_assignment(|one| {
+            watched(one, |scenario, progress| {
+                explore(&scenario, None, &progress)
+            })
         })
     }
 
@@ -43,9 +48,22 @@ impl<S: Send + Sync + 'static> Scenario<S> {
     /// (loom's checkpoint file); when the file already holds a schedule, that schedule runs
     /// first. So a first call finds a violation and leaves its schedule in the file, and a
     /// second call re-runs exactly that schedule, with loom's own log when `log` is set.
+    /// With several assignments, the first one that violates is the one replayed.
     pub fn replay(&self, checkpoint: &Path, log: bool) -> Verdict {
+        let violating = match &self.assignment {
+            Some(_) => None,
+            None => self
+                .deployment
+                .assignments(self.actors.len())
+                .into_iter()
+                .find(|a| self.assigned(a.clone()).check().invariant().is_some()),
+        };
+        let one = match violating {
+            Some(assignment) => self.assigned(assignment),
+            None => self.clone(),
+        };
         let checkpoint = checkpoint.to_path_buf();
-        watched(self, move |scenario, progress| {
+        watched(&one, move |scenario, progress| {
             explore(&scenario, Some((&checkpoint, log)), &progress)
         })
     }
@@ -79,7 +97,9 @@ impl Reach {
             let Some(label) = recorder.label_of(*id) else {
                 continue;
             };
-            let Some(actor) = scenario.actors.iter().position(|a| a.label == label) else {
+            // Labels name the worker on a deployment of several (`T1 (worker 0)`).
+            let Some(actor) = (0..scenario.actors.len()).position(|a| scenario.label(a) == label)
+            else {
                 continue;
             };
             if locks.ops > 0 {
@@ -245,6 +265,19 @@ fn explore<S: Send + Sync + 'static>(
             trace: Trace::new(&recording, &breach),
             invariant,
             iterations_until_found: executions,
+        };
+    }
+    if payload.is::<raceproof_core::sync::tokio::model::InvisibleAwait>() {
+        let actor = ghost::lock(&panicked)
+            .take()
+            .map_or_else(|| "a task".to_owned(), |p| p.label);
+        return Verdict::Inconclusive {
+            cause: Inconclusive::InvisibleAwait { actor },
+            hint: "await only `raceproof_core::sync::tokio`'s primitives, and wrap each I/O \
+                   call in `sync::tokio::io(\"what\", call)`: the model must see what a task \
+                   waits for"
+                .to_owned(),
+            iterations: executions,
         };
     }
     if payload.is::<BudgetExhausted>() {

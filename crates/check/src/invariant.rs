@@ -10,6 +10,7 @@ use crate::event::{Call, Fact, Ret};
 use crate::linearizability::{self, EmailRecords};
 use crate::recorder::Recording;
 use raceproof_core::audit::Action;
+use raceproof_core::store::Role;
 use raceproof_history::{Kind, Linearizability};
 use std::collections::HashMap;
 
@@ -80,7 +81,9 @@ fn count(history: &Recording, relevant: impl Fn(&Fact) -> bool) -> usize {
 
 /// `authorized_at_commit`: every write commits while its actor holds the authority it needs
 /// *at that instant* (the role, and the credentials it authenticated with), judged by
-/// [`raceproof_core::audit::Commit::authorized`] over the commits an audit log reported.
+/// [`raceproof_core::audit::Commit::authorized`] over the commits an audit log reported;
+/// and no write needing an admin commits after another commit demoted its actor (with
+/// several workers, each commit's own check reads only its process's copy of the users).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AuthorizedAtCommit;
 
@@ -99,11 +102,37 @@ impl<S> Invariant<S> for AuthorizedAtCommit {
     }
 
     fn check(&self, _state: &S, history: &Recording) -> Result<(), Breach> {
+        // Who an earlier commit demoted (and no later one promoted again), and by whose
+        // step. In one store its own role check sees the demotion; with several workers a
+        // commit is checked against its own process's copy, which may never have seen it.
+        let mut demoted: HashMap<&str, &str> = HashMap::new();
         for (i, step) in history.steps.iter().enumerate() {
-            if let Fact::Commit(commit) = step.fact()
-                && let Err(why) = commit.authorized()
-            {
+            let Fact::Commit(commit) = step.fact() else {
+                continue;
+            };
+            if let Err(why) = commit.authorized() {
                 return Err(Breach::at(i, format!("{}: {why}", commit.actor)));
+            }
+            if commit.action.needs(&commit.actor) == Role::Admin
+                && let Some(by) = demoted.get(commit.actor.as_str())
+            {
+                return Err(Breach::at(
+                    i,
+                    format!(
+                        "{}: demoted by {by}'s earlier commit, which this process's copy of \
+                         the users never saw",
+                        commit.actor
+                    ),
+                ));
+            }
+            match &commit.action {
+                Action::Demote { target } => {
+                    demoted.insert(target, &step.thread);
+                }
+                Action::Promote { target } => {
+                    demoted.remove(target.as_str());
+                }
+                _ => {}
             }
         }
         Ok(())

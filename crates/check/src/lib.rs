@@ -1,8 +1,9 @@
 //! raceproof's model harness.
 //!
-//! A [`Scenario`] builds fresh shared state, runs concurrent actors against it and states
-//! [`Invariant`]s. Under `--cfg loom`, `Scenario::check` explores every interleaving and
-//! returns a [`Verdict`]: proven, or violated with the failing interleaving as a [`Trace`]
+//! A [`Scenario`] builds fresh shared state, runs concurrent actors against it (blocking
+//! requests, or async tasks that await `raceproof_core::sync::tokio`) on a [`Deployment`]
+//! (one event loop, a thread pool, several workers) and states [`Invariant`]s. Under
+//! `--cfg loom`, `Scenario::check` explores every interleaving and returns a [`Verdict`]: proven, or violated with the failing interleaving as a [`Trace`]
 //! in the flow's own words. In a normal build, `Scenario::stress` runs the same scenario on
 //! real threads many times, which is what a hand-written stress test would do;
 //! [`Scenario::run`] does whichever the build can. A catalogue holds scenarios of different
@@ -14,6 +15,7 @@
 
 #[cfg(loom)]
 mod deadlock;
+mod deploy;
 pub mod event;
 #[cfg(any(loom, shuttle))]
 mod execution;
@@ -34,7 +36,9 @@ mod stress;
 pub mod verdict;
 #[cfg(any(loom, shuttle))]
 mod watch;
+mod worker;
 
+pub use deploy::{Deployment, Routing, Runtime};
 pub use event::{Call, Event, Fact, Ret};
 pub use invariant::{
     AuthorizedAtCommit, Breach, ExactlyOnce, FinalState, Invariant, Linearizable, NoDeadlock,
@@ -47,3 +51,4 @@ pub use run::AnyScenario;
 pub use scenario::{Budget, Expected, RUN_TIMEOUT, Scenario};
 pub use stress::{STRESS_RUNS, StressOutcome};
 pub use verdict::{Coverage, Inconclusive, InvariantCoverage, Trace, TraceLine, Verdict};
+pub use worker::Worker;

@@ -4,7 +4,6 @@
 
 use crate::ghost;
 use crate::recorder::Recorder;
-use crate::scenario::Actor;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 /// What a panicking actor left behind: the panic hook's message and location.
@@ -40,11 +39,16 @@ pub(crate) struct ViolationFound;
 #[cfg(any(loom, shuttle))]
 pub(crate) struct BudgetExhausted;
 
-/// Whether `payload` is one of the harness's own markers rather than a real panic.
+/// Whether `payload` is one of the harness's own markers rather than a real panic (or the
+/// event-loop model's: a task awaited something it cannot see).
 fn is_marker(payload: &(dyn std::any::Any + Send)) -> bool {
     #[cfg(any(loom, shuttle))]
     {
-        payload.is::<ViolationFound>() || payload.is::<BudgetExhausted>()
+        #[cfg(loom)]
+        let awaited_unseen = payload.is::<raceproof_core::sync::tokio::model::InvisibleAwait>();
+        #[cfg(not(loom))]
+        let awaited_unseen = false;
+        payload.is::<ViolationFound>() || payload.is::<BudgetExhausted>() || awaited_unseen
     }
     #[cfg(not(any(loom, shuttle)))]
     {
@@ -124,30 +128,40 @@ pub(crate) fn loom_stop(message: &str) -> Option<LoomStop> {
     }
 }
 
-/// Runs one actor's body on the calling thread; a panic of the code under test is
+/// Runs actor `label`'s `body` on the calling thread; a panic of the code under test is
 /// recorded (actor, message, location) in `panicked` before it unwinds on.
-pub(crate) fn run_actor<S>(
-    actor: &Actor<S>,
-    state: &S,
+pub(crate) fn run_actor(
+    label: &str,
     recorder: &Recorder,
     panicked: &ghost::Mutex<Option<Panicked>>,
+    body: impl FnOnce(),
 ) {
-    recorder.enter(&actor.label);
+    recorder.enter(label);
     #[cfg(loom)]
     raceproof_core::sync::model::running();
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| (actor.body)(state))) {
-        let message = panic_message(payload.as_ref());
-        if loom_stop(&message).is_none() {
-            let location = LAST_PANIC
-                .with(|p| p.borrow_mut().take())
-                .map_or_else(String::new, |(_, location)| location);
-            let mut slot = ghost::lock(panicked);
-            slot.get_or_insert(Panicked {
-                label: actor.label.clone(),
-                message,
-                location,
-            });
-        }
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(body)) {
+        record_panic(label, panicked, payload.as_ref());
         resume_unwind(payload);
+    }
+}
+
+/// Records actor `label`'s panic (unless it is one of loom's own stops) in `panicked`,
+/// with the location the panic hook saw on this OS thread.
+pub(crate) fn record_panic(
+    label: &str,
+    panicked: &ghost::Mutex<Option<Panicked>>,
+    payload: &(dyn std::any::Any + Send),
+) {
+    let message = panic_message(payload);
+    if loom_stop(&message).is_none() {
+        let location = LAST_PANIC
+            .with(|p| p.borrow_mut().take())
+            .map_or_else(String::new, |(_, location)| location);
+        let mut slot = ghost::lock(panicked);
+        slot.get_or_insert(Panicked {
+            label: label.to_owned(),
+            message,
+            location,
+        });
     }
 }

@@ -150,6 +150,15 @@ impl<S: Send + Sync + 'static> Scenario<S> {
     /// Runs up to `config.schedules` PCT schedules: *violated* with the first failing
     /// schedule, or *inconclusive* with the number of schedules and PCT's bound.
     pub fn random(&self, config: RandomConfig) -> Randomized {
+        if let Some(verdict) = self.loom_only() {
+            return Randomized {
+                verdict,
+                config,
+                schedules: 0,
+                schedule: None,
+                steps: 0,
+            };
+        }
         let seen = ghost::Arc::new(ghost::Mutex::new(Seen::default()));
         let scheduler = Choices {
             inner: PctScheduler::new_from_seed(config.seed, config.depth.max(1), config.schedules),
@@ -186,8 +195,31 @@ impl<S: Send + Sync + 'static> Scenario<S> {
         }
     }
 
+    /// *Inconclusive* for what only loom models: async tasks (the event-loop model is
+    /// loom's) and deployments of several workers (each assignment of requests is one loom
+    /// run); the randomized mode runs blocking actors in one process.
+    fn loom_only(&self) -> Option<Verdict> {
+        let what = if self.actors.iter().any(|a| a.is_task()) {
+            "async tasks"
+        } else if self.deployment.processes() > 1 {
+            "deployments of several workers"
+        } else {
+            return None;
+        };
+        Some(Verdict::Inconclusive {
+            cause: Inconclusive::LoomOnly {
+                what: what.to_owned(),
+            },
+            hint: "run it under loom (`cargo xtask verify`)".to_owned(),
+            iterations: 0,
+        })
+    }
+
     /// Re-runs exactly `schedule` (from [`Randomized::schedule`]) in one execution.
     pub fn replay_schedule(&self, schedule: &str) -> Verdict {
+        if let Some(verdict) = self.loom_only() {
+            return verdict;
+        }
         let Some(decoded) = decode(schedule) else {
             return Verdict::Inconclusive {
                 cause: Inconclusive::Checker {

@@ -4,7 +4,9 @@
 //! effects and narrate, and a store's audit log reports each commit from inside its critical
 //! section ([`Recorder::commit_listener`]). The recorder is built on `ghost` storage (plain
 //! `std`), which loom does not model: recording adds no branch point, so the checker
-//! explores exactly the interleavings of the code under test.
+//! explores exactly the interleavings of the code under test. (One exception: with several
+//! workers, each fact recorded is ordered through loom, since the invariants read an order
+//! that nothing in the code under test fixes.)
 
 use crate::event::{Call, Event, Fact, Ret, commit_text};
 use crate::ghost;
@@ -68,6 +70,12 @@ struct Log {
     #[cfg(loom)]
     ticks: Vec<u64>,
     labels: Vec<(thread::ThreadId, String)>,
+    /// Under loom, with several workers: a counter every recorded fact touches first. Two
+    /// processes share no state, so loom would try one order of their facts; the invariants
+    /// read that order (a demotion in one process before a promotion in the other), so it
+    /// is made a loom operation, and loom tries every order.
+    #[cfg(loom)]
+    order: Option<std::sync::Arc<loom::sync::atomic::AtomicUsize>>,
 }
 
 /// Records the steps of one execution. Cheap to clone: clones share one log.
@@ -182,22 +190,67 @@ impl Recorder {
             .map(|s| (s.thread.clone(), s.text().to_owned()))
     }
 
-    /// The label of the calling thread, if it entered.
+    /// The label of the calling task or thread, if it entered.
     pub fn current_label(&self) -> Option<String> {
-        self.label_of(thread::current().id())
+        task_label().or_else(|| self.label_of(thread::current().id()))
+    }
+}
+
+// The stress runner's tasks on one event loop share its thread: each carries its label.
+#[cfg(not(loom))]
+tokio::task_local! {
+    static TASK_LABEL: String;
+}
+
+/// Runs `future` with every step it records labelled `label` (normal builds: a task of the
+/// stress runner, beside other tasks on the same event-loop thread).
+#[cfg(not(any(loom, shuttle)))]
+pub(crate) fn labelled<F: std::future::Future>(
+    label: String,
+    future: F,
+) -> impl std::future::Future<Output = F::Output> {
+    TASK_LABEL.scope(label, future)
+}
+
+fn task_label() -> Option<String> {
+    #[cfg(not(loom))]
+    {
+        TASK_LABEL.try_with(Clone::clone).ok()
+    }
+    #[cfg(loom)]
+    {
+        None
     }
 }
 
 impl Recorder {
+    /// Makes the order of the facts recorded from now on a loom operation (see `Log`):
+    /// for deployments of several workers, whose facts nothing else orders.
+    #[cfg(loom)]
+    pub(crate) fn order_facts(&self) {
+        ghost::lock(&self.log).order =
+            Some(std::sync::Arc::new(loom::sync::atomic::AtomicUsize::new(0)));
+    }
+
     /// Records `event` as a step of the calling actor.
     pub fn record(&self, event: Event) {
+        #[cfg(loom)]
+        if !matches!(event.fact, Fact::Note) {
+            // Outside the log's lock: the loom operation may switch to another model thread.
+            let order = ghost::lock(&self.log).order.clone();
+            if let Some(order) = order {
+                order.fetch_add(1, loom::sync::atomic::Ordering::SeqCst);
+            }
+        }
         let id = thread::current().id();
+        let task = task_label();
         let mut log = ghost::lock(&self.log);
-        let thread = log
-            .labels
-            .iter()
-            .find(|(tid, _)| *tid == id)
-            .map_or_else(|| SETUP.to_owned(), |(_, label)| label.clone());
+        let thread = task.unwrap_or_else(|| {
+            log.labels
+                .iter()
+                .find(|(tid, _)| *tid == id)
+                .map_or_else(|| SETUP.to_owned(), |(_, label)| label.clone())
+        });
         log.steps.push(Step { thread, event });
         #[cfg(loom)]
         log.ticks.push(raceproof_core::sync::model::tick());

@@ -21,6 +21,7 @@ pub fn model_verdict(scenario: &dyn AnyScenario, verdict: &Verdict, seconds: f64
     ModelVerdict {
         flow: scenario.flow().to_owned(),
         variant: scenario.variant().to_owned(),
+        deployment: scenario.deployment(),
         scenario: scenario.describe(),
         covers: scenario.covers().map(str::to_owned),
         expected: scenario.expected().clone(),

@@ -7,6 +7,7 @@
 //! ([`Scenario::stress`], in `stress.rs`). [`Scenario::run`] picks the one the build
 //! supports, so a user's test or `main` needs no `cfg` branch.
 
+use crate::deploy::Deployment;
 #[cfg(all(shuttle, not(loom)))]
 use crate::random::{RandomConfig, Randomized};
 use crate::scenario::{Expected, Scenario};
@@ -39,6 +40,8 @@ impl<S: Send + Sync + 'static> Scenario<S> {
 pub trait AnyScenario: Send + Sync {
     fn flow(&self) -> &str;
     fn variant(&self) -> &str;
+    /// How the service runs in this model.
+    fn deployment(&self) -> Deployment;
     fn expected(&self) -> &Expected;
     fn preemption_bound(&self) -> Option<usize>;
     /// The production function the model checks, if it names one.
@@ -48,6 +51,8 @@ pub trait AnyScenario: Send + Sync {
     /// How long a check may take: the budget's seconds, and time to notice a stalled
     /// execution (a child process past it is killed, see `isolate`).
     fn deadline(&self) -> std::time::Duration;
+    /// Whether some actor is an async task (which only loom models).
+    fn has_tasks(&self) -> bool;
     /// See [`Scenario::check`].
     #[cfg(loom)]
     fn check(&self) -> Verdict;
@@ -76,6 +81,10 @@ impl<S: Send + Sync + 'static> AnyScenario for Scenario<S> {
         &self.variant
     }
 
+    fn deployment(&self) -> Deployment {
+        self.deployment
+    }
+
     fn expected(&self) -> &Expected {
         &self.expected
     }
@@ -93,9 +102,17 @@ impl<S: Send + Sync + 'static> AnyScenario for Scenario<S> {
     }
 
     fn deadline(&self) -> std::time::Duration {
+        // One exploration per assignment of actors to workers, each with the budget.
+        let runs =
+            u32::try_from(self.deployment.assignments(self.actors.len()).len()).unwrap_or(u32::MAX);
         std::time::Duration::try_from_secs_f64(self.budget.seconds)
             .unwrap_or(std::time::Duration::MAX)
             .saturating_add(self.run_timeout.saturating_mul(2))
+            .saturating_mul(runs)
+    }
+
+    fn has_tasks(&self) -> bool {
+        self.actors.iter().any(|a| a.is_task())
     }
 
     #[cfg(loom)]

@@ -55,6 +55,12 @@ pub enum Inconclusive {
     /// An invariant could not decide an execution (its checker hit a limit), and no
     /// execution broke an invariant.
     Undecided { invariant: String, why: String },
+    /// A task awaited a future the model cannot see (not from `sync::tokio`), which stayed
+    /// pending with nothing to wake it: the interleavings around it are unknown.
+    InvisibleAwait { actor: String },
+    /// The randomized mode was asked for what only loom models (async tasks, several
+    /// workers).
+    LoomOnly { what: String },
     /// Every violation found rests on a load that `SeqCst` forbids: loom treats `SeqCst`
     /// accesses as `AcqRel`, so it explores executions the memory model rules out.
     SeqCst {
@@ -130,6 +136,15 @@ impl fmt::Display for Inconclusive {
             Inconclusive::Undecided { invariant, why } => {
                 write!(f, "invariant `{invariant}` could not decide: {why}")
             }
+            Inconclusive::InvisibleAwait { actor } => write!(
+                f,
+                "{actor} awaited something the model cannot see (a future not from `sync::tokio`)"
+            ),
+            Inconclusive::LoomOnly { what } => write!(
+                f,
+                "{what} are modelled under loom only: the randomized mode runs blocking actors \
+                 in one process"
+            ),
             Inconclusive::SeqCst { invariant, load } => write!(
                 f,
                 "every violation of `{invariant}` found rests on a load that SeqCst forbids \

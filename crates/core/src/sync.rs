@@ -63,6 +63,11 @@ pub mod hint {
     pub use std::hint::spin_loop;
 }
 
+/// Async primitives at tokio's paths (`sync::tokio::sync::Mutex`, `task::yield_now`,
+/// `time::sleep`) and [`tokio::io`], the one way to mark an await on I/O: tokio's own in a
+/// normal build, an event-loop model under loom (its own files, `sync/tokio/`).
+pub mod tokio;
+
 /// Where a lock was created, or the name it was given: how traces refer to it.
 #[cfg(loom)]
 #[derive(Debug, Clone, PartialEq, Eq)]

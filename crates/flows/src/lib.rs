@@ -1,15 +1,15 @@
 //! The flows of the two seed documents, each in three variants:
 //!
 //! - `seed_vulnerable`: the racy code the seeds describe, ported statement by statement;
-//! - `seed_fix`: the fix exactly as the seed wrote it, in a multi-threaded service (FastAPI
-//!   runs plain `def` endpoints on a thread pool, and any server with several workers races);
+//! - `seed_fix`: the fix exactly as the seed wrote it;
 //! - `proven_fix`: raceproof's, which is [`raceproof_core::service`] itself.
 //!
 //! The Basic-auth endpoints of every variant are [`raceproof_core::service::Accounts`]: the
 //! seeds authenticate as the service does (one read, then the comparison), and their races
 //! are in how they write, so each seed is a racy [`raceproof_core::backend::UserRepository`]
-//! ([`SeedUsers`]) behind the same service. `/operate` has one trait ([`OperateFlow`]):
-//! the seed's check-process-mark cannot be put behind an atomic admission.
+//! ([`SeedUsers`]) behind the same service. `/operate` cannot be: the seed's
+//! check-process-mark is no atomic admission, so the seed's route is its own async port
+//! ([`SeedOperate`]), and ours implement [`OperateFlow`].
 //!
 //! This crate is racy **on purpose**: it exists so that the model catalogue can catch the
 //! seeds' races and the HTTP server can serve them to the race tester. It depends on the
@@ -18,19 +18,27 @@
 //!
 //! In the seed ports every Python statement that touches shared state is one critical
 //! section, and the gaps between them, where other requests run, are marked `RACE WINDOW`.
+//!
+//! Each port runs the way FastAPI runs its route, and says so: `def` routes (`/promote`,
+//! `/update-email`) are blocking flows, which FastAPI runs on a thread pool in every
+//! deployment; `async def` routes (`/operate`) are async flows ([`SeedOperate`]), which
+//! switch only at their awaits on one event loop. Whether a fix holds then depends on the
+//! deployment (one event loop, a thread pool, several workers): the catalogue judges each.
 
 pub mod accounts;
 pub mod backends;
 pub mod cache;
 pub mod operate;
+mod seed_operate;
 mod seed_users;
 
 pub use accounts::{proven_store, users_repository};
 pub use cache::InvalidatedCache;
 pub use operate::{
-    OperateError, OperateFlow, OperateRequest, ProvenOperate, ProvenOperateCas, SeedOperate,
-    SeedPayload, message_name, seed_concatenation,
+    OperateError, OperateFlow, OperateRequest, ProvenOperate, ProvenOperateCas, SeedPayload,
+    message_name, seed_concatenation,
 };
+pub use seed_operate::{SeedOperate, SeedRoute};
 pub use seed_users::SeedUsers;
 
 use raceproof_core::audit::{Commit, CommitListener};

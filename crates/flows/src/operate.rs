@@ -5,13 +5,16 @@
 //! but creates that lock with a check-then-insert of its own. Independently of any race,
 //! the seed signs `f"{resource_id}{action}{timestamp}"`, so a signature for `("ab", "c")`
 //! is also one for `("a", "bc")`.
+//!
+//! The seed's routes are `async def`: their ports are async ([`crate::SeedOperate`], in
+//! `seed_operate.rs`). Ours are the service's synchronous admission ([`ProvenOperate`]),
+//! which a handler calls without an await (in memory) or from a blocking task (a shared
+//! store).
 
 use crate::Narrator;
 use raceproof_core::backend::{BackendError, ReplayStore};
 use raceproof_core::replay::{Clock, HmacKey, ReplayError, ResourceFlags, SignedFields, Tag};
 use raceproof_core::service::Operations;
-use raceproof_core::sync::{Arc, Mutex};
-use std::collections::{HashMap, HashSet};
 
 /// The seed's signed message: plain concatenation, so `("ab", "c")` and `("a", "bc")` sign
 /// the same bytes. Kept to show why it is unsafe.
@@ -83,147 +86,6 @@ pub enum OperateError {
 /// `/operate`, whatever the variant.
 pub trait OperateFlow: Send + Sync {
     fn operate(&self, request: &OperateRequest) -> Result<(), OperateError>;
-}
-
-/// One per-resource lock of the seed's `processed_locks`, numbered for the trace.
-type ResourceLock = Arc<(usize, Mutex<()>)>;
-
-#[derive(Default)]
-struct LockMap {
-    locks: HashMap<String, ResourceLock>,
-    created: usize,
-}
-
-/// The seed variants: `processed_set`, `processed_locks`, and the seed's key.
-pub struct SeedOperate {
-    fixed: bool,
-    key: HmacKey,
-    /// `processed_set`: resource ids already processed (the seed's notion of "once").
-    processed: Mutex<HashSet<String>>,
-    /// `processed_locks`: one lock per resource id.
-    locks: Mutex<LockMap>,
-    log: Narrator,
-}
-
-impl SeedOperate {
-    /// `fixed`: the seed's hardened endpoint (`seed_fix`) rather than the vulnerable one.
-    pub fn new(fixed: bool, key: HmacKey, log: Narrator) -> Self {
-        Self {
-            fixed,
-            key,
-            processed: Mutex::new(HashSet::new()),
-            locks: Mutex::new(LockMap::default()),
-            log,
-        }
-    }
-
-    /// `process_resource(data)`: the business logic, `pass` in the seed. It is what must
-    /// happen exactly once, so it is recorded as an effect.
-    fn process(&self, payload: &SeedPayload) {
-        self.log.effect("processed", || payload.message());
-    }
-
-    /// `verify_signature`: HMAC over the plain concatenation, compared in constant time.
-    fn verify(&self, payload: &SeedPayload) -> Result<(), OperateError> {
-        let message = seed_concatenation(&payload.resource_id, &payload.action, &payload.timestamp);
-        let verified =
-            Tag::from_hex(&payload.signature).and_then(|tag| self.key.verify(&message, &tag));
-        self.log.note(|| {
-            let outcome = if verified.is_ok() { "ok" } else { "bad" };
-            format!("verify signature of {}: {outcome}", payload.message())
-        });
-        Ok(verified?)
-    }
-
-    /// `resource_already_processed(rid)` (the seed leaves it a placeholder; this is the
-    /// lookup it stands for).
-    fn is_processed(&self, resource_id: &str) -> bool {
-        let processed = self.processed.lock().contains(resource_id);
-        self.log
-            .note(|| format!("read processed[{resource_id}] = {processed}"));
-        processed
-    }
-
-    /// `mark_processed(rid)`
-    fn mark_processed(&self, resource_id: &str) {
-        self.processed.lock().insert(resource_id.to_owned());
-        self.log
-            .note(|| format!("write processed[{resource_id}] = true"));
-    }
-
-    /// The seed's vulnerable `/operate`: verify, check processed, process.
-    fn operate_seed_vulnerable(&self, payload: &SeedPayload) -> Result<(), OperateError> {
-        self.verify(payload)?;
-        if self.is_processed(&payload.resource_id) {
-            return Err(OperateError::AlreadyProcessed);
-        }
-        // RACE WINDOW: the same request, submitted twice, passes the check twice.
-        self.process(payload);
-        self.mark_processed(&payload.resource_id);
-        Ok(())
-    }
-
-    /// The seed's `get_lock`, statement by statement:
-    ///
-    /// ```python
-    /// if resource_id not in processed_locks:
-    ///     processed_locks[resource_id] = asyncio.Lock()
-    /// return processed_locks[resource_id]
-    /// ```
-    ///
-    /// On one asyncio event loop nothing runs between the lines; on threads (or several
-    /// workers) two requests can each install and take a lock of their own.
-    fn get_lock(&self, resource_id: &str) -> ResourceLock {
-        let present = self.locks.lock().locks.contains_key(resource_id);
-        self.log
-            .note(|| format!("read locks[{resource_id}] present = {present}"));
-        if !present {
-            // RACE WINDOW: another request may install its own lock here.
-            let mut map = self.locks.lock();
-            map.created += 1;
-            let id = map.created;
-            map.locks
-                .insert(resource_id.to_owned(), Arc::new((id, Mutex::new(()))));
-            self.log
-                .note(|| format!("write locks[{resource_id}] = lock #{id}"));
-        }
-        // RACE WINDOW
-        let map = self.locks.lock();
-        // Present: inserted above or seen present, and entries are never removed.
-        let lock = map.locks.get(resource_id).cloned();
-        drop(map);
-        lock.unwrap_or_else(|| Arc::new((0, Mutex::new(()))))
-    }
-
-    /// The seed's hardened `/operate`: constant-time verify, then check-process-mark under
-    /// the per-resource lock from `get_lock`.
-    fn operate_seed_fix(&self, payload: &SeedPayload) -> Result<(), OperateError> {
-        self.verify(payload)?;
-        let rid = &payload.resource_id;
-        let lock = self.get_lock(rid);
-        let _held = lock.1.lock();
-        self.log
-            .note(|| format!("acquire lock #{} for {rid}", lock.0));
-        if self.is_processed(rid) {
-            return Err(OperateError::AlreadyProcessed);
-        }
-        self.process(payload);
-        self.mark_processed(rid);
-        Ok(())
-    }
-}
-
-impl OperateFlow for SeedOperate {
-    fn operate(&self, request: &OperateRequest) -> Result<(), OperateError> {
-        let OperateRequest::Seed(payload) = request else {
-            return Err(OperateError::WrongScheme);
-        };
-        if self.fixed {
-            self.operate_seed_fix(payload)
-        } else {
-            self.operate_seed_vulnerable(payload)
-        }
-    }
 }
 
 /// The name of a signed request's message.

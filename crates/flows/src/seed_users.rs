@@ -1,6 +1,10 @@
 //! The seeds' `USERS` dict: one critical section per Python statement, nothing held between
 //! statements. Sequences of these calls are where the races live.
 //!
+//! `/promote` and `/update-email` are `def` routes: FastAPI runs them on its thread pool,
+//! one request a thread, whatever the number of event loops, so their ports are blocking
+//! flows (the catalogue's `.actor`), judged with every statement a switch point.
+//!
 //! Every write also appends to an [`AuditLog`] in its own critical section, with the
 //! actor's role and credential epoch read there: the seed has no audit, but a service that
 //! serves it needs one to make the promote race visible from outside (`GET /audit`), and

@@ -54,9 +54,9 @@ pub fn section(verdicts: Option<&Verdicts>, stress: Option<&StressReport>) -> St
         .iter()
         .filter(|m| m.verdict == VerdictKind::Violated)
         .filter_map(|m| {
-            let s = stress.model(&m.flow, &m.variant)?;
+            let s = stress.model(&m.flow, &m.variant, m.deployment)?;
             Some(Row {
-                name: format!("{} / {}", m.flow, m.variant),
+                name: format!("{} / {} ({})", m.flow, m.variant, m.deployment),
                 loom: m.iterations.max(1),
                 runs: s.runs,
                 violations: s.violations,

@@ -95,8 +95,8 @@ fn a_deployment_field_becomes_a_column_of_the_grid() {
             .unwrap();
     let models = value["models"].as_array_mut().unwrap();
     let mut copy = models[0].clone();
-    models[0]["deployment"] = json!("event_loop");
-    copy["deployment"] = json!({ "name": "workers_2", "routing": "round_robin" });
+    models[0]["deployment"] = json!("EventLoop");
+    copy["deployment"] = json!("Workers(2)");
     models.push(copy);
     let reports = Reports {
         verdicts: Some(Verdicts::from_value(value).unwrap()),
@@ -105,11 +105,11 @@ fn a_deployment_field_becomes_a_column_of_the_grid() {
     let html = page(&reports);
     let grid = element_from(&html, "<table class=\"grid\"", "</table>");
     assert!(grid.contains("<th>deployment</th>"), "{grid}");
-    assert!(grid.contains("<td>event_loop</td>"));
-    assert!(grid.contains("<td>workers_2</td>"));
+    assert!(grid.contains("<td>EventLoop</td>"));
+    assert!(grid.contains("<td>Workers(2)</td>"));
     // The same flow and variant in two deployments: two cells, two details.
-    assert!(html.contains("id=\"m--promote--seed_vulnerable--event_loop\""));
-    assert!(html.contains("id=\"m--promote--seed_vulnerable--workers_2\""));
+    assert!(html.contains("id=\"m--promote--seed_vulnerable--eventloop\""));
+    assert!(html.contains("id=\"m--promote--seed_vulnerable--workers-2-\""));
 }
 
 #[test]

@@ -16,11 +16,13 @@
 //! `race.json`, the race tester's report, is the race tester's own.
 
 pub mod bench;
+pub mod deployment;
 pub mod random;
 pub mod services;
 pub mod stress;
 pub mod verdicts;
 
+pub use deployment::Deployment;
 pub use verdicts::{Expected, VerdictKind};
 
 use serde::Serialize;

@@ -27,6 +27,9 @@ impl RandomReport {
 pub struct RandomVerdict {
     pub flow: String,
     pub variant: String,
+    /// Where the model runs (reports before deployments existed: `ThreadPool`).
+    #[serde(default)]
+    pub deployment: crate::deployment::Deployment,
     /// What the randomized mode should answer: the violation loom finds, or
     /// *inconclusive* where loom proves (a random search never proves).
     pub expected: Expected,

@@ -1,6 +1,7 @@
 //! `stress.json`: the catalogue on real threads, the stress test a user would write by hand,
 //! to set beside loom's verdicts.
 
+use crate::deployment::Deployment;
 use crate::verdicts::Expected;
 use serde::{Deserialize, Serialize};
 
@@ -11,11 +12,11 @@ pub struct StressReport {
 }
 
 impl StressReport {
-    /// The entry of `flow` / `variant`, if it ran.
-    pub fn model(&self, flow: &str, variant: &str) -> Option<&ModelStress> {
+    /// The entry of `flow` / `variant` on `deployment`, if it ran.
+    pub fn model(&self, flow: &str, variant: &str, deployment: Deployment) -> Option<&ModelStress> {
         self.models
             .iter()
-            .find(|m| m.flow == flow && m.variant == variant)
+            .find(|m| m.flow == flow && m.variant == variant && m.deployment == deployment)
     }
 }
 
@@ -24,6 +25,9 @@ impl StressReport {
 pub struct ModelStress {
     pub flow: String,
     pub variant: String,
+    /// Where the runs ran (reports before deployments existed: `ThreadPool`).
+    #[serde(default)]
+    pub deployment: Deployment,
     pub expected: Expected,
     pub runs: usize,
     /// Runs in which an invariant broke (or an actor panicked, or the run hung).

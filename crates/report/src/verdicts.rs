@@ -1,9 +1,10 @@
 //! `verdicts.json`: the catalogue's verdicts under loom, one entry per model.
 //!
 //! The shape DESIGN.md documents: `{ "machine", "models": [ { "flow", "variant",
-//! "expected", "verdict", "invariant", "iterations", "seconds", "preemption_bound",
+//! "deployment", "expected", "verdict", "invariant", "iterations", "seconds", "preemption_bound",
 //! "trace": [ { "step", "thread", "event" } ], "covers", ... } ] }`.
 
+pub use crate::deployment::Deployment;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -31,6 +32,10 @@ impl VerdictsReport {
 pub struct ModelVerdict {
     pub flow: String,
     pub variant: String,
+    /// How the service runs in this model (`EventLoop`, `ThreadPool`, `Workers(2)`):
+    /// reports before deployments existed had none, and meant `ThreadPool`.
+    #[serde(default)]
+    pub deployment: Deployment,
     /// What the scenario is (its actors), in a line.
     pub scenario: String,
     /// The production function the model checks (`null`: a model of a seed port, a backend

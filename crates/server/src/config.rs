@@ -1,6 +1,7 @@
 //! Command line, users file and webhook secret.
 
 use crate::cache_settings::{CredentialCacheFile, Switch};
+use crate::runtime::RuntimeKind;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use clap::{Parser, ValueEnum};
@@ -108,6 +109,18 @@ pub struct Cli {
     /// `lifetime_secs`; at most 3600).
     #[arg(long)]
     pub credential_cache_lifetime_secs: Option<i64>,
+
+    /// How requests run: `multi-thread` (tokio's work-stealing pool, a thread per core) or
+    /// `current-thread` (one event loop, as one uvicorn worker runs FastAPI's `async def`
+    /// routes). Several processes are several instances.
+    #[arg(long, value_enum, default_value_t = RuntimeKind::MultiThread)]
+    pub runtime: RuntimeKind,
+
+    /// Simulated latency of each storage call of the seed's `/operate`, in milliseconds
+    /// (seed variants only; default none): an awaited call waits, a plain call blocks its
+    /// worker, so the race windows the models find are reachable from outside.
+    #[arg(long, default_value_t = 0)]
+    pub io_latency_ms: u64,
 }
 
 fn parse_variant(s: &str) -> Result<Variant, String> {
@@ -155,6 +168,8 @@ pub enum ConfigError {
          webhook_secret to the users file"
     )]
     NoSecret,
+    #[error("--io-latency-ms slows down the seed variants' storage calls; proven_fix has none")]
+    IoLatency,
     #[error("the webhook secret must be `whsec_` followed by non-empty base64")]
     BadSecret,
     #[error("password hashing failed: {0}")]
@@ -342,6 +357,8 @@ pub struct Settings {
     pub timestamp_tolerance_secs: i64,
     /// The verified-credential cache of the Basic-auth endpoints (`proven_fix` only).
     pub credential_cache: CacheConfig,
+    /// Simulated latency of the seed `/operate`'s storage calls (seed variants only).
+    pub io_latency: Duration,
 }
 
 impl Default for Settings {
@@ -356,6 +373,7 @@ impl Default for Settings {
             timeout: Duration::from_secs(10),
             timestamp_tolerance_secs: raceproof_core::replay::DEFAULT_TOLERANCE_SECS,
             credential_cache: CacheConfig::default(),
+            io_latency: Duration::ZERO,
         }
     }
 }
@@ -391,6 +409,8 @@ impl Cli {
             timeout: Duration::from_secs(self.timeout_secs.max(1)),
             timestamp_tolerance_secs: self.timestamp_tolerance_secs.max(0),
             credential_cache: CacheConfig::default(),
+            // At most a minute: a latency is a test device, not a way to hang the server.
+            io_latency: Duration::from_millis(self.io_latency_ms.min(60_000)),
         }
     }
 }

@@ -13,12 +13,14 @@ pub mod extract;
 pub mod handlers;
 pub mod middleware;
 pub mod problem;
+pub mod runtime;
 pub mod serve;
 pub mod state;
 pub mod webhook;
 
 pub use app::router;
 pub use config::{Cli, HasherKind, Settings, UsersFile, WebhookSecret};
+pub use runtime::RuntimeKind;
 pub use state::AppState;
 
 use raceproof_backends::postgres::PgUserRepository;
@@ -148,6 +150,17 @@ fn cache_summary(config: raceproof_core::auth::CacheConfig) -> String {
 /// Starts the server the command line describes and serves until Ctrl-C or SIGTERM.
 pub async fn run(cli: Cli) -> Result<(), StartError> {
     let mut settings = cli.settings();
+    if !settings.io_latency.is_zero() {
+        if settings.variant.is_seed() {
+            tracing::warn!(
+                latency_ms = u64::try_from(settings.io_latency.as_millis()).unwrap_or(u64::MAX),
+                "--io-latency-ms: every storage call of the seed's /operate is slowed down \
+                 on purpose, to widen its race windows"
+            );
+        } else {
+            return Err(StartError::Config(config::ConfigError::IoLatency));
+        }
+    }
     if settings.variant.is_seed() {
         tracing::warn!(
             variant = %settings.variant,
@@ -207,6 +220,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
     })?;
     tracing::info!(
         %addr,
+        runtime = cli.runtime.name(),
         variant = %settings.variant,
         hasher = cli.hasher.name(),
         users,

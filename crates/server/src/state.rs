@@ -15,7 +15,7 @@ use raceproof_core::backend::{ReplayStore, UserRepository};
 use raceproof_core::replay::{Clock, DEFAULT_CAPACITY, HmacKey, ReplaySet, SystemClock};
 use raceproof_core::service::{Accounts, Operations};
 use raceproof_core::store::StoreError;
-use raceproof_flows::{Narrator, SeedOperate, UserSpec, Variant, users_repository};
+use raceproof_flows::{Narrator, SeedOperate, SeedRoute, UserSpec, Variant, users_repository};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
@@ -36,7 +36,8 @@ pub enum Operate {
         service: OperateService,
         blocking: bool,
     },
-    /// The seed's JSON body and concatenation signature (seed variants).
+    /// The seed's JSON body and concatenation signature (seed variants), served by the
+    /// seed's `async def` route ported: awaited as FastAPI awaits it.
     Seed(SeedOperate),
 }
 
@@ -98,7 +99,14 @@ impl AppState {
             }
             seed => {
                 let key = HmacKey::new(secret.bytes()).map_err(|_| BuildError::Key)?;
-                Operate::Seed(SeedOperate::new(seed == Variant::SeedFix, key, silent))
+                let route = if seed == Variant::SeedFix {
+                    SeedRoute::Hardened
+                } else {
+                    SeedRoute::Vulnerable
+                };
+                Operate::Seed(
+                    SeedOperate::new(route, key, silent).with_io_latency(settings.io_latency),
+                )
             }
         };
         // The seeds authenticate as their ports do, with no cache of ours.

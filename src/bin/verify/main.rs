@@ -11,8 +11,9 @@
 //! as many at once as there are cores: a model that aborts the process, or blocks past
 //! its deadline, comes back *inconclusive* and the others are still reported.
 //!
-//! `verify --replay FLOW/VARIANT [--log]` re-runs one violated model on exactly its failing
-//! schedule (through loom's checkpoint file), with loom's own log on `--log`.
+//! `verify --replay FLOW/VARIANT[@DEPLOYMENT] [--log]` re-runs one violated model on exactly
+//! its failing schedule (through loom's checkpoint file), with loom's own log on `--log`;
+//! without a deployment, the first of that flow and variant that is expected violated.
 //!
 //! Run it through `cargo xtask verify` / `cargo xtask replay`, which build it with
 //! `--cfg loom` (`--random`: `--cfg shuttle`).
@@ -37,7 +38,7 @@ fn main() -> std::process::ExitCode {
 
 #[cfg(loom)]
 fn usage() -> std::process::ExitCode {
-    eprintln!("usage: verify [OUT.json] | verify --replay FLOW/VARIANT [--log]");
+    eprintln!("usage: verify [OUT.json] | verify --replay FLOW/VARIANT[@DEPLOYMENT] [--log]");
     std::process::ExitCode::from(2)
 }
 
@@ -55,8 +56,8 @@ fn verify(out: &str) -> std::process::ExitCode {
     };
     let started = Instant::now();
     println!(
-        "{:<28} {:<24} {:<32} {:<32} {:>10} {:>8} {:>6}",
-        "flow", "variant", "expected", "verdict", "iterations", "seconds", "bound"
+        "{:<28} {:<32} {:<12} {:<32} {:<32} {:>10} {:>8} {:>6}",
+        "flow", "variant", "deployment", "expected", "verdict", "iterations", "seconds", "bound"
     );
     let mut details = String::new();
     let models = catalogue();
@@ -66,9 +67,10 @@ fn verify(out: &str) -> std::process::ExitCode {
         let verdict = checked.verdict;
         let entry = model_verdict(model.as_ref(), &verdict, checked.seconds);
         println!(
-            "{:<28} {:<24} {:<32} {:<32} {:>10} {:>8.3} {:>6}{}",
+            "{:<28} {:<32} {:<12} {:<32} {:<32} {:>10} {:>8.3} {:>6}{}",
             entry.flow,
             entry.variant,
+            entry.deployment.to_string(),
             entry.expected.to_string(),
             verdict.label(),
             entry.iterations,
@@ -87,10 +89,14 @@ fn verify(out: &str) -> std::process::ExitCode {
                 trace, invariant, ..
             } => write!(
                 details,
-                "\n{} / {} violates {invariant} ({}):\n{trace}",
-                entry.flow, entry.variant, entry.scenario
+                "\n{} / {} on {} violates {invariant} ({}):\n{trace}",
+                entry.flow, entry.variant, entry.deployment, entry.scenario
             ),
-            other => writeln!(details, "\n{} / {}: {other}", entry.flow, entry.variant),
+            other => writeln!(
+                details,
+                "\n{} / {} on {}: {other}",
+                entry.flow, entry.variant, entry.deployment
+            ),
         };
         report.models.push(entry);
     }
@@ -134,7 +140,10 @@ fn replay(which: &str, log: bool) -> std::process::ExitCode {
         eprintln!("cannot create {}: {e}", dir.display());
         return std::process::ExitCode::FAILURE;
     }
-    let file = dir.join(format!("{}.json", which.replace('/', "__")));
+    let file = dir.join(format!(
+        "{}.json",
+        which.replace(['/', '@', '(', ')', ' ', ','], "_")
+    ));
     // A schedule left by an earlier run would be replayed instead of searched for.
     let _ = std::fs::remove_file(&file);
     let found = model.replay(&file, false);
@@ -161,19 +170,32 @@ fn replay(which: &str, log: bool) -> std::process::ExitCode {
     }
 }
 
-/// The catalogue model `FLOW/VARIANT`; if there is none, says so and lists them.
+/// The catalogue model `FLOW/VARIANT@DEPLOYMENT`, or the first of `FLOW/VARIANT` that is
+/// expected violated (else the first of them); if there is none, says so and lists them.
 #[cfg(any(loom, shuttle))]
 fn find(which: &str) -> Option<Box<dyn raceproof::check::AnyScenario>> {
     let models = raceproof::catalogue::catalogue();
-    let names: Vec<String> = models
+    let name = |m: &dyn raceproof::check::AnyScenario| format!("{}/{}", m.flow(), m.variant());
+    let full = |m: &dyn raceproof::check::AnyScenario| format!("{}@{}", name(m), m.deployment());
+    let named = || {
+        models
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| name(m.as_ref()) == which)
+    };
+    let found = models
         .iter()
-        .map(|m| format!("{}/{}", m.flow(), m.variant()))
-        .collect();
-    let found = names.iter().position(|name| name == which);
+        .position(|m| full(m.as_ref()) == which)
+        .or_else(|| {
+            named()
+                .find(|(_, m)| matches!(m.expected(), raceproof::check::Expected::Violated(_)))
+                .or_else(|| named().next())
+                .map(|(i, _)| i)
+        });
     if found.is_none() {
         eprintln!("no catalogue model {which}; models are:");
-        for name in &names {
-            eprintln!("  {name}");
+        for m in &models {
+            eprintln!("  {}", full(m.as_ref()));
         }
     }
     found.and_then(|i| models.into_iter().nth(i))

@@ -49,8 +49,8 @@ fn verify(out: &str) -> ExitCode {
         models: Vec::new(),
     };
     println!(
-        "{:<28} {:<24} {:<32} {:<32} {:>10} {:>8}",
-        "flow", "variant", "expected (random)", "verdict", "schedules", "seconds"
+        "{:<28} {:<32} {:<12} {:<32} {:<32} {:>10} {:>8}",
+        "flow", "variant", "deployment", "expected (random)", "verdict", "schedules", "seconds"
     );
     let mut details = String::new();
     for (model, checked) in models.iter().zip(checked) {
@@ -60,6 +60,7 @@ fn verify(out: &str) -> ExitCode {
         let entry = RandomVerdict {
             flow: model.flow().to_owned(),
             variant: model.variant().to_owned(),
+            deployment: model.deployment(),
             expected: expected.clone(),
             verdict: verdict.kind(),
             invariant: verdict.invariant().map(str::to_owned),
@@ -78,9 +79,10 @@ fn verify(out: &str) -> ExitCode {
             as_expected: verdict.meets(&expected),
         };
         println!(
-            "{:<28} {:<24} {:<32} {:<32} {:>10} {:>8.3}{}",
+            "{:<28} {:<32} {:<12} {:<32} {:<32} {:>10} {:>8.3}{}",
             entry.flow,
             entry.variant,
+            entry.deployment.to_string(),
             expected.to_string(),
             verdict.label(),
             entry.schedules,
@@ -93,8 +95,8 @@ fn verify(out: &str) -> ExitCode {
         );
         if !matches!(verdict, Verdict::Proven { .. }) {
             details.push_str(&format!(
-                "\n{} / {}: {verdict}\n",
-                entry.flow, entry.variant
+                "\n{} / {} on {}: {verdict}\n",
+                entry.flow, entry.variant, entry.deployment
             ));
         }
         report.models.push(entry);

@@ -2,6 +2,7 @@
 //! markers of README.md and the pages in `docs/`. Nothing here measures or reads files.
 
 pub mod bench;
+pub mod deployments;
 pub mod random;
 pub mod services;
 pub mod verdicts;

@@ -39,22 +39,23 @@ fn pct_cell(r: &RandomVerdict) -> String {
 /// Every model, loom beside PCT, then how far apart they are on the violations.
 pub fn side_by_side(verdicts: &VerdictsReport, random: &RandomReport) -> String {
     let mut out = String::from(
-        "| flow | variant | loom | loom: executions | PCT | PCT: schedules | PCT seconds |\n\
-         |---|---|---|---:|---|---:|---:|\n",
+        "| flow | variant | deployment | loom | loom: executions | PCT | PCT: schedules | PCT seconds |\n\
+         |---|---|---|---|---:|---|---:|---:|\n",
     );
     let (mut violations, mut worst_pct, mut worst_loom) = (0, 0, 0);
     for r in &random.models {
         let loom = verdicts
             .models
             .iter()
-            .find(|m| m.flow == r.flow && m.variant == r.variant);
+            .find(|m| m.flow == r.flow && m.variant == r.variant && m.deployment == r.deployment);
         let (loom_verdict, loom_executions) = loom_cell(loom);
         let unexpected = if r.as_expected { "" } else { " (UNEXPECTED)" };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {}{unexpected} | {} | {:.3} |",
+            "| {} | {} | {} | {} | {} | {}{unexpected} | {} | {:.3} |",
             r.flow,
             r.variant,
+            r.deployment,
             loom_verdict,
             loom_executions,
             label(r.verdict, r.invariant.as_deref()),
@@ -82,12 +83,13 @@ pub fn side_by_side(verdicts: &VerdictsReport, random: &RandomReport) -> String 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use raceproof_report::Expected;
+    use raceproof_report::{Deployment, Expected};
 
     fn loom(flow: &str, kind: VerdictKind, iterations: usize) -> ModelVerdict {
         ModelVerdict {
             flow: flow.to_owned(),
             variant: "v".to_owned(),
+            deployment: Deployment::ThreadPool,
             scenario: String::new(),
             covers: None,
             expected: Expected::Proven,
@@ -108,6 +110,7 @@ mod tests {
         RandomVerdict {
             flow: flow.to_owned(),
             variant: "v".to_owned(),
+            deployment: Deployment::ThreadPool,
             expected: Expected::Inconclusive,
             verdict: kind,
             invariant: (kind == VerdictKind::Violated).then(|| "once".to_owned()),
@@ -143,13 +146,13 @@ mod tests {
             ],
         };
         let table = side_by_side(&verdicts, &random);
-        assert!(table.contains("| racy | v | violated: `once` | 76 (until found) | violated: `once` | 9 (until found) |"), "{table}");
+        assert!(table.contains("| racy | v | ThreadPool | violated: `once` | 76 (until found) | violated: `once` | 9 (until found) |"), "{table}");
         assert!(
             table
-                .contains("| fixed | v | proven | 14 (all) | inconclusive | 100 (none violated) |"),
+                .contains("| fixed | v | ThreadPool | proven | 14 (all) | inconclusive | 100 (none violated) |"),
             "{table}"
         );
-        assert!(table.contains("| big | v | inconclusive | 5000 (budget spent) | violated: `once` | 10 (until found) |"), "{table}");
+        assert!(table.contains("| big | v | ThreadPool | inconclusive | 5000 (budget spent) | violated: `once` | 10 (until found) |"), "{table}");
         assert!(table.contains("On the 1 violations both find, PCT needed at most 9 schedules and loom at most 76 executions"), "{table}");
     }
 }

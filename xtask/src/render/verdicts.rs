@@ -2,9 +2,9 @@
 //! table, the scenarios, every counterexample and loom against real threads for
 //! `docs/verdicts.md`.
 
-use raceproof_report::VerdictKind;
 use raceproof_report::stress::StressReport;
 use raceproof_report::verdicts::{ModelVerdict, VerdictsReport};
+use raceproof_report::{Deployment, VerdictKind};
 use std::fmt::Write as _;
 
 /// The flows in the order the report first lists them, each with its models.
@@ -58,6 +58,10 @@ fn variants(models: &[&ModelVerdict]) -> String {
 
 /// One row per flow: which variants are violated (and what they break), which are proven,
 /// and the production functions the proven ones cover.
+///
+/// The rows are the one-process thread-pool models (every model before deployments
+/// existed); `deployments.rs` sets the flows judged on several deployments side by side.
+/// The count line counts every model.
 pub fn summary(report: &VerdictsReport) -> String {
     let any_inconclusive = report.count(VerdictKind::Inconclusive) > 0;
     let mut out = String::from("| flow | violated: what breaks | proven | covers |");
@@ -74,7 +78,7 @@ pub fn summary(report: &VerdictsReport) -> String {
             models
                 .iter()
                 .copied()
-                .filter(|m| m.verdict == kind)
+                .filter(|m| m.verdict == kind && m.deployment == Deployment::ThreadPool)
                 .collect()
         };
         // Violations grouped by the invariant they break.
@@ -149,8 +153,8 @@ pub fn scenarios(report: &VerdictsReport) -> String {
 /// Every model, one row each.
 pub fn full_table(report: &VerdictsReport) -> String {
     let mut out = String::from(
-        "| flow | variant | expected | verdict | iterations (until found) | preemption bound | events checked | seconds | covers |\n\
-         |---|---|---|---|---:|---|---|---:|---|\n",
+        "| flow | variant | deployment | expected | verdict | iterations (until found) | preemption bound | events checked | seconds | covers |\n\
+         |---|---|---|---|---|---:|---|---|---:|---|\n",
     );
     for m in &report.models {
         let verdict = match (m.verdict, &m.invariant) {
@@ -178,9 +182,10 @@ pub fn full_table(report: &VerdictsReport) -> String {
             .map_or_else(|| "none (exhaustive)".to_owned(), |b| b.to_string());
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {verdict}{} | {} | {bound} | {coverage} | {:.3} | {} |",
+            "| {} | {} | {} | {} | {verdict}{} | {} | {bound} | {coverage} | {:.3} | {} |",
             m.flow,
             m.variant,
+            m.deployment,
             m.expected,
             if m.as_expected { "" } else { " (UNEXPECTED)" },
             m.iterations,
@@ -197,9 +202,10 @@ pub fn full_table(report: &VerdictsReport) -> String {
 /// A counterexample as `cargo xtask verify` prints it.
 fn counterexample(m: &ModelVerdict) -> String {
     let mut out = format!(
-        "**{} / {}** breaks `{}` ({}):\n\n```text\n",
+        "**{} / {}** on {} breaks `{}` ({}):\n\n```text\n",
         m.flow,
         m.variant,
+        m.deployment,
         m.invariant.as_deref().unwrap_or("-"),
         m.scenario
     );
@@ -221,12 +227,15 @@ pub fn counterexamples(report: &VerdictsReport) -> String {
         .join("\n\n")
 }
 
-/// The first counterexample of a seed's own fix (the headline: a published fix that loom
-/// breaks), else the first counterexample.
+/// The first counterexample of a seed's own fix on a thread pool (the headline: a
+/// published fix that loom breaks where the seed runs it), else of a seed's fix anywhere,
+/// else the first counterexample.
 pub fn first_counterexample(report: &VerdictsReport) -> Option<String> {
     let violated = || report.models.iter().filter(|m| !m.trace.is_empty());
-    violated()
-        .find(|m| m.variant == "seed_fix")
+    let seed_fix = || violated().filter(|m| m.variant == "seed_fix");
+    seed_fix()
+        .find(|m| m.deployment == Deployment::ThreadPool)
+        .or_else(|| seed_fix().next())
         .or_else(|| violated().next())
         .map(counterexample)
 }
@@ -234,22 +243,23 @@ pub fn first_counterexample(report: &VerdictsReport) -> Option<String> {
 /// Each violated model beside what real threads made of the same scenario.
 pub fn side_by_side(verdicts: &VerdictsReport, stress: &StressReport) -> String {
     let mut out = String::from(
-        "| flow | variant | loom: iterations until found | real threads: runs violated | real threads: first failing run |\n\
-         |---|---|---:|---:|---:|\n",
+        "| flow | variant | deployment | loom: iterations until found | real threads: runs violated | real threads: first failing run |\n\
+         |---|---|---|---:|---:|---:|\n",
     );
     for m in verdicts
         .models
         .iter()
         .filter(|m| m.verdict == VerdictKind::Violated)
     {
-        let Some(s) = stress.model(&m.flow, &m.variant) else {
+        let Some(s) = stress.model(&m.flow, &m.variant, m.deployment) else {
             continue;
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} of {} | {} |",
+            "| {} | {} | {} | {} | {} of {} | {} |",
             m.flow,
             m.variant,
+            m.deployment,
             m.iterations,
             s.violations,
             s.runs,
@@ -262,17 +272,23 @@ pub fn side_by_side(verdicts: &VerdictsReport, stress: &StressReport) -> String 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use raceproof_report::Expected;
     use raceproof_report::stress::ModelStress;
     use raceproof_report::verdicts::TraceLine;
 
-    fn model(flow: &str, variant: &str, verdict: VerdictKind, as_expected: bool) -> ModelVerdict {
+    pub(crate) fn model(
+        flow: &str,
+        variant: &str,
+        verdict: VerdictKind,
+        as_expected: bool,
+    ) -> ModelVerdict {
         let violated = verdict == VerdictKind::Violated;
         ModelVerdict {
             flow: flow.to_owned(),
             variant: variant.to_owned(),
+            deployment: Deployment::ThreadPool,
             scenario: "T1 admin promotes alice; T2 root demotes admin".to_owned(),
             covers: (!violated).then(|| "raceproof_core::service::Accounts::promote".to_owned()),
             expected: if violated == as_expected {
@@ -302,7 +318,7 @@ mod tests {
         }
     }
 
-    fn report() -> VerdictsReport {
+    pub(crate) fn report() -> VerdictsReport {
         VerdictsReport {
             machine: "AMD EPYC, 2 cores".to_owned(),
             models: vec![
@@ -353,7 +369,9 @@ mod tests {
     #[test]
     fn the_first_counterexample_is_a_seed_fix() {
         let shown = first_counterexample(&report()).expect("a violation");
-        assert!(shown.starts_with("**promote / seed_fix** breaks `authorized_at_commit`"));
+        assert!(
+            shown.starts_with("**promote / seed_fix** on ThreadPool breaks `authorized_at_commit`")
+        );
         assert!(shown.contains("  1  T1   commit #2 alice.role = admin   <- not an admin"));
     }
 
@@ -364,6 +382,7 @@ mod tests {
             models: vec![ModelStress {
                 flow: "promote".to_owned(),
                 variant: "seed_fix".to_owned(),
+                deployment: Deployment::ThreadPool,
                 expected: Expected::Violated("authorized_at_commit".to_owned()),
                 runs: 10000,
                 violations: 207,
@@ -379,6 +398,9 @@ mod tests {
             .skip(2)
             .filter(|l| l.starts_with('|'))
             .collect();
-        assert_eq!(rows, ["| promote | seed_fix | 3 | 207 of 10000 | 270 |"]);
+        assert_eq!(
+            rows,
+            ["| promote | seed_fix | ThreadPool | 3 | 207 of 10000 | 270 |"]
+        );
     }
 }

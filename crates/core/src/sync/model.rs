@@ -172,6 +172,12 @@ pub(super) fn waiting(name: &LockName, access: Access, object: usize) {
     });
 }
 
+/// The calling thread waits for an event loop's token (`sync::tokio`): a wait deadlock
+/// reports name, but no shared state, so it counts as no operation on a facade object.
+pub(super) fn waiting_for_turn(name: &LockName) {
+    with_thread(|t| t.waiting_for = Some(Waiting::Lock(name.clone(), Access::Exclusive)));
+}
+
 pub(super) fn acquired(name: &LockName, access: Access) {
     EXECUTION.with(|e| e.borrow_mut().torn_down = false);
     with_thread(|t| {

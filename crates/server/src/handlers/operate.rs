@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use raceproof_core::backend::BackendError;
 use raceproof_core::replay::{ReplayError, SignedFields, Verified};
-use raceproof_flows::{OperateFlow, OperateRequest, SeedOperate, SeedPayload};
+use raceproof_flows::{OperateRequest, SeedOperate, SeedPayload};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -128,7 +128,7 @@ pub async fn operate(
             };
             admitted.map_err(|e| admission_problem(&e))
         }
-        Operate::Seed(seed) => operate_seed(seed, &body),
+        Operate::Seed(seed) => operate_seed(seed, &body).await,
     }
     .map(Json)
 }
@@ -180,7 +180,9 @@ fn verify_webhook(
     Ok((message, fields))
 }
 
-fn operate_seed(seed: &SeedOperate, body: &[u8]) -> Result<Processed, Problem> {
+/// The seed's route, awaited on this request's task: on a current-thread runtime it gives
+/// the event loop away exactly where the seed's `async def` awaits.
+async fn operate_seed(seed: &SeedOperate, body: &[u8]) -> Result<Processed, Problem> {
     let SeedBody {
         resource_id,
         action,
@@ -198,6 +200,7 @@ fn operate_seed(seed: &SeedOperate, body: &[u8]) -> Result<Processed, Problem> {
         signature,
     };
     seed.operate(&OperateRequest::Seed(payload.clone()))
+        .await
         .map_err(|e| operate_problem(&e))?;
     Ok(Processed {
         processed: true,

@@ -140,6 +140,11 @@ impl Instance {
     /// Starts the binary on a free loopback port with its handler-start stamps on (the
     /// race tester reports the spread of a burst across both processes).
     pub fn start(shared: Shared<'_>) -> Self {
+        Self::start_with(shared, &[])
+    }
+
+    /// [`Instance::start`] with more command-line arguments (`--variant`, `--runtime`, ...).
+    pub fn start_with(shared: Shared<'_>, args: &[&str]) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_raceproof-server"));
         command
             .args(["--listen", "127.0.0.1:0", "--users", USERS])
@@ -151,6 +156,7 @@ impl Instance {
             .env_remove("RACEPROOF_USERS_DB")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
+        command.args(args);
         if let Some((url, prefix)) = shared.replay {
             command.args(["--replay-store", url, "--replay-prefix", prefix]);
         }
