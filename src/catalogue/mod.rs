@@ -13,6 +13,7 @@
 
 pub mod backends;
 pub mod demote;
+pub mod login_limit;
 pub mod operate;
 pub mod promote;
 pub mod update_email;
@@ -227,6 +228,7 @@ pub fn catalogue() -> Vec<Box<dyn AnyScenario>> {
     models.extend(strategy_models());
     models.extend(operate::strategy_models());
     models.extend(backends::models());
+    models.extend(login_limit::models());
     models
 }
 

@@ -21,10 +21,12 @@
 
 pub mod accounts;
 pub mod backends;
+pub mod login_limit;
 pub mod operate;
 mod seed_users;
 
 pub use accounts::{proven_store, users_repository};
+pub use login_limit::ReadThenIncrement;
 pub use operate::{
     OperateError, OperateFlow, OperateRequest, ProvenOperate, ProvenOperateCas, SeedOperate,
     SeedPayload, message_name, seed_concatenation,
