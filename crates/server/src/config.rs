@@ -91,6 +91,10 @@ pub struct Cli {
     /// PostgreSQL schema of `--users-db` (1-63 lowercase letters, digits or '_').
     #[arg(long, default_value = "raceproof")]
     pub users_schema: String,
+
+    /// Connection lifetimes, caps and login throttling (`limits.rs`).
+    #[command(flatten)]
+    pub limits: crate::limits::LimitArgs,
 }
 
 fn parse_variant(s: &str) -> Result<Variant, String> {
@@ -318,6 +322,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub timeout: Duration,
     pub timestamp_tolerance_secs: i64,
+    /// Connection lifetimes, caps and login throttling.
+    pub limits: crate::limits::Limits,
 }
 
 impl Default for Settings {
@@ -331,6 +337,7 @@ impl Default for Settings {
             max_body_bytes: 16 * 1024,
             timeout: Duration::from_secs(10),
             timestamp_tolerance_secs: raceproof_core::replay::DEFAULT_TOLERANCE_SECS,
+            limits: crate::limits::Limits::default(),
         }
     }
 }
@@ -353,6 +360,7 @@ impl Cli {
             max_body_bytes: self.max_body_bytes,
             timeout: Duration::from_secs(self.timeout_secs.max(1)),
             timestamp_tolerance_secs: self.timestamp_tolerance_secs.max(0),
+            limits: self.limits.limits(),
         }
     }
 }

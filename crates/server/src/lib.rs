@@ -8,10 +8,14 @@
 
 pub mod app;
 pub mod config;
+pub mod connections;
 pub mod extract;
 pub mod handlers;
+pub mod handshake;
+pub mod limits;
 pub mod middleware;
 pub mod problem;
+pub mod request_id;
 pub mod serve;
 pub mod state;
 pub mod webhook;
@@ -197,6 +201,16 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
         users_store,
         "listening (HTTP/1.1 and h2c)"
     );
-    serve::serve(listener, router(Arc::new(state)), serve::shutdown_signal()).await;
+    let mut limits = settings.limits.clone();
+    limits.max_connections = limits::fit_connections(limits.max_connections);
+    tracing::info!(
+        max_connections = limits.max_connections,
+        max_in_flight = limits.max_in_flight,
+        handshake_timeout = ?limits.handshake_timeout,
+        idle_timeout = ?limits.idle_timeout,
+        "connection limits"
+    );
+    let app = router(Arc::new(state));
+    serve::serve_with(listener, app, limits, serve::shutdown_signal()).await;
     Ok(())
 }

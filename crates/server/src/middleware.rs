@@ -10,14 +10,11 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{Next, map_response};
 use axum::response::{IntoResponse, Response};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
@@ -47,37 +44,9 @@ pub fn with_middleware(routes: Router, settings: &Settings) -> Router {
                 .make_span_with(request_span)
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
-        .layer(SetRequestIdLayer::x_request_id(SequentialIds::new()))
-}
-
-/// Request ids `<start>-<n>`: the server's start time in hex, then a counter. Unique per
-/// process and cheap (a UUID v4 costs a `getrandom` call per request); a client's own
-/// `x-request-id` is kept as it is.
-#[derive(Clone)]
-struct SequentialIds {
-    prefix: Arc<str>,
-    next: Arc<AtomicU64>,
-}
-
-impl SequentialIds {
-    fn new() -> Self {
-        let start = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        Self {
-            prefix: format!("{start:x}").into(),
-            next: Arc::new(AtomicU64::new(1)),
-        }
-    }
-}
-
-impl MakeRequestId for SequentialIds {
-    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{}-{n}", self.prefix))
-            .ok()
-            .map(RequestId::new)
-    }
+        .layer(SetRequestIdLayer::x_request_id(
+            crate::request_id::ServerIds::default(),
+        ))
 }
 
 /// One span per request, named by its id (never its headers: they carry credentials).

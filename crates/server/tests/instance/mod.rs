@@ -314,9 +314,12 @@ pub fn update_email(addr: SocketAddr, if_match: &str, email: &str) -> Request<Fu
         .unwrap()
 }
 
+/// `GET /users/{id}` as root (an admin may read any record).
 pub fn get_user(addr: SocketAddr, id: &str) -> Request<Full<Bytes>> {
+    let credentials = raceproof_core::auth::Credentials::new("root", "r00t").unwrap();
     Request::get(format!("http://{addr}/users/{id}"))
         .header("host", addr.to_string())
+        .header("authorization", credentials.to_header())
         .body(Full::new(Bytes::new()))
         .unwrap()
 }
