@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::audit::{AuditEntry, AuditMark};
 use crate::mode::Outcome;
 use crate::wire::{Prepared, Response};
 
@@ -23,13 +24,26 @@ pub struct Recorded {
 pub enum Observation {
     #[default]
     None,
-    /// `commit_order`: the audit's last sequence number before the burst, and the audit after.
+    /// `commit_order`: where the audit stood before the burst, and its entries after.
     Audit {
-        before: u64,
-        after: Result<Response, String>,
+        before: AuditMark,
+        after: Result<Vec<AuditEntry>, String>,
     },
-    /// `final_state`: the response to the GET after the burst.
-    Final(Result<Response, String>),
+    /// `final_state`: the response to the read after the burst, and the value each expectation
+    /// compares with (its placeholders expanded).
+    Final {
+        response: Result<Response, String>,
+        values: Vec<Result<serde_json::Value, String>>,
+    },
+}
+
+/// What one invariant concluded about a burst.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Judged {
+    Held,
+    Broken(String),
+    /// Neither a violation nor a pass: why the invariant could not decide.
+    Undecided(String),
 }
 
 /// What an invariant found in a burst: a violation, or why it could not decide.
@@ -54,4 +68,7 @@ pub struct Burst {
     pub server_spread_ns: Option<u64>,
     /// Last response head minus first, as this client saw them.
     pub client_spread_ns: Option<u64>,
+    /// Requests that came back (or whose handler started, by the server's stamp) before the
+    /// release: the burst was not synchronized, whatever the invariants say.
+    pub early_requests: usize,
 }

@@ -8,9 +8,9 @@ use clap::{Parser, Subcommand};
 use crate::error::RaceError;
 use crate::mode::Mode;
 use crate::report::{self, ScenarioReport};
-use crate::runner;
+use crate::runner::{self, Options, SuccessFloor};
 use crate::scenario::{BUILTINS, RaceScenario};
-use crate::wire::Targets;
+use crate::wire::{Target, Targets};
 
 /// Exit status when every invariant held.
 pub const EXIT_HELD: u8 = 0;
@@ -23,15 +23,15 @@ pub const EXIT_ERROR: u8 = 2;
 enum Verdict {
     Held,
     Broken,
-    /// Nothing broke, but some bursts could not be fired: not a clean pass.
-    Incomplete,
+    /// Nothing broke, but the run does not show the invariants hold: the reasons.
+    Incomplete(Vec<String>),
 }
 
 #[derive(Debug, Parser)]
 #[command(
     name = "raceproof-race",
     about = "Black-box race tester: synchronized bursts at an HTTP endpoint, invariants on what comes back",
-    after_help = "Exit status: 0 every invariant held in every burst, 1 an invariant broke, 2 error (or some bursts could not be fired)."
+    after_help = "Exit status: 0 every invariant held in every burst and the scenario ran as written, 1 an invariant broke, 2 error, or the run does not show the invariants hold (a mode could not run, bursts not fired or not synchronized, too few bursts with a 2xx, an invariant undecided)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -45,9 +45,25 @@ pub struct TargetArgs {
     /// audit and final-state requests go there); the same origin twice means two connections.
     #[arg(long = "target", value_name = "URL", required = true)]
     pub targets: Vec<String>,
+    /// Where setup, audit and final-state reads go (default: the first --target). They all use
+    /// one connection kept open for the run, so behind one port they reach one worker.
+    #[arg(long, value_name = "URL")]
+    pub read_target: Option<String>,
     /// Bursts per scenario and mode.
     #[arg(long, default_value_t = 100)]
     pub bursts: usize,
+    /// Single-packet: h2 connections per target, the burst dealt round robin over them and
+    /// released together (one write per connection, back to back). Behind one port with several
+    /// workers, one connection reaches one worker: give N >= the workers to reach several.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub connections: usize,
+    /// How long one request may take before it counts as a timeout, in milliseconds.
+    #[arg(long, default_value_t = 10_000, value_name = "MS")]
+    pub timeout_ms: u64,
+    /// Bursts that must get at least one 2xx, as N or P% of --bursts; fewer means the scenario
+    /// did not run as written and the run fails (exit 2).
+    #[arg(long, default_value = "100%", value_name = "N|P%")]
+    pub min_success_bursts: SuccessFloor,
     /// Where the JSON report goes.
     #[arg(long, default_value = "target/raceproof/race.json")]
     pub out: PathBuf,
@@ -91,10 +107,11 @@ pub fn main_with(cli: Cli) -> ExitCode {
     match execute(cli) {
         Ok(Verdict::Held) => ExitCode::from(EXIT_HELD),
         Ok(Verdict::Broken) => ExitCode::from(EXIT_ANOMALY),
-        Ok(Verdict::Incomplete) => {
-            eprintln!(
-                "error: some bursts could not be fired (see the table); no invariant broke in the others"
-            );
+        Ok(Verdict::Incomplete(reasons)) => {
+            eprintln!("error: no invariant broke, but the run does not show that they hold:");
+            for reason in reasons {
+                eprintln!("  - {reason}");
+            }
             ExitCode::from(EXIT_ERROR)
         }
         Err(error) => {
@@ -154,11 +171,33 @@ fn run_modes(
         .build()
         .map_err(RaceError::Runtime)?;
     let targets = resolver.block_on(Targets::resolve(&args.targets, args.allow_non_loopback))?;
+    let read_target = args
+        .read_target
+        .as_deref()
+        .map(|url| resolver.block_on(Target::resolve(url, args.allow_non_loopback)))
+        .transpose()?;
     drop(resolver);
-    for target in targets.as_slice().iter().filter(|target| !target.loopback) {
+    let options = Options {
+        connections: args.connections,
+        timeout: std::time::Duration::from_millis(args.timeout_ms.max(1)),
+        read_target,
+        min_success: args.min_success_bursts,
+        ..Options::new(args.bursts)
+    };
+    // What no run may ask for fails the command before anything is sent or written.
+    options.check()?;
+    for target in (targets.as_slice().iter())
+        .chain(options.read_target.as_ref())
+        .filter(|target| !target.loopback)
+    {
         eprintln!(
             "warning: {} is not loopback; firing anyway because --allow-non-loopback was given",
             target.url
+        );
+    }
+    if args.connections > 1 && !modes.contains(&Mode::SinglePacket) {
+        eprintln!(
+            "note: --connections only changes single-packet; last-byte and naive already use one connection per request"
         );
     }
     let against = targets.urls().join(", ");
@@ -172,7 +211,14 @@ fn run_modes(
                 args.bursts,
                 against
             );
-            reports.push(runner::run(scenario, &targets, *mode, args.bursts)?);
+            // One mode that cannot run (single-packet against HTTP/1.1) does not stop the
+            // others: its report says why.
+            let report =
+                runner::run_with(scenario, &targets, *mode, &options).unwrap_or_else(|error| {
+                    eprintln!("{} / {}: {error}", scenario.name, mode.as_str());
+                    ScenarioReport::could_not_run(scenario, &targets, *mode, error.to_string())
+                });
+            reports.push(report);
         }
     }
     report::write(&args.out, &report::to_json(&targets, &reports))?;
@@ -182,11 +228,26 @@ fn run_modes(
         report::write(path, &report::compare_markdown(&reports))?;
         println!("comparison: {}", path.display());
     }
-    Ok(if reports.iter().any(|report| report.anomalies > 0) {
+    let mut reasons = Vec::new();
+    let mut broken = false;
+    for report in &reports {
+        match report.verdict() {
+            report::Verdict::Held => {}
+            report::Verdict::Broken => broken = true,
+            report::Verdict::Incomplete(why) => reasons.extend(
+                why.into_iter()
+                    .map(|why| format!("{} / {}: {why}", report.scenario, report.mode.as_str())),
+            ),
+        }
+    }
+    Ok(if broken {
+        for reason in &reasons {
+            eprintln!("note: {reason}");
+        }
         Verdict::Broken
-    } else if reports.iter().any(|report| report.errors > 0) {
-        Verdict::Incomplete
-    } else {
+    } else if reasons.is_empty() {
         Verdict::Held
+    } else {
+        Verdict::Incomplete(reasons)
     })
 }

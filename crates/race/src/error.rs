@@ -60,6 +60,13 @@ pub enum RaceError {
         status: u16,
         expected: Vec<u16>,
     },
+    /// Single-packet needs h2c with prior knowledge and a target refused it (checked before
+    /// the first burst).
+    #[error("{0}")]
+    NoH2c(String),
+    /// Bursts failed to fire over and over: the run stopped.
+    #[error("{count} bursts in a row could not be fired, so the run stopped; the first: {first}")]
+    Aborted { count: usize, first: String },
     /// Writing the report failed.
     #[error("cannot write {path}: {source}")]
     Write {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use raceproof_history::Linearizability;
 
 use crate::audit;
-use crate::burst::{Finding, Observation, Recorded};
+use crate::burst::{Finding, Judged, Observation, Recorded};
 use crate::linearizable::{self, Searched};
 use crate::scenario::{ActorSpec, Expectation, InvariantSpec, SpecKind};
 use crate::wire::Response;
@@ -18,20 +18,19 @@ pub struct Judgement {
     pub undecided: Vec<Finding>,
 }
 
-/// What one invariant concluded.
-enum Judged {
-    Held,
-    Broken(String),
-    Undecided(String),
-}
+/// Why an invariant that reads state after the burst cannot decide when the burst's reads used
+/// two connections.
+const READS_SPLIT: &str = "the reads of this burst used two connections (the server closed the first), which may have reached different workers; pin them with --read-target";
 
-/// Checks every invariant of a burst.
+/// Checks every invariant of a burst. `reads_split`: the burst's reads were not all on one
+/// connection, so the invariants that compare them cannot decide.
 pub fn judge(
     invariants: &[InvariantSpec],
     actors: &[ActorSpec],
     records: &[Recorded],
     observations: &[Observation],
     initial: &[Option<String>],
+    reads_split: bool,
 ) -> Judgement {
     let mut judgement = Judgement::default();
     for (index, invariant) in invariants.iter().enumerate() {
@@ -41,7 +40,16 @@ pub fn judge(
             invariant: invariant.name().to_owned(),
             detail,
         };
-        match judge_one(invariant, actors, records, &observation, initial) {
+        let reads = matches!(
+            invariant,
+            InvariantSpec::CommitOrder { .. } | InvariantSpec::FinalState { .. }
+        );
+        let judged = if reads && reads_split {
+            Judged::Undecided(READS_SPLIT.to_owned())
+        } else {
+            judge_one(invariant, actors, records, &observation, initial)
+        };
+        match judged {
             Judged::Held => {}
             Judged::Broken(detail) => judgement.violations.push(finding(detail)),
             Judged::Undecided(detail) => judgement.undecided.push(finding(detail)),
@@ -69,12 +77,7 @@ fn name(actors: &[ActorSpec], record: &Recorded) -> String {
 }
 
 fn success(record: &Recorded) -> Option<&Response> {
-    record
-        .outcome
-        .result
-        .as_ref()
-        .ok()
-        .filter(|response| response.is_success())
+    record.outcome.success()
 }
 
 fn judge_one(
@@ -131,12 +134,14 @@ fn judge_one(
             fail_statuses,
             ..
         } => return linearizable(*model, fail_statuses, actors, records, initial),
-        InvariantSpec::CommitOrder { .. } => match observation {
-            Observation::Audit { before, after } => audit::commit_order(*before, after),
+        InvariantSpec::CommitOrder { schema, .. } => match observation {
+            Observation::Audit { before, after } => {
+                return audit::commit_order(schema, before, after);
+            }
             _ => Some("internal: no audit observation".to_owned()),
         },
         InvariantSpec::FinalState { expect, .. } => match observation {
-            Observation::Final(response) => final_state(response, expect),
+            Observation::Final { response, values } => final_state(response, expect, values),
             _ => Some("internal: no final-state observation".to_owned()),
         },
     };
@@ -172,7 +177,11 @@ fn linearizable(
     }
 }
 
-fn final_state(response: &Result<Response, String>, expect: &[Expectation]) -> Option<String> {
+fn final_state(
+    response: &Result<Response, String>,
+    expect: &[Expectation],
+    values: &[Result<serde_json::Value, String>],
+) -> Option<String> {
     let response = match response {
         Ok(response) => response,
         Err(error) => return Some(format!("final-state request failed: {error}")),
@@ -188,12 +197,20 @@ fn final_state(response: &Result<Response, String>, expect: &[Expectation]) -> O
     };
     let broken: Vec<String> = expect
         .iter()
-        .filter_map(|expectation| {
+        .zip(values)
+        .filter_map(|(expectation, value)| {
+            let value = match value {
+                Ok(value) => value,
+                Err(error) => return Some(format!("`{}`: {error}", expectation.source)),
+            };
             let actual = json.pointer(&expectation.pointer);
-            let holds = (actual == Some(&expectation.value)) == expectation.equal;
+            let holds = (actual == Some(value)) == expectation.equal;
             (!holds).then(|| {
                 let actual = actual.map_or_else(|| "absent".to_owned(), ToString::to_string);
-                format!("`{}` does not hold (found {actual})", expectation.source)
+                format!(
+                    "`{}` does not hold (found {actual}, compared with {value})",
+                    expectation.source
+                )
             })
         })
         .collect();
@@ -214,11 +231,47 @@ mod tests {
 
     #[test]
     fn final_state_compares_json_pointers() {
-        let expect = [Expectation::parse("/role == \"user\"")];
+        let expect = [Expectation::parse("/role == \"user\"", &[])];
         let expect: Vec<Expectation> = expect.into_iter().flatten().collect();
-        assert_eq!(final_state(&response(r#"{"role":"user"}"#), &expect), None);
-        assert!(final_state(&response(r#"{"role":"admin"}"#), &expect).is_some());
-        assert!(final_state(&response(r#"{}"#), &expect).is_some());
-        assert!(final_state(&Err("down".to_owned()), &expect).is_some());
+        let values = [Ok(serde_json::json!("user"))];
+        let judge = |body: Result<Response, String>| final_state(&body, &expect, &values);
+        assert_eq!(judge(response(r#"{"role":"user"}"#)), None);
+        assert!(judge(response(r#"{"role":"admin"}"#)).is_some());
+        assert!(judge(response(r#"{}"#)).is_some());
+        assert!(judge(Err("down".to_owned())).is_some());
+    }
+
+    #[test]
+    fn final_state_compares_with_a_captured_variable() {
+        let expect: Vec<Expectation> = Expectation::parse("/_v == {{var.version}}", &[])
+            .into_iter()
+            .collect();
+        let credentials = BTreeMap::new();
+        let vars = BTreeMap::from([("version".to_owned(), "3".to_owned())]);
+        let cx = crate::template::Context {
+            request_uuid: "",
+            burst_uuid: "",
+            burst_index: 1,
+            now_s: 0,
+            credentials: &credentials,
+            vars: &vars,
+        };
+        let values: Vec<_> = expect
+            .iter()
+            .map(|expectation| expectation.value.resolve(&cx))
+            .collect();
+        assert_eq!(values, vec![Ok(serde_json::json!(3))]);
+        assert_eq!(
+            final_state(&response(r#"{"_v":3}"#), &expect, &values),
+            None
+        );
+        assert!(
+            final_state(&response(r#"{"_v":4}"#), &expect, &values)
+                .is_some_and(|why| why.contains("compared with 3"))
+        );
+        // Text that is not JSON is compared as a string.
+        let email = Expectation::parse("/email == {{var.version}}@x", &[]);
+        let value = email.map(|expectation| expectation.value.resolve(&cx));
+        assert_eq!(value, Ok(Ok(serde_json::json!("3@x"))));
     }
 }

@@ -193,6 +193,7 @@ mod tests {
                 invoke_ns,
                 first_byte_ns: Some(complete_ns),
                 complete_ns,
+                early: false,
                 result: Ok(Response {
                     status,
                     headers: Vec::new(),

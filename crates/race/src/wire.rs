@@ -10,6 +10,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use crate::error::RaceError;
+use crate::mode::{Failure, FailureKind};
 
 /// The response header raceproof's server (started with its timing flag) sets to the instant its
 /// handler started, in nanoseconds since the Unix epoch.
@@ -301,7 +302,8 @@ pub fn since(origin: Instant) -> u64 {
     u64::try_from(origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// An HTTP/1.1 connection made ready before a burst (naive mode) or for one request.
+/// An HTTP/1.1 connection made ready before a burst (naive mode), or kept open for the reads
+/// of a run ([`Reader`]).
 pub struct Http1 {
     sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
 }
@@ -313,56 +315,142 @@ impl Http1 {
             .await
             .map_err(|error| format!("handshake: {error}"))?;
         tokio::spawn(async move {
-            // The connection ends when the response is read or the peer closes; either is fine.
+            // The connection ends when the peer closes it or the sender is dropped.
             let _ = connection.await;
         });
         Ok(Http1 { sender })
     }
 
+    /// Whether the server has closed the connection (it cannot carry another request).
+    pub fn is_closed(&self) -> bool {
+        self.sender.is_closed()
+    }
+
     /// Sends one request; returns the response and when its head arrived (ns since `origin`).
+    /// The connection stays usable for another request if the server keeps it open.
     pub async fn send(
-        mut self,
+        &mut self,
         target: &Target,
         request: &Prepared,
         origin: Instant,
-    ) -> Result<(Response, u64), String> {
+        timeout: Duration,
+    ) -> Result<(Response, u64), Failure> {
         let work = async {
-            let request = request.to_http(target, false, Full::new(request.body.clone()))?;
+            let request = request
+                .to_http(target, false, Full::new(request.body.clone()))
+                .map_err(|error| Failure::new(FailureKind::Protocol, error))?;
+            self.sender
+                .ready()
+                .await
+                .map_err(|error| Failure::hyper("connection", &error))?;
             let response = self
                 .sender
                 .send_request(request)
                 .await
-                .map_err(|error| format!("request: {error}"))?;
+                .map_err(|error| Failure::hyper("request", &error))?;
             let first_byte = since(origin);
             let (parts, body) = response.into_parts();
             let body = Limited::new(body, MAX_RESPONSE_BYTES)
                 .collect()
                 .await
-                .map_err(|error| format!("response body: {error}"))?
+                .map_err(|error| {
+                    Failure::new(FailureKind::Reset, format!("response body: {error}"))
+                })?
                 .to_bytes();
             Ok((Response::from_parts(&parts, body), first_byte))
         };
-        tokio::time::timeout(REQUEST_TIMEOUT, work)
+        tokio::time::timeout(timeout, work)
             .await
-            .map_err(|_| format!("no response within {REQUEST_TIMEOUT:?}"))?
+            .map_err(|_| Failure::timeout(timeout))?
     }
 }
 
-/// One request outside a burst, on its own connection.
-pub async fn send_one(
-    target: &Target,
-    request: &Prepared,
-    context: &str,
-) -> Result<Response, RaceError> {
-    let origin = Instant::now();
-    let connection = Http1::connect(target)
-        .await
-        .map_err(|error| RaceError::transport(context, error))?;
-    let (response, _) = connection
-        .send(target, request, origin)
-        .await
-        .map_err(|error| RaceError::transport(context, error))?;
-    Ok(response)
+/// The reads of a run (setup requests, audit and final-state reads), all on one HTTP/1.1
+/// connection kept open from the first read to the end of the run, so that behind one port
+/// with several workers they all reach the same worker and see the same state. If the server
+/// closes it, the next read opens another, which may reach another worker: [`Reader::opened`]
+/// counts the connections, so a burst whose reads were split across two can be told apart.
+pub struct Reader {
+    target: Target,
+    timeout: Duration,
+    connection: Option<Http1>,
+    opened: usize,
+}
+
+impl Reader {
+    pub fn new(target: Target, timeout: Duration) -> Self {
+        Reader {
+            target,
+            timeout,
+            connection: None,
+            opened: 0,
+        }
+    }
+
+    /// Where the reads go.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// How many connections the reads have used so far.
+    pub fn opened(&self) -> usize {
+        self.opened
+    }
+
+    /// Sends one read on the kept connection (opening it first if there is none, or the server
+    /// closed it).
+    pub async fn send(&mut self, request: &Prepared, context: &str) -> Result<Response, RaceError> {
+        let reusable = self
+            .connection
+            .take()
+            .filter(|connection| !connection.is_closed());
+        let mut connection = match reusable {
+            Some(connection) => connection,
+            None => {
+                let connection = Http1::connect(&self.target)
+                    .await
+                    .map_err(|error| RaceError::transport(context, error))?;
+                self.opened += 1;
+                connection
+            }
+        };
+        let (response, _) = connection
+            .send(&self.target, request, Instant::now(), self.timeout)
+            .await
+            .map_err(|failure| RaceError::transport(context, failure))?;
+        self.connection = Some(connection);
+        Ok(response)
+    }
+}
+
+/// Checks that `path` can go on the wire as it is: an absolute path and optional query made
+/// only of characters a URL may carry (no space, no `#`, no control character). Nothing is
+/// encoded behind the scenario's back: a request is sent as written or not at all.
+pub fn check_path(path: &str) -> Result<(), String> {
+    if !path.starts_with('/') {
+        return Err(format!("path `{path}` must start with `/`"));
+    }
+    if let Some(bad) = path.chars().find(|c| {
+        !c.is_ascii_graphic()
+            || matches!(
+                c,
+                '#' | '"' | '<' | '>' | '\\' | '^' | '`' | '{' | '|' | '}'
+            )
+    }) {
+        let hint = match bad {
+            ' ' => {
+                "write a space as %20 (or + in a query), or use {{urlencode ...}} on a placeholder"
+            }
+            '#' => "a fragment is never sent: write # as %23",
+            _ => "percent-encode it, or use {{urlencode ...}} on a placeholder",
+        };
+        return Err(format!(
+            "path `{path}` contains {bad:?}, which a URL cannot carry: {hint}"
+        ));
+    }
+    http::uri::PathAndQuery::try_from(path)
+        .map(|_| ())
+        .map_err(|error| format!("path `{path}` is not a valid URL path: {error}"))
 }
 
 #[cfg(test)]

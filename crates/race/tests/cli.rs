@@ -165,6 +165,11 @@ fn refuses_non_loopback_targets_and_absurd_burst_counts() {
     ]);
     assert_eq!(too_many.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&too_many.stderr).contains("--bursts must be"));
+    // Refused before anything runs: no report is written (the default is under the cwd).
+    assert!(
+        !std::path::Path::new("target/raceproof/race.json").exists(),
+        "a refused command wrote a report"
+    );
 }
 
 #[test]

@@ -5,98 +5,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use raceproof_flows::Variant;
-use raceproof_race::{Mode, RaceScenario, ScenarioReport, Target, runner};
-use raceproof_server::{AppState, HasherKind, Settings, UsersFile, WebhookSecret, router, serve};
-use std::sync::Arc;
+use raceproof_race::{Mode, ScenarioReport, runner};
 
-/// The demo secret of `users.example.toml`.
-const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-const USERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../server/users.example.toml");
+#[path = "raceproof_server/mod.rs"]
+mod raceproof_server;
+
+use raceproof_server::{Server, builtin};
+
 const MODES: [Mode; 3] = [Mode::SinglePacket, Mode::LastByte, Mode::Naive];
-
-/// raceproof-server on its own runtime (two workers, like the 2-core dev machine), stopped
-/// when dropped.
-struct Server {
-    url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    runtime: Option<tokio::runtime::Runtime>,
-}
-
-impl Server {
-    fn start(variant: Variant) -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let hasher = HasherKind::Fast.build().unwrap();
-        let users = UsersFile::load(std::path::Path::new(USERS))
-            .unwrap()
-            .specs(&hasher)
-            .unwrap();
-        let settings = Settings {
-            variant,
-            expose_timing: true,
-            ..Settings::default()
-        };
-        let secret = WebhookSecret::parse(SECRET).unwrap();
-        let state = AppState::new(&users, hasher, &secret, settings).unwrap();
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        runtime.spawn(serve::serve(listener, router(Arc::new(state)), async {
-            let _ = stopped.await;
-        }));
-        Self {
-            url,
-            stop: Some(stop),
-            runtime: Some(runtime),
-        }
-    }
-
-    fn target(&self) -> Target {
-        let resolver = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        resolver
-            .block_on(Target::resolve(&self.url, false))
-            .unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-        }
-    }
-}
-
-/// A built-in scenario, with the signing secret written in instead of read from the
-/// environment (tests run in parallel; the environment is shared).
-fn builtin(name: &str) -> RaceScenario {
-    let source = match name {
-        "operate-splice" => include_str!("../scenarios/operate-splice.toml"),
-        "operate-replay-webhooks" => include_str!("../scenarios/operate-replay-webhooks.toml"),
-        other => return RaceScenario::load(other).unwrap(),
-    };
-    let source = source
-        .replace(
-            r#"secret_env = "RACEPROOF_OPERATE_SECRET""#,
-            &format!(r#"secret = "{SECRET}""#),
-        )
-        .replace(
-            r#"secret_env = "RACEPROOF_WEBHOOK_SECRET""#,
-            &format!(r#"secret = "{SECRET}""#),
-        );
-    RaceScenario::parse(&source, name).unwrap()
-}
 
 fn run(server: &Server, name: &str, mode: Mode, bursts: usize) -> ScenarioReport {
     let report = runner::run(&builtin(name), &server.target().into(), mode, bursts).unwrap();

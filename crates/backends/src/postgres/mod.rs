@@ -223,14 +223,14 @@ impl PgUserRepository {
     /// otherwise; retries deadlocks and serialization failures.
     ///
     /// A pooled connection found closed (PostgreSQL restarted since it was opened) is
-    /// replaced once, provided `COMMIT` was not sent: the server rolls back a transaction
-    /// whose connection is gone, so running it again cannot apply it twice. A connection
-    /// lost during `COMMIT` leaves the outcome unknown and is never retried.
+    /// replaced, provided `COMMIT` was not sent: the server rolls back a transaction whose
+    /// connection is gone, so running it again cannot apply it twice. A connection lost
+    /// during `COMMIT` leaves the outcome unknown and is never retried.
     fn transact<T>(
         &self,
         mut body: impl FnMut(&mut Transaction<'_>) -> TxResult<T>,
     ) -> Result<T, BackendError> {
-        let (mut attempt, mut reconnected) = (0, false);
+        let (mut attempt, mut closed) = (0, 0);
         loop {
             attempt += 1;
             let mut client = self.client()?;
@@ -252,27 +252,37 @@ impl PgUserRepository {
             match outcome {
                 Ok(answer) => return answer,
                 Err(e) if retryable(&e) && attempt < MAX_ATTEMPTS => continue,
-                Err(e) if e.is_closed() && !committing && !reconnected => reconnected = true,
+                Err(e) if e.is_closed() && !committing && closed < self.idle_connections() => {
+                    closed += 1;
+                }
                 Err(e) => return Err(unavailable(&e)),
             }
         }
     }
 
-    /// Runs one read on a pooled connection, replacing a connection found closed once (a
-    /// read has no effect to repeat). The pool drops the closed one when it comes back.
+    /// Runs one read on a pooled connection, replacing a connection found closed (a read
+    /// has no effect to repeat). The pool drops the closed one when it comes back.
     fn read<T>(
         &self,
         mut query: impl FnMut(&mut postgres::Client) -> Result<T, postgres::Error>,
     ) -> Result<T, BackendError> {
-        let mut reconnected = false;
+        let mut closed = 0;
         loop {
             let mut client = self.client()?;
             match query(&mut client) {
                 Ok(value) => return Ok(value),
-                Err(e) if e.is_closed() && !reconnected => reconnected = true,
+                Err(e) if e.is_closed() && closed < self.idle_connections() => closed += 1,
                 Err(e) => return Err(unavailable(&e)),
             }
         }
+    }
+
+    /// How many closed connections one call may meet and replace: after a restart every
+    /// idle connection in the pool is closed, and each is dropped when it comes back, so
+    /// after at most this many a fresh one is opened (replacing just one answered 503 when
+    /// the pool held several, seen under load).
+    fn idle_connections(&self) -> u32 {
+        self.pool.0.as_ref().map_or(0, |pool| pool.max_size())
     }
 
     /// Creates the schema and applies the shipped [`MIGRATIONS`] not yet applied, under an

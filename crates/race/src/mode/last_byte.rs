@@ -1,7 +1,11 @@
 //! Last-byte synchronization over HTTP/1.1: one connection per request (to that request's
-//! target), everything but the last byte sent ahead, then the last bytes written back to back. Responses are parsed with
-//! `httparse` (head and chunk sizes); the request asks for `connection: close`, so a body
-//! without a length ends at EOF.
+//! target), everything but the last byte sent ahead, then the last bytes written back to back.
+//! Responses are parsed with `httparse` (head and chunk sizes); the request asks for
+//! `connection: close`, so a body without a length ends at EOF.
+//!
+//! Just before the release each connection is read without waiting: anything already there (a
+//! response, or the server closing) came back before the request was complete, so the request
+//! is marked `early` and the runner counts the burst as unsynchronized.
 
 use std::time::Instant;
 
@@ -9,14 +13,15 @@ use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::Outcome;
-use crate::wire::{MAX_RESPONSE_BYTES, Prepared, Response, Targets, since};
+use super::{Failure, FailureKind, Outcome, Plan, Released};
+use crate::wire::{MAX_RESPONSE_BYTES, Prepared, Response, since};
 
 pub async fn fire(
-    targets: &Targets,
+    plan: &Plan<'_>,
     requests: &[Prepared],
     origin: Instant,
 ) -> Result<Vec<Outcome>, String> {
+    let targets = plan.targets;
     let mut held = Vec::with_capacity(requests.len());
     for (index, request) in requests.iter().enumerate() {
         let target = targets.for_request(index);
@@ -32,37 +37,83 @@ pub async fn fire(
             .map_err(|error| targets.blame(target, format!("write: {error}")))?;
         held.push((stream, last.to_vec()));
     }
+    // Let the servers answer whatever they answer before the release.
+    tokio::task::yield_now().await;
     let invoke_ns = since(origin);
     let mut released = Vec::with_capacity(held.len());
     for (mut stream, last) in held {
+        let already = came_back(&stream);
+        let early = already.is_some();
         let sent = stream
             .write_all(&last)
             .await
-            .map_err(|error| format!("write last byte: {error}"));
-        released.push(sent.map(|()| read_response(stream, origin)));
+            .map_err(|error| Failure::io("write last byte", &error));
+        released.push(Released {
+            response: match (sent, already) {
+                // A server that answered and closed may refuse the last byte.
+                (Ok(()), already) | (Err(_), already @ Some(_)) => {
+                    Ok(read_response(stream, already.unwrap_or_default(), origin))
+                }
+                (Err(failure), None) => Err(failure),
+            },
+            early,
+        });
     }
-    super::gather(released, invoke_ns, origin).await
+    super::gather(released, invoke_ns, origin, plan.timeout).await
 }
 
-async fn read_response(mut stream: TcpStream, origin: Instant) -> Result<(Response, u64), String> {
-    let mut raw = Vec::new();
+/// What the server has already sent on `stream`, read without waiting: `None` when nothing
+/// has come back, `Some` (maybe empty: the server closed) when something has.
+fn came_back(stream: &TcpStream) -> Option<Vec<u8>> {
+    let mut buffer = vec![0u8; 16 * 1024];
+    match stream.try_read(&mut buffer) {
+        Ok(n) => {
+            buffer.truncate(n);
+            Some(buffer)
+        }
+        // WouldBlock: nothing yet. Another error surfaces when the response is read.
+        Err(_) => None,
+    }
+}
+
+async fn read_response(
+    mut stream: TcpStream,
+    mut raw: Vec<u8>,
+    origin: Instant,
+) -> Result<(Response, u64), Failure> {
     let mut chunk = [0u8; 16 * 1024];
-    let mut first_byte = None;
+    let mut first_byte = (!raw.is_empty()).then(|| since(origin));
     loop {
         let n = stream
             .read(&mut chunk)
             .await
-            .map_err(|error| format!("read: {error}"))?;
+            .map_err(|error| Failure::io("read", &error))?;
         if n == 0 {
             break;
         }
         first_byte.get_or_insert_with(|| since(origin));
         if raw.len() + n > MAX_RESPONSE_BYTES {
-            return Err(format!("response over {MAX_RESPONSE_BYTES} bytes"));
+            return Err(Failure::new(
+                FailureKind::Protocol,
+                format!("response over {MAX_RESPONSE_BYTES} bytes"),
+            ));
         }
         raw.extend_from_slice(&chunk[..n]);
     }
-    let response = parse_response(&raw)?;
+    if raw.is_empty() {
+        return Err(Failure::new(
+            FailureKind::Reset,
+            "the server closed the connection without a response",
+        ));
+    }
+    let response = parse_response(&raw).map_err(|error| {
+        let kind = if error.starts_with("connection closed") {
+            FailureKind::Reset
+        } else {
+            FailureKind::Protocol
+        };
+        Failure::new(kind, error)
+    })?;
     Ok((response, first_byte.unwrap_or_else(|| since(origin))))
 }
 

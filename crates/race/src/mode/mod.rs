@@ -5,8 +5,9 @@ pub mod naive;
 pub mod single_packet;
 
 use std::future::Future;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
 use crate::wire::{Prepared, REQUEST_TIMEOUT, Response, Targets, since};
@@ -17,8 +18,9 @@ use crate::wire::{Prepared, REQUEST_TIMEOUT, Response, Targets, since};
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
-    /// HTTP/2 (h2c, prior knowledge), one connection per target: every request but its final
-    /// frame, a PING, then every final frame in one write per connection.
+    /// HTTP/2 (h2c, prior knowledge), one connection per target (or `--connections N`): every
+    /// request held back before its final frame (a request without a body: all of it), a PING,
+    /// then every final frame in one write per connection.
     SinglePacket,
     /// HTTP/1.1, one connection per request: all but the last byte, then the last bytes together.
     LastByte,
@@ -37,19 +39,124 @@ impl Mode {
         }
     }
 
-    /// Fires one burst, request `i` to `targets.for_request(i)`. `Err` means the burst as a whole
-    /// could not be sent.
+    /// Whether the mode holds requests back and releases them at one instant: only then can a
+    /// response come "before the release".
+    pub fn releases(self) -> bool {
+        matches!(self, Mode::SinglePacket | Mode::LastByte)
+    }
+
+    /// Fires one burst, request `i` to `plan.targets.for_request(i)`. `Err` means the burst as
+    /// a whole could not be sent.
     pub async fn fire(
         self,
-        targets: &Targets,
+        plan: &Plan<'_>,
         requests: &[Prepared],
         origin: Instant,
     ) -> Result<Vec<Outcome>, String> {
         match self {
-            Mode::SinglePacket => single_packet::fire(targets, requests, origin).await,
-            Mode::LastByte => last_byte::fire(targets, requests, origin).await,
-            Mode::Naive => naive::fire(targets, requests, origin).await,
+            Mode::SinglePacket => single_packet::fire(plan, requests, origin).await,
+            Mode::LastByte => last_byte::fire(plan, requests, origin).await,
+            Mode::Naive => naive::fire(plan, requests, origin).await,
         }
+    }
+}
+
+/// Where and how a burst goes.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan<'a> {
+    pub targets: &'a Targets,
+    /// Single-packet: h2 connections per target, the burst's requests dealt round robin over
+    /// them (last-byte and naive already open one connection per request).
+    pub connections: usize,
+    /// How long one request may take before it counts as a timeout.
+    pub timeout: Duration,
+}
+
+impl<'a> Plan<'a> {
+    /// One connection per target, the default timeout.
+    pub fn new(targets: &'a Targets) -> Self {
+        Plan {
+            targets,
+            connections: 1,
+            timeout: REQUEST_TIMEOUT,
+        }
+    }
+}
+
+/// Why a request of a burst got no response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// No response within the timeout.
+    Timeout,
+    /// The server reset the stream or closed the connection before a whole response.
+    Reset,
+    /// The connection failed otherwise (refused, broken pipe...).
+    Connection,
+    /// Something came back that is not a valid HTTP response.
+    Protocol,
+}
+
+/// A request of a burst that got no response: its outcome is unknown (`info`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub kind: FailureKind,
+    pub message: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl Failure {
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
+        Failure {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn timeout(timeout: Duration) -> Self {
+        Failure::new(
+            FailureKind::Timeout,
+            format!("no response within {timeout:?}"),
+        )
+    }
+
+    /// An I/O error, as a reset when the peer reset or closed the connection.
+    pub(crate) fn io(context: &str, error: &std::io::Error) -> Self {
+        use std::io::ErrorKind::{ConnectionAborted, ConnectionReset, UnexpectedEof};
+        let kind = match error.kind() {
+            ConnectionReset | ConnectionAborted | UnexpectedEof => FailureKind::Reset,
+            _ => FailureKind::Connection,
+        };
+        Failure::new(kind, format!("{context}: {error}"))
+    }
+
+    /// An `h2` error: a RST_STREAM or GOAWAY is a reset.
+    pub(crate) fn h2(context: &str, error: &h2::Error) -> Self {
+        let kind = if error.is_reset() || error.is_go_away() || error.is_remote() {
+            FailureKind::Reset
+        } else if let Some(io) = error.get_io() {
+            return Failure::io(context, io);
+        } else {
+            FailureKind::Protocol
+        };
+        Failure::new(kind, format!("{context}: {error}"))
+    }
+
+    /// A `hyper` client error: a connection closed before the whole response is a reset.
+    pub(crate) fn hyper(context: &str, error: &hyper::Error) -> Self {
+        let kind = if error.is_incomplete_message() || error.is_canceled() || error.is_closed() {
+            FailureKind::Reset
+        } else if error.is_parse() || error.is_parse_status() {
+            FailureKind::Protocol
+        } else {
+            FailureKind::Connection
+        };
+        Failure::new(kind, format!("{context}: {error}"))
     }
 }
 
@@ -62,57 +169,84 @@ pub struct Outcome {
     pub first_byte_ns: Option<u64>,
     /// When the response was complete, or the request failed.
     pub complete_ns: u64,
-    pub result: Result<Response, String>,
+    /// A response (or a reset, or the connection's end) had come back before the release: the
+    /// server did not wait for what was held back, so this request was not synchronized.
+    pub early: bool,
+    pub result: Result<Response, Failure>,
 }
 
 impl Outcome {
-    pub(crate) fn failed(invoke_ns: u64, origin: Instant, error: String) -> Self {
+    pub(crate) fn failed(invoke_ns: u64, origin: Instant, failure: Failure) -> Self {
         Outcome {
             invoke_ns,
             first_byte_ns: None,
-            complete_ns: crate::wire::since(origin),
-            result: Err(error),
+            complete_ns: since(origin),
+            early: false,
+            result: Err(failure),
         }
+    }
+
+    /// The response, if it is a 2xx.
+    pub fn success(&self) -> Option<&Response> {
+        self.result
+            .as_ref()
+            .ok()
+            .filter(|response| response.is_success())
     }
 }
 
-/// Awaits one response (for at most [`REQUEST_TIMEOUT`]) and records when it came.
-pub(crate) async fn record<F>(invoke_ns: u64, origin: Instant, response: F) -> Outcome
+/// Awaits one response (for at most `timeout`) and records when it came.
+pub(crate) async fn record<F>(
+    invoke_ns: u64,
+    origin: Instant,
+    timeout: Duration,
+    response: F,
+) -> Outcome
 where
-    F: Future<Output = Result<(Response, u64), String>>,
+    F: Future<Output = Result<(Response, u64), Failure>>,
 {
-    let result = tokio::time::timeout(REQUEST_TIMEOUT, response)
+    let result = tokio::time::timeout(timeout, response)
         .await
-        .unwrap_or_else(|_| Err(format!("no response within {REQUEST_TIMEOUT:?}")));
+        .unwrap_or_else(|_| Err(Failure::timeout(timeout)));
     match result {
         Ok((response, first_byte)) => Outcome {
             invoke_ns,
             first_byte_ns: Some(first_byte),
             complete_ns: since(origin),
+            early: false,
             result: Ok(response),
         },
-        Err(error) => Outcome::failed(invoke_ns, origin, error),
+        Err(failure) => Outcome::failed(invoke_ns, origin, failure),
     }
 }
 
+/// One released request: its response to come, or why its release failed; and whether
+/// something had come back before the release.
+pub(crate) struct Released<F> {
+    pub response: Result<F, Failure>,
+    pub early: bool,
+}
+
 /// Receives every released request's response on its own task; outcomes in request order.
-/// An `Err` entry is a request whose release already failed.
 pub(crate) async fn gather<F>(
-    released: Vec<Result<F, String>>,
+    released: Vec<Released<F>>,
     invoke_ns: u64,
     origin: Instant,
+    timeout: Duration,
 ) -> Result<Vec<Outcome>, String>
 where
-    F: Future<Output = Result<(Response, u64), String>> + Send + 'static,
+    F: Future<Output = Result<(Response, u64), Failure>> + Send + 'static,
 {
     let tasks = released
         .into_iter()
-        .map(|released| {
+        .map(|Released { response, early }| {
             tokio::spawn(async move {
-                match released {
-                    Ok(response) => record(invoke_ns, origin, response).await,
-                    Err(error) => Outcome::failed(invoke_ns, origin, error),
-                }
+                let mut outcome = match response {
+                    Ok(response) => record(invoke_ns, origin, timeout, response).await,
+                    Err(failure) => Outcome::failed(invoke_ns, origin, failure),
+                };
+                outcome.early = early;
+                outcome
             })
         })
         .collect();

@@ -7,14 +7,15 @@ use std::time::Instant;
 
 use tokio::sync::Barrier;
 
-use super::Outcome;
-use crate::wire::{Http1, Prepared, Targets, since};
+use super::{Outcome, Plan};
+use crate::wire::{Http1, Prepared, since};
 
 pub async fn fire(
-    targets: &Targets,
+    plan: &Plan<'_>,
     requests: &[Prepared],
     origin: Instant,
 ) -> Result<Vec<Outcome>, String> {
+    let targets = plan.targets;
     let mut connections = Vec::with_capacity(requests.len());
     for index in 0..requests.len() {
         let target = targets.for_request(index);
@@ -25,19 +26,16 @@ pub async fn fire(
     }
     let barrier = Arc::new(Barrier::new(requests.len()));
     let mut tasks = Vec::with_capacity(requests.len());
-    for (index, (connection, request)) in connections.into_iter().zip(requests).enumerate() {
+    for (index, (mut connection, request)) in connections.into_iter().zip(requests).enumerate() {
         let barrier = Arc::clone(&barrier);
         let target = targets.for_request(index).clone();
         let request = request.clone();
+        let timeout = plan.timeout;
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
             let invoke_ns = since(origin);
-            super::record(
-                invoke_ns,
-                origin,
-                connection.send(&target, &request, origin),
-            )
-            .await
+            let send = connection.send(&target, &request, origin, timeout);
+            super::record(invoke_ns, origin, timeout, send).await
         }));
     }
     super::join(tasks).await

@@ -2,7 +2,6 @@
 
 use raceproof_history::Kind;
 
-use crate::audit::AuditListing;
 use crate::burst::{Burst, Finding, Observation};
 use crate::scenario::RaceScenario;
 use crate::signer::Keys;
@@ -77,7 +76,7 @@ impl BurstExample {
                         Some(response.status),
                         keys.mask(&shorten(&String::from_utf8_lossy(&response.body))),
                     ),
-                    Err(error) => (Kind::Info, None, keys.mask(error)),
+                    Err(failure) => (Kind::Info, None, keys.mask(&failure.message)),
                 };
                 let server_start_us = outcome
                     .result
@@ -107,10 +106,8 @@ impl BurstExample {
             .filter_map(|observation| match observation {
                 Observation::Audit {
                     before,
-                    after: Ok(response),
-                } => AuditListing::parse(response)
-                    .ok()
-                    .map(|listing| listing.after(*before)),
+                    after: Ok(after),
+                } => Some(before.window(after)),
                 _ => None,
             })
             .flatten()

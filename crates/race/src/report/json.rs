@@ -8,10 +8,11 @@ use raceproof_history::Kind;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::AuditEntry;
-use crate::burst::Finding;
+use crate::burst::{Burst, Finding};
 use crate::error::RaceError;
-use crate::mode::Mode;
+use crate::mode::{FailureKind, Mode, Outcome};
 use crate::scenario::RaceScenario;
+use crate::signer::Keys;
 use crate::wire::Targets;
 
 /// Where a spread was measured.
@@ -57,6 +58,58 @@ impl Spread {
     }
 }
 
+/// What came back to one actor's requests, over every burst fired.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActorOutcomes {
+    pub requests: usize,
+    /// Responses by status code.
+    pub statuses: BTreeMap<u16, usize>,
+    /// No response within the timeout.
+    pub timeouts: usize,
+    /// Stream reset or connection closed before a whole response.
+    pub resets: usize,
+    /// Other connection failures.
+    pub connection_errors: usize,
+    /// Not a valid HTTP response.
+    pub protocol_errors: usize,
+    /// Requests that came back, or whose handler started, before the release.
+    pub early: usize,
+}
+
+impl ActorOutcomes {
+    fn add(&mut self, outcome: &Outcome) {
+        self.requests += 1;
+        self.early += usize::from(outcome.early);
+        match &outcome.result {
+            Ok(response) => *self.statuses.entry(response.status).or_default() += 1,
+            Err(failure) => {
+                *match failure.kind {
+                    FailureKind::Timeout => &mut self.timeouts,
+                    FailureKind::Reset => &mut self.resets,
+                    FailureKind::Connection => &mut self.connection_errors,
+                    FailureKind::Protocol => &mut self.protocol_errors,
+                } += 1;
+            }
+        }
+    }
+
+    /// Requests that got no response at all.
+    pub fn failed(&self) -> usize {
+        self.timeouts + self.resets + self.connection_errors + self.protocol_errors
+    }
+}
+
+/// What a run's report says, all told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every invariant held in every burst, and the scenario ran as written.
+    Held,
+    /// An invariant broke in at least one burst.
+    Broken,
+    /// Nothing broke, but the run does not show that the invariants hold: the reasons.
+    Incomplete(Vec<String>),
+}
+
 /// The result of one scenario in one mode.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScenarioReport {
@@ -89,6 +142,32 @@ pub struct ScenarioReport {
     pub first_undecided: Option<String>,
     pub first_error: Option<String>,
     pub example: Option<BurstExample>,
+    /// Set when the mode could not run at all (e.g. single-packet against a server without
+    /// h2c): the reason. Its counts are then all zero.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
+    /// Per actor: statuses, timeouts, resets, connection errors.
+    #[serde(default)]
+    pub outcomes: BTreeMap<String, ActorOutcomes>,
+    /// Bursts in which a response came back (or a handler started, by the server's stamp)
+    /// before the release: not synchronized, so not evidence that the invariants hold.
+    #[serde(default)]
+    pub unsynchronized_bursts: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_unsynchronized: Option<String>,
+    /// The bursts that had to get at least one 2xx for the run to have run as written.
+    #[serde(default)]
+    pub min_success_bursts: usize,
+    /// Single-packet: h2 connections per target.
+    #[serde(default = "one")]
+    pub connections: usize,
+    /// Where the setup, audit and final-state reads went (one connection for the run).
+    #[serde(default)]
+    pub reads: String,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl ScenarioReport {
@@ -116,6 +195,138 @@ impl ScenarioReport {
             first_undecided: None,
             first_error: None,
             example: None,
+            failed: None,
+            outcomes: scenario
+                .actors
+                .iter()
+                .map(|actor| (actor.name.clone(), ActorOutcomes::default()))
+                .collect(),
+            unsynchronized_bursts: 0,
+            first_unsynchronized: None,
+            min_success_bursts: 0,
+            connections: 1,
+            reads: targets.primary().url.clone(),
+        }
+    }
+
+    /// The report of a scenario and mode that could not run at all, and why.
+    pub fn could_not_run(
+        scenario: &RaceScenario,
+        targets: &Targets,
+        mode: Mode,
+        why: String,
+    ) -> Self {
+        ScenarioReport {
+            failed: Some(why),
+            ..ScenarioReport::new(scenario, targets, mode)
+        }
+    }
+
+    /// Counts one fired and judged burst (its example is the caller's to attach).
+    pub(crate) fn record(
+        &mut self,
+        burst: usize,
+        scenario: &RaceScenario,
+        done: &Burst,
+        keys: &Keys,
+    ) {
+        self.bursts += 1;
+        if !done
+            .records
+            .iter()
+            .any(|record| record.outcome.success().is_some())
+        {
+            self.bursts_without_success += 1;
+        }
+        for record in &done.records {
+            let name = scenario
+                .actors
+                .get(record.actor)
+                .map_or_else(|| "?".to_owned(), |actor| actor.name.clone());
+            self.outcomes.entry(name).or_default().add(&record.outcome);
+        }
+        if done.early_requests > 0 {
+            self.unsynchronized_bursts += 1;
+            self.first_unsynchronized.get_or_insert_with(|| {
+                format!(
+                    "burst {burst}: {} of {} requests came back or started before the release",
+                    done.early_requests,
+                    done.records.len()
+                )
+            });
+        }
+        for finding in &done.undecided {
+            *self
+                .undecided_by_invariant
+                .entry(finding.invariant.clone())
+                .or_default() += 1;
+            self.first_undecided
+                .get_or_insert_with(|| keys.mask(&finding.detail));
+        }
+        if !done.violations.is_empty() {
+            self.anomalies += 1;
+            for violation in &done.violations {
+                *self
+                    .violations_by_invariant
+                    .entry(violation.invariant.clone())
+                    .or_default() += 1;
+            }
+            self.first_anomaly_burst.get_or_insert(burst);
+        }
+    }
+
+    /// Why the run does not show that the invariants hold, besides an anomaly: it could not
+    /// run, bursts were not fired, too few bursts had a 2xx, bursts were not synchronized, or
+    /// an invariant could not decide. Empty for a clean run.
+    pub fn shortfalls(&self) -> Vec<String> {
+        let mut why = Vec::new();
+        if let Some(failed) = &self.failed {
+            why.push(format!("could not run: {failed}"));
+            return why;
+        }
+        if self.errors > 0 {
+            why.push(format!(
+                "{} burst(s) could not be fired; the first: {}",
+                self.errors,
+                self.first_error.as_deref().unwrap_or("?")
+            ));
+        }
+        let asked = self.bursts + self.errors;
+        let with_success = self.bursts - self.bursts_without_success;
+        if with_success < self.min_success_bursts {
+            why.push(format!(
+                "{} of {asked} bursts had no 2xx response; at least {} had to have one (--min-success-bursts), so the scenario did not run as written: check the credentials, the setup and the statuses per actor",
+                asked - with_success,
+                self.min_success_bursts
+            ));
+        }
+        if self.unsynchronized_bursts > 0 {
+            why.push(format!(
+                "{} of {} bursts were not synchronized ({}): the server did not wait for what was held back (a handler that starts on the request's head, or does not read the body), so those bursts do not show the invariants hold",
+                self.unsynchronized_bursts,
+                self.bursts,
+                self.first_unsynchronized.as_deref().unwrap_or("?")
+            ));
+        }
+        for (invariant, bursts) in &self.undecided_by_invariant {
+            why.push(format!(
+                "{invariant} could not decide {bursts} burst(s); the first: {}",
+                self.first_undecided.as_deref().unwrap_or("?")
+            ));
+        }
+        why
+    }
+
+    /// Broken if an invariant broke; else held only if nothing in [`Self::shortfalls`].
+    pub fn verdict(&self) -> Verdict {
+        if self.anomalies > 0 {
+            return Verdict::Broken;
+        }
+        let shortfalls = self.shortfalls();
+        if shortfalls.is_empty() {
+            Verdict::Held
+        } else {
+            Verdict::Incomplete(shortfalls)
         }
     }
 

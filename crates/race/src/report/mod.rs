@@ -7,7 +7,7 @@ mod json;
 mod table;
 
 pub use json::{
-    BurstExample, HistoryEntry, RaceJson, ScenarioReport, Spread, SpreadSource, machine, to_json,
-    write,
+    ActorOutcomes, BurstExample, HistoryEntry, RaceJson, ScenarioReport, Spread, SpreadSource,
+    Verdict, machine, to_json, write,
 };
 pub use table::{compare_markdown, table};

@@ -2,15 +2,15 @@
 
 use std::fmt::Write as _;
 
-use super::json::{ScenarioReport, SpreadSource, machine};
+use super::json::{ActorOutcomes, ScenarioReport, SpreadSource, machine};
 
 /// One report as table cells, shared by the terminal table and the markdown comparison.
 struct Row {
-    cells: [String; 11],
+    cells: [String; 14],
 }
 
 impl Row {
-    const HEADINGS: [&'static str; 11] = [
+    const HEADINGS: [&'static str; 14] = [
         "scenario",
         "mode",
         "bursts",
@@ -18,6 +18,9 @@ impl Row {
         "anomalies",
         "rate",
         "first anomaly",
+        "no 2xx",
+        "unsync",
+        "failed req",
         "spread p50 (µs)",
         "p90 (µs)",
         "sd (µs)",
@@ -40,26 +43,68 @@ impl Row {
         let first = report
             .first_anomaly_burst
             .map_or_else(|| "-".to_owned(), |burst| burst.to_string());
-        Row {
-            cells: [
-                report.scenario.clone(),
-                report.mode.as_str().to_owned(),
-                report.bursts.to_string(),
-                report.errors.to_string(),
-                report.anomalies.to_string(),
-                format!("{:.1}%", report.anomaly_rate * 100.0),
-                first,
-                median,
-                p90,
-                sd,
-                source.to_owned(),
-            ],
+        let failed_requests: usize = report.outcomes.values().map(ActorOutcomes::failed).sum();
+        let mut cells = [
+            report.scenario.clone(),
+            report.mode.as_str().to_owned(),
+            report.bursts.to_string(),
+            report.errors.to_string(),
+            report.anomalies.to_string(),
+            format!("{:.1}%", report.anomaly_rate * 100.0),
+            first,
+            report.bursts_without_success.to_string(),
+            report.unsynchronized_bursts.to_string(),
+            failed_requests.to_string(),
+            median,
+            p90,
+            sd,
+            source.to_owned(),
+        ];
+        if report.failed.is_some() {
+            for cell in &mut cells[2..] {
+                *cell = "-".to_owned();
+            }
+            cells[2] = "failed".to_owned();
         }
+        Row { cells }
     }
 }
 
+/// One line per actor: its statuses and failures over the run.
+fn outcome_lines(report: &ScenarioReport) -> Vec<String> {
+    report
+        .outcomes
+        .iter()
+        .filter(|(_, outcomes)| outcomes.requests > 0)
+        .map(|(actor, outcomes)| {
+            let statuses: Vec<String> = outcomes
+                .statuses
+                .iter()
+                .map(|(status, count)| format!("{status} x{count}"))
+                .collect();
+            let statuses = if statuses.is_empty() {
+                "no response".to_owned()
+            } else {
+                statuses.join(", ")
+            };
+            let early = if outcomes.early > 0 {
+                format!(", before the release {}", outcomes.early)
+            } else {
+                String::new()
+            };
+            format!(
+                "  {actor}: {statuses}; timeouts {}, resets {}, connection errors {}, protocol errors {}{early}",
+                outcomes.timeouts,
+                outcomes.resets,
+                outcomes.connection_errors,
+                outcomes.protocol_errors
+            )
+        })
+        .collect()
+}
+
 /// Left-aligned text columns, right-aligned numbers.
-const WIDTHS: [isize; 11] = [-28, -14, 7, 6, 9, 7, 13, 15, 10, 10, -11];
+const WIDTHS: [isize; 14] = [-28, -14, 7, 6, 9, 7, 13, 7, 7, 10, 15, 10, 10, -11];
 
 fn padded<'a>(cells: impl Iterator<Item = &'a str>) -> String {
     let padded: Vec<String> = cells
@@ -117,35 +162,22 @@ pub fn table(reports: &[ScenarioReport]) -> String {
             "measured by `client`: the target sent no x-raceproof-handler-start-ns header, so the spread is between the arrivals of the response heads at this client, not the server's request starts\n",
         );
     }
-    for report in reports
-        .iter()
-        .filter(|report| report.bursts > 0 && report.bursts_without_success == report.bursts)
-    {
+    for report in reports {
         let _ = writeln!(
             out,
-            "{} / {}: warning: no request succeeded in any burst, so nothing was exercised; check the credentials and the setup requests",
+            "{} / {}: requests per actor",
             report.scenario,
             report.mode.as_str()
         );
-    }
-    for report in reports.iter().filter(|report| report.errors > 0) {
-        let _ = writeln!(
-            out,
-            "{} / {}: {} burst(s) not fired; first: {}",
-            report.scenario,
-            report.mode.as_str(),
-            report.errors,
-            report.first_error.as_deref().unwrap_or("?")
-        );
-    }
-    for report in reports {
-        for (invariant, bursts) in &report.undecided_by_invariant {
+        for line in outcome_lines(report) {
+            let _ = writeln!(out, "{line}");
+        }
+        for reason in report.shortfalls() {
             let _ = writeln!(
                 out,
-                "{} / {}: {invariant} could not decide {bursts} burst(s) (neither anomalies nor passes); first: {}",
+                "{} / {}: {reason}",
                 report.scenario,
-                report.mode.as_str(),
-                report.first_undecided.as_deref().unwrap_or("?")
+                report.mode.as_str()
             );
         }
     }
@@ -165,6 +197,16 @@ pub fn compare_markdown(reports: &[ScenarioReport]) -> String {
     let _ = writeln!(out, "\nMeasured on {}, one run, loopback.", machine());
     for line in split_lines(reports) {
         let _ = writeln!(out, "{line}");
+    }
+    for report in reports {
+        for reason in report.shortfalls() {
+            let _ = writeln!(
+                out,
+                "\n- {} / {}: {reason}",
+                report.scenario,
+                report.mode.as_str()
+            );
+        }
     }
     out
 }
@@ -198,10 +240,17 @@ mod tests {
             first_undecided: Some("the search explored 524288 states".to_owned()),
             first_error: None,
             example: None,
+            failed: None,
+            outcomes: Default::default(),
+            unsynchronized_bursts: 0,
+            first_unsynchronized: None,
+            min_success_bursts: 3,
+            connections: 1,
+            reads: "http://127.0.0.1:1".to_owned(),
         };
         assert!(!table(&[report(&[])]).contains("could not decide"));
         assert!(table(&[report(&[("linearizable", 2)])]).contains(
-            "s / naive: linearizable could not decide 2 burst(s) (neither anomalies nor passes); first: the search explored 524288 states"
+            "s / naive: linearizable could not decide 2 burst(s); the first: the search explored 524288 states"
         ));
     }
 }

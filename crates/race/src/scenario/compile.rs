@@ -8,6 +8,7 @@ use crate::extract::Extract;
 use crate::limits::{MAX_REQUESTS_PER_BURST, MAX_SETUP_REQUESTS};
 use crate::template::Template;
 
+use super::audit_schema::audit_schema;
 use super::raw::{RawInvariant, RawOp, RawRequest, RawScenario, RawSigner};
 use super::source::{Source, Span};
 use super::spec::*;
@@ -76,6 +77,7 @@ impl Compiler<'_, '_> {
                     secret,
                     secret_env,
                     secret_encoding,
+                    location,
                     fields,
                     into,
                 } => {
@@ -85,11 +87,24 @@ impl Compiler<'_, '_> {
                             format!("signer `{name}`: `fields` and `into` must not be empty"),
                         ));
                     }
+                    let place = location.unwrap_or(Place::Json);
+                    let field = |text: &str| {
+                        Field::parse(text, place).map_err(|message| {
+                            self.source.error_near(
+                                &span,
+                                text,
+                                format!("signer `{name}`: {message}"),
+                            )
+                        })
+                    };
                     Signer::HmacFields {
                         secret: self.secret(&span, secret, secret_env, "secret")?,
                         encoding: *secret_encoding,
-                        fields: fields.clone(),
-                        into: into.clone(),
+                        fields: fields
+                            .iter()
+                            .map(|text| field(text))
+                            .collect::<Result<_, _>>()?,
+                        into: field(into)?,
                     }
                 }
             };
@@ -272,13 +287,11 @@ impl Compiler<'_, '_> {
             self.source
                 .error_near(span, "method", format!("invalid method `{}`", raw.method))
         })?;
-        if !raw.path.starts_with('/') {
-            return Err(self.source.error_near(
-                span,
-                "path",
-                format!("path `{}` must start with `/`", raw.path),
-            ));
-        }
+        let path = self.template(span, &raw.path, cred_names)?;
+        // What the file itself writes must be sendable as it is; what a placeholder brings in
+        // is checked again when the request is prepared.
+        crate::wire::check_path(&path.skeleton("x"))
+            .map_err(|message| self.source.error_near(span, "path", message))?;
         if raw.headers.len() > 32 {
             return Err(self.source.error_at(span, "at most 32 headers per request"));
         }
@@ -311,7 +324,7 @@ impl Compiler<'_, '_> {
             .collect::<Result<Vec<_>, RaceError>>()?;
         Ok(RequestSpec {
             method,
-            path: self.template(span, &raw.path, cred_names)?,
+            path,
             headers,
             body: self.template(span, raw.body.as_deref().unwrap_or(""), cred_names)?,
             signer: raw.signer.clone(),
@@ -439,6 +452,7 @@ impl Compiler<'_, '_> {
                 path,
                 signer,
                 revokes,
+                schema,
             } => {
                 if revokes.is_some() {
                     return Err(self.source.error_near(
@@ -451,6 +465,7 @@ impl Compiler<'_, '_> {
                 }
                 InvariantSpec::CommitOrder {
                     request: get(None, path.as_deref().unwrap_or("/audit"), Some(signer))?,
+                    schema: Box::new(audit_schema(self.source, span, schema.as_deref())?),
                 }
             }
             RawInvariant::FinalState {
@@ -463,10 +478,14 @@ impl Compiler<'_, '_> {
                 expect: expect
                     .iter()
                     .map(|source| {
-                        Expectation::parse(source)
-                            .map_err(|message| self.source.error_near(span, source, message))
+                        let expectation = Expectation::parse(source, cred_names)
+                            .map_err(|message| self.source.error_near(span, source, message))?;
+                        if let Expected::Template(template) = &expectation.value {
+                            self.check_template_vars(span, std::iter::once(template), captured)?;
+                        }
+                        Ok(expectation)
                     })
-                    .collect::<Result<_, _>>()?,
+                    .collect::<Result<_, RaceError>>()?,
             },
         })
     }

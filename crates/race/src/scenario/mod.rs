@@ -4,6 +4,7 @@
 //! By stage: `raw` is the file as written (TOML shapes), `load` reads a built-in or a file,
 //! `compile` checks it and builds the `spec` the runner uses; `source` locates errors.
 
+mod audit_schema;
 mod compile;
 mod load;
 mod raw;
@@ -14,6 +15,6 @@ mod tests;
 
 pub use load::BUILTINS;
 pub use spec::{
-    ActorSpec, Credential, Expectation, InvariantSpec, OpSpec, RaceScenario, RequestSpec,
-    SecretEncoding, SecretSource, Signer, SpecKind, ValueSpec,
+    ActorSpec, Credential, Expectation, Expected, Field, InvariantSpec, OpSpec, Place,
+    RaceScenario, RequestSpec, SecretEncoding, SecretSource, Signer, SpecKind, ValueSpec,
 };

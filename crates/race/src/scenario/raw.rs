@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::spec::{SecretEncoding, SpecKind};
+use super::spec::{Place, SecretEncoding, SpecKind};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -49,6 +49,8 @@ pub(super) enum RawSigner {
         secret_env: Option<String>,
         #[serde(default)]
         secret_encoding: SecretEncoding,
+        /// Where `fields` and `into` are unless they say (`query:name`...); JSON by default.
+        location: Option<Place>,
         fields: Vec<String>,
         into: String,
     },
@@ -114,6 +116,7 @@ pub(super) enum RawInvariant {
         signer: String,
         /// Read before `commit_order` used the core's rule; refused with a clear error.
         revokes: Option<Vec<String>>,
+        schema: Option<Box<RawAuditSchema>>,
     },
     FinalState {
         method: Option<String>,
@@ -121,4 +124,24 @@ pub(super) enum RawInvariant {
         signer: Option<String>,
         expect: Vec<String>,
     },
+}
+
+/// `commit_order`'s `schema`: every key optional, raceproof's own audit by default.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAuditSchema {
+    pub(super) entries: Option<String>,
+    pub(super) seq: Option<String>,
+    pub(super) actor: Option<String>,
+    pub(super) action: Option<String>,
+    pub(super) target: Option<String>,
+    pub(super) role: Option<String>,
+    pub(super) actor_epoch: Option<String>,
+    pub(super) authenticated_epoch: Option<String>,
+    /// `false`: the service keeps no credential epochs.
+    pub(super) epochs: Option<bool>,
+    pub(super) actions: Option<BTreeMap<String, String>>,
+    pub(super) roles: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub(super) ignore: Vec<String>,
 }

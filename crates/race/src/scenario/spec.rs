@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::audit::AuditSchema;
 use crate::error::RaceError;
 use crate::extract::Extract;
-use crate::template::Template;
+use crate::template::{Context, Template};
 
 /// How a signing secret is written in the scenario.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -65,14 +66,75 @@ pub enum Signer {
         id: Template,
         timestamp: Template,
     },
-    /// HMAC-SHA256 over the named JSON body fields concatenated in order, hex, written into the
-    /// body field `into` (the seed service's scheme).
+    /// HMAC-SHA256 over the named fields' values concatenated in order, hex, written into
+    /// `into` (the seed service's scheme); each field is a JSON body field, a query parameter,
+    /// a form field or a header.
     HmacFields {
         secret: SecretSource,
         encoding: SecretEncoding,
-        fields: Vec<String>,
-        into: String,
+        fields: Vec<Field>,
+        into: Field,
     },
+}
+
+/// Where a signed value is read from, or a signature written to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Place {
+    /// A top-level field of a JSON object body.
+    Json,
+    /// A query parameter of the path (its decoded value).
+    Query,
+    /// A field of an `application/x-www-form-urlencoded` body (its decoded value).
+    Form,
+    /// A request header.
+    Header,
+}
+
+impl Place {
+    pub fn name(self) -> &'static str {
+        match self {
+            Place::Json => "json",
+            Place::Query => "query",
+            Place::Form => "form",
+            Place::Header => "header",
+        }
+    }
+}
+
+/// A named value of a request, and where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    pub place: Place,
+    pub name: String,
+}
+
+impl Field {
+    /// `name` in `default`'s place, or `query:name`, `form:name`, `header:name`, `json:name`.
+    pub fn parse(text: &str, default: Place) -> Result<Self, String> {
+        let (place, name) = match text.split_once(':') {
+            Some(("json", name)) => (Place::Json, name),
+            Some(("query", name)) => (Place::Query, name),
+            Some(("form", name)) => (Place::Form, name),
+            Some(("header", name)) => (Place::Header, name),
+            Some((other, _)) => {
+                return Err(format!(
+                    "`{text}`: `{other}:` is not a place (json:, query:, form:, header:)"
+                ));
+            }
+            None => (default, text),
+        };
+        if name.is_empty() {
+            return Err(format!("`{text}`: empty field name"));
+        }
+        if place == Place::Header && http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            return Err(format!("`{text}`: invalid header name"));
+        }
+        Ok(Field {
+            place,
+            name: name.to_owned(),
+        })
+    }
 }
 
 /// A request template.
@@ -135,13 +197,24 @@ impl SpecKind {
     }
 }
 
-/// A JSON-pointer comparison: `/role == "user"`.
+/// A JSON-pointer comparison: `/role == "user"`, `/_v == {{var.version}}`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Expectation {
     pub pointer: String,
     pub equal: bool,
-    pub value: serde_json::Value,
+    pub value: Expected,
     pub source: String,
+}
+
+/// The right side of an [`Expectation`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expected {
+    /// A JSON value, as written.
+    Json(serde_json::Value),
+    /// A template, expanded after the burst, then read as JSON (`3`, `"a"`, `true`), or as a
+    /// string if it is not JSON: `{{var.version}}` compares with the number 3 when the captured
+    /// text is `3`, `{{var.email}}` with the string.
+    Template(Template),
 }
 
 /// What must hold over a burst.
@@ -159,10 +232,11 @@ pub enum InvariantSpec {
         initial: Option<Template>,
         fail_statuses: Vec<u16>,
     },
-    /// Every write committed during the burst, read from the audit `request` returns, must be
-    /// authorized by raceproof's rule.
+    /// Every write committed during the burst, read from the audit `request` returns (its
+    /// entries found by `schema`), must be authorized by raceproof's rule.
     CommitOrder {
         request: RequestSpec,
+        schema: Box<AuditSchema>,
     },
     FinalState {
         request: RequestSpec,
@@ -197,8 +271,9 @@ pub struct RaceScenario {
 }
 
 impl Expectation {
-    /// Parses `/json/pointer == <JSON value>` (or `!=`).
-    pub fn parse(source: &str) -> Result<Expectation, String> {
+    /// Parses `/json/pointer == <JSON value or template>` (or `!=`); `credentials` are the
+    /// names a `{{cred.}}` placeholder may use.
+    pub fn parse(source: &str, credentials: &[&str]) -> Result<Expectation, String> {
         let (pointer, equal, value) = if let Some((left, right)) = source.split_once("==") {
             (left, true, right)
         } else if let Some((left, right)) = source.split_once("!=") {
@@ -214,14 +289,35 @@ impl Expectation {
                 "expectation `{source}`: a JSON pointer starts with `/`"
             ));
         }
-        let value: serde_json::Value = serde_json::from_str(value.trim()).map_err(|error| {
-            format!("expectation `{source}`: the right side is not a JSON value ({error})")
-        })?;
+        let value = value.trim();
+        let value = if value.contains("{{") {
+            Expected::Template(
+                Template::parse(value, credentials)
+                    .map_err(|error| format!("expectation `{source}`: {error}"))?,
+            )
+        } else {
+            Expected::Json(serde_json::from_str(value).map_err(|error| {
+                format!("expectation `{source}`: the right side is not a JSON value ({error})")
+            })?)
+        };
         Ok(Expectation {
             pointer: pointer.to_owned(),
             equal,
             value,
             source: source.to_owned(),
         })
+    }
+}
+
+impl Expected {
+    /// The JSON value to compare with, placeholders expanded.
+    pub fn resolve(&self, cx: &Context<'_>) -> Result<serde_json::Value, String> {
+        match self {
+            Expected::Json(value) => Ok(value.clone()),
+            Expected::Template(template) => {
+                let text = template.expand(cx)?;
+                Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+            }
+        }
     }
 }

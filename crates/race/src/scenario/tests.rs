@@ -59,14 +59,23 @@ fn malformed_files_name_the_line() {
 
 #[test]
 fn expectations_parse() {
-    let parsed = Expectation::parse("/role == \"user\"");
+    let parsed = Expectation::parse("/role == \"user\"", &[]);
     assert_eq!(
         parsed.map(|e| (e.pointer, e.equal, e.value)),
-        Ok(("/role".to_owned(), true, serde_json::json!("user")))
+        Ok((
+            "/role".to_owned(),
+            true,
+            Expected::Json(serde_json::json!("user"))
+        ))
     );
-    assert!(Expectation::parse("/n != 3").is_ok_and(|e| !e.equal));
-    assert!(Expectation::parse("role == 3").is_err());
-    assert!(Expectation::parse("/role == user").is_err());
+    assert!(Expectation::parse("/n != 3", &[]).is_ok_and(|e| !e.equal));
+    assert!(Expectation::parse("role == 3", &[]).is_err());
+    assert!(Expectation::parse("/role == user", &[]).is_err());
+    assert!(
+        Expectation::parse("/_v == {{var.version}}", &[])
+            .is_ok_and(|e| matches!(e.value, Expected::Template(_)))
+    );
+    assert!(Expectation::parse("/_v == {{nope}}", &[]).is_err());
 }
 
 #[test]

@@ -9,8 +9,16 @@
 //!   `POST` with `If-Match: "n"`: 412 when stale, else the version becomes n + 1 (200
 //!   `{"version": n+1}` and the new ETag). The racy one compares, waits, then writes.
 //!
+//! - `GET|POST /early/{code}`: redeems `code` once (200 the first time, 409 after, atomically)
+//!   without reading the body, as an ASGI route that takes no body does: it starts as soon as
+//!   the request's head arrives. It counts the requests whose handler started before the whole
+//!   request had arrived ([`ToyServer::started_incomplete`]).
+//! - `GET|POST /sleep?ms=N`: answers 200 after N milliseconds.
+//!
 //! Each server keeps its own state, like one process of a service behind a load balancer, and
-//! counts the requests it handled ([`ToyServer::requests`]).
+//! counts the requests it handled ([`ToyServer::requests`]). With `workers` > 1 it is several
+//! such processes behind one port: each accepted connection is served by the next worker in
+//! turn, each with its own state, as the workers of uvicorn or hypercorn share one socket.
 //!
 //! When `stamp` is set, every response carries `x-raceproof-handler-start-ns`: the instant the
 //! handler started (after the whole request arrived), in nanoseconds since the Unix epoch, as
@@ -46,6 +54,10 @@ pub struct ToyConfig {
     /// Whether the contract endpoints (see [`contract`]) check, wait, then write (like the seeds)
     /// or check and write under one lock (like the fixes).
     pub contract_racy: bool,
+    /// Workers behind the one port, each with its own state (connection k goes to k mod n).
+    pub workers: usize,
+    /// Speak HTTP/1.1 only (refuse h2c), like uvicorn.
+    pub http1_only: bool,
 }
 
 impl Default for ToyConfig {
@@ -55,6 +67,8 @@ impl Default for ToyConfig {
             window: Duration::from_millis(50),
             max_streams: 100,
             contract_racy: true,
+            workers: 1,
+            http1_only: false,
         }
     }
 }
@@ -65,12 +79,14 @@ struct State {
     items: Mutex<HashMap<String, u64>>,
     contract: Mutex<contract::Users>,
     requests: AtomicUsize,
+    started_incomplete: AtomicUsize,
 }
 
 /// A running toy target; it stops when dropped.
 pub struct ToyServer {
     pub addr: SocketAddr,
-    state: Arc<State>,
+    /// One per worker.
+    states: Arc<Vec<State>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -89,8 +105,12 @@ impl ToyServer {
         let listener = runtime.block_on(TcpListener::bind(bind))?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let state = Arc::new(State::default());
-        let served = Arc::clone(&state);
+        let states: Arc<Vec<State>> = Arc::new(
+            (0..config.workers.max(1))
+                .map(|_| State::default())
+                .collect(),
+        );
+        let served = Arc::clone(&states);
         let thread = std::thread::spawn(move || {
             runtime.block_on(async move {
                 tokio::select! {
@@ -101,7 +121,7 @@ impl ToyServer {
         });
         Ok(ToyServer {
             addr,
-            state,
+            states,
             stop: Some(stop),
             thread: Some(thread),
         })
@@ -109,7 +129,27 @@ impl ToyServer {
 
     /// How many requests this server has handled (every path, every protocol).
     pub fn requests(&self) -> usize {
-        self.state.requests.load(Ordering::SeqCst)
+        self.states
+            .iter()
+            .map(|state| state.requests.load(Ordering::SeqCst))
+            .sum()
+    }
+
+    /// How many requests each worker handled.
+    pub fn requests_per_worker(&self) -> Vec<usize> {
+        self.states
+            .iter()
+            .map(|state| state.requests.load(Ordering::SeqCst))
+            .collect()
+    }
+
+    /// How many `/early` handlers started before their request had fully arrived (its body, or
+    /// for HTTP/2 its END_STREAM): requests a single-packet release did not hold back.
+    pub fn started_incomplete(&self) -> usize {
+        self.states
+            .iter()
+            .map(|state| state.started_incomplete.load(Ordering::SeqCst))
+            .sum()
     }
 
     pub fn url(&self) -> String {
@@ -145,18 +185,22 @@ impl Drop for ToyServer {
     }
 }
 
-async fn serve(listener: TcpListener, config: ToyConfig, state: Arc<State>) {
-    loop {
+async fn serve(listener: TcpListener, config: ToyConfig, states: Arc<Vec<State>>) {
+    for connection in 0usize.. {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let state = Arc::clone(&state);
+        let states = Arc::clone(&states);
+        let worker = connection % states.len();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
-                handle(Arc::clone(&state), config, request)
+                handle(Arc::clone(&states), worker, config, request)
             });
             let mut builder = auto::Builder::new(TokioExecutor::new());
+            if config.http1_only {
+                builder = builder.http1_only();
+            }
             builder.http2().max_concurrent_streams(config.max_streams);
             let _ = builder
                 .serve_connection(TokioIo::new(stream), service)
@@ -182,11 +226,16 @@ pub(crate) async fn window(window: Duration) {
 }
 
 async fn handle(
-    state: Arc<State>,
+    states: Arc<Vec<State>>,
+    worker: usize,
     config: ToyConfig,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    let state = &states[worker];
     state.requests.fetch_add(1, Ordering::SeqCst);
+    if let Some(early) = early(state, config, &request).await {
+        return Ok(early);
+    }
     let (parts, body) = request.into_parts();
     let body = body
         .collect()
@@ -211,7 +260,7 @@ async fn handle(
         .split('/')
         .collect();
     let (status, json, etag) = match (parts.method.as_str(), segments.as_slice()) {
-        ("POST", ["redeem", kind]) => redeem(&state, kind == &"racy", wait, &body).await,
+        ("POST", ["redeem", kind]) => redeem(state, kind == &"racy", wait, &body).await,
         ("GET", ["item", _, key]) => {
             let version = *state
                 .items
@@ -231,7 +280,7 @@ async fn handle(
                 .get("if-match")
                 .and_then(|value| value.to_str().ok())
                 .and_then(|value| value.trim_matches('"').parse::<u64>().ok());
-            update(&state, kind == &"racy", wait, key, expected).await
+            update(state, kind == &"racy", wait, key, expected).await
         }
         _ => {
             let header = |name: &str| {
@@ -262,6 +311,50 @@ async fn handle(
     Ok(response
         .body(Full::new(Bytes::from(json)))
         .unwrap_or_default())
+}
+
+/// `/early/...` and `/sleep`: answered without reading the body.
+async fn early(
+    state: &State,
+    config: ToyConfig,
+    request: &Request<Incoming>,
+) -> Option<Response<Full<Bytes>>> {
+    let path = request.uri().path();
+    if let Some(code) = path.strip_prefix("/early/") {
+        let started = now_ns();
+        if !hyper::body::Body::is_end_stream(request.body()) {
+            state.started_incomplete.fetch_add(1, Ordering::SeqCst);
+        }
+        let first = state
+            .redeemed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(format!("early/{code}"));
+        let status = if first {
+            StatusCode::OK
+        } else {
+            StatusCode::CONFLICT
+        };
+        let mut response = Response::builder().status(status);
+        if config.stamp {
+            response = response.header("x-raceproof-handler-start-ns", started.to_string());
+        }
+        return response.body(Full::new(Bytes::from_static(b"{}"))).ok();
+    }
+    if path == "/sleep" {
+        let millis = request
+            .uri()
+            .query()
+            .and_then(|query| query.strip_prefix("ms="))
+            .and_then(|ms| ms.parse().ok())
+            .unwrap_or(0);
+        tokio::time::sleep(Duration::from_millis(millis)).await;
+        return Response::builder()
+            .status(StatusCode::OK)
+            .body(Full::new(Bytes::from_static(b"{}")))
+            .ok();
+    }
+    None
 }
 
 async fn redeem(

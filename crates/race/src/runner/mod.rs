@@ -1,45 +1,52 @@
 //! Running a scenario: per burst, the setup requests, the observations invariants need before
 //! the burst, the burst itself in the chosen mode, the observations after, and the verdict.
+//! The reads (setup, audit, final state) all go over one [`Reader`], one connection kept open
+//! for the run, so that they reach one worker; the burst goes to the targets.
 
 use std::collections::BTreeMap;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use crate::audit::AuditListing;
 use crate::burst::{Burst, Observation, Recorded};
 use crate::error::RaceError;
 use crate::invariant;
-use crate::mode::{Mode, Outcome};
+use crate::mode::{Mode, Outcome, Plan, single_packet};
 use crate::report::{BurstExample, ScenarioReport, Spread, SpreadSource};
 use crate::scenario::{InvariantSpec, OpSpec, RaceScenario, RequestSpec, ValueSpec};
 use crate::signer::{self, Keys};
 use crate::template::Context;
-use crate::wire::{self, Prepared, Targets};
+use crate::wire::{Prepared, Reader, Targets};
 
-/// The most bursts one run may fire.
-pub const MAX_BURSTS: usize = 100_000;
+mod options;
+
+pub use options::{MAX_BURSTS, MAX_CONNECTIONS, Options, SuccessFloor};
+
 /// A run stops when this many bursts in a row could not be fired.
 pub const MAX_CONSECUTIVE_ERRORS: usize = 5;
 
-/// Runs `scenario` for `bursts` bursts in `mode` against `targets`: request `i` of each burst
-/// goes to `targets.for_request(i)`; setup, audit and final-state requests go to the primary.
-/// Those observe state the instances should share, so the primary is as good as any; where each
-/// instance keeps its own state they see the primary's only. For one target, pass
-/// `&Targets::one(target)` (or `&target.into()`).
-///
-/// The runtime is built here: single-packet needs a current-thread runtime (so that no frame
-/// leaves before the release loop yields), last-byte uses one too (the release is a tight loop
-/// on one thread), and naive uses a multi-thread runtime, as a user's tool would.
+/// Runs `scenario` for `bursts` bursts in `mode` against `targets`, with [`Options::new`]: see
+/// [`run_with`].
 pub fn run(
     scenario: &RaceScenario,
     targets: &Targets,
     mode: Mode,
     bursts: usize,
 ) -> Result<ScenarioReport, RaceError> {
-    if bursts == 0 || bursts > MAX_BURSTS {
-        return Err(RaceError::Limit(format!(
-            "--bursts must be 1..={MAX_BURSTS}, got {bursts}"
-        )));
-    }
+    run_with(scenario, targets, mode, &Options::new(bursts))
+}
+
+/// Runs `scenario` in `mode` against `targets`: request `i` of each burst goes to
+/// `targets.for_request(i)`; setup, audit and final-state requests go over one connection to
+/// `options.read_target` or the primary.
+///
+/// The runtime is built here: single-packet needs a current-thread runtime (so that no frame
+/// leaves before the release loop yields), last-byte uses one too (the release is a tight loop
+/// on one thread), and naive uses a multi-thread runtime, as a user's tool would.
+pub fn run_with(
+    scenario: &RaceScenario,
+    targets: &Targets,
+    mode: Mode,
+    options: &Options,
+) -> Result<ScenarioReport, RaceError> {
     let runtime = match mode {
         Mode::SinglePacket | Mode::LastByte => tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -49,74 +56,71 @@ pub fn run(
             .build(),
     }
     .map_err(RaceError::Runtime)?;
-    runtime.block_on(run_async(scenario, targets, mode, bursts))
+    runtime.block_on(run_async(scenario, targets, mode, options))
 }
 
-/// Like [`run`], on the caller's runtime (which should match the mode, see [`run`]).
+/// Like [`run_with`], on the caller's runtime (which should match the mode, see [`run_with`]).
 pub async fn run_async(
     scenario: &RaceScenario,
     targets: &Targets,
     mode: Mode,
-    bursts: usize,
+    options: &Options,
 ) -> Result<ScenarioReport, RaceError> {
+    options.check()?;
+    let bursts = options.bursts;
     let keys = Keys::resolve(scenario)?;
+    let plan = Plan {
+        targets,
+        connections: if mode == Mode::SinglePacket {
+            options.connections
+        } else {
+            1
+        },
+        timeout: options.timeout,
+    };
+    if mode == Mode::SinglePacket {
+        single_packet::preflight(&plan).await?;
+    }
+    let read_target = options
+        .read_target
+        .clone()
+        .unwrap_or_else(|| targets.primary().clone());
+    let mut reader = Reader::new(read_target, options.timeout);
     let mut report = ScenarioReport::new(scenario, targets, mode);
+    report.connections = plan.connections;
+    report.reads = reader.target().url.clone();
+    report.min_success_bursts = options.min_success.of(bursts);
     let mut server_spreads = Vec::with_capacity(bursts);
     let mut client_spreads = Vec::with_capacity(bursts);
     let mut consecutive_errors = 0;
     for burst in 1..=bursts {
-        match one_burst(scenario, targets, mode, burst, &keys).await {
+        match one_burst(scenario, &plan, &mut reader, mode, burst, &keys).await {
             Ok(done) => {
                 consecutive_errors = 0;
-                report.bursts += 1;
-                if !done.records.iter().any(|record| {
-                    record
-                        .outcome
-                        .result
-                        .as_ref()
-                        .is_ok_and(|response| response.is_success())
-                }) {
-                    report.bursts_without_success += 1;
-                }
+                report.record(burst, scenario, &done, &keys);
                 if let Some(spread) = done.server_spread_ns {
                     server_spreads.push(spread);
                 }
                 if let Some(spread) = done.client_spread_ns {
                     client_spreads.push(spread);
                 }
-                for finding in &done.undecided {
-                    *report
-                        .undecided_by_invariant
-                        .entry(finding.invariant.clone())
-                        .or_default() += 1;
-                    report
-                        .first_undecided
-                        .get_or_insert_with(|| keys.mask(&finding.detail));
-                }
-                if !done.violations.is_empty() {
-                    report.anomalies += 1;
-                    for violation in &done.violations {
-                        *report
-                            .violations_by_invariant
-                            .entry(violation.invariant.clone())
-                            .or_default() += 1;
-                    }
-                    if report.first_anomaly_burst.is_none() {
-                        report.first_anomaly_burst = Some(burst);
-                        report.example = Some(BurstExample::new(burst, scenario, &done, &keys));
-                    }
+                if report.first_anomaly_burst == Some(burst) {
+                    report.example = Some(BurstExample::new(burst, scenario, &done, &keys));
                 }
             }
             Err(error) => {
                 report.errors += 1;
                 consecutive_errors += 1;
                 let message = keys.mask(&error.to_string());
-                report.first_error.get_or_insert(message);
-                // Nothing judged yet, or failing over and over: the run itself has failed.
-                if consecutive_errors >= MAX_CONSECUTIVE_ERRORS
-                    || (report.bursts == 0 && burst == bursts)
-                {
+                let first = report.first_error.get_or_insert(message).clone();
+                if report.bursts == 0 && burst == bursts {
                     return Err(error);
+                }
+                if consecutive_errors >= MAX_CONSECUTIVE_ERRORS {
+                    return Err(RaceError::Aborted {
+                        count: consecutive_errors,
+                        first,
+                    });
                 }
             }
         }
@@ -171,39 +175,33 @@ impl Burstcx {
     }
 }
 
+fn unix_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX)
+        })
+}
+
 async fn one_burst(
     scenario: &RaceScenario,
-    targets: &Targets,
+    plan: &Plan<'_>,
+    reader: &mut Reader,
     mode: Mode,
     burst: usize,
     keys: &Keys,
 ) -> Result<Burst, RaceError> {
-    // Requests outside the burst read or restore shared state: the primary is as good as any.
-    let target = targets.primary();
-    let now_s = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs());
     let bcx = Burstcx {
         burst_uuid: uuid::Uuid::new_v4().to_string(),
         burst_index: burst,
-        now_s,
+        now_s: unix_ns() / 1_000_000_000,
     };
+    let opened_before = reader.opened();
     let mut vars = BTreeMap::new();
     for (index, spec) in scenario.setup.iter().enumerate() {
-        let request = bcx.prepare(
-            spec,
-            usize::MAX,
-            &format!("setup {}", index + 1),
-            scenario,
-            keys,
-            &vars,
-        )?;
-        let response = wire::send_one(
-            target,
-            &request,
-            &format!("setup request {} (line {})", index + 1, spec.line),
-        )
-        .await?;
+        let label = format!("setup request {} (line {})", index + 1, spec.line);
+        let request = bcx.prepare(spec, usize::MAX, &label, scenario, keys, &vars)?;
+        let response = reader.send(&request, &label).await?;
         if !spec.expect.is_empty() && !spec.expect.contains(&response.status) {
             return Err(RaceError::SetupStatus {
                 index: index + 1,
@@ -215,10 +213,7 @@ async fn one_burst(
         }
         for (name, extract) in &spec.capture {
             let value = extract.apply(&response).ok_or_else(|| {
-                RaceError::transport(
-                    format!("setup request {} (line {})", index + 1, spec.line),
-                    format!("nothing to capture as `{name}`"),
-                )
+                RaceError::transport(&label, format!("nothing to capture as `{name}`"))
             })?;
             vars.insert(name.clone(), value);
         }
@@ -229,14 +224,15 @@ async fn one_burst(
     for invariant in &scenario.invariants {
         let mut value = None;
         let observation = match invariant {
-            InvariantSpec::CommitOrder { request, .. } => {
+            InvariantSpec::CommitOrder { request, schema } => {
+                let context = "audit before the burst";
                 let prepared = bcx.prepare(request, usize::MAX, "audit", scenario, keys, &vars)?;
-                let response = wire::send_one(target, &prepared, "audit before the burst").await?;
-                let before = AuditListing::parse(&response)
-                    .map_err(|error| RaceError::transport("audit before the burst", error))?
-                    .last_seq();
+                let response = reader.send(&prepared, context).await?;
+                let entries = schema
+                    .parse(&response)
+                    .map_err(|error| RaceError::transport(context, error))?;
                 Observation::Audit {
-                    before,
+                    before: crate::audit::AuditMark::of(&entries),
                     after: Err("not read yet".to_owned()),
                 }
             }
@@ -286,37 +282,60 @@ async fn one_burst(
         }
     }
 
+    // The same instant on both clocks: handler-start stamps are Unix time.
     let origin = Instant::now();
-    let outcomes = mode
-        .fire(targets, &prepared, origin)
-        .await
-        .map_err(|error| {
-            RaceError::transport(format!("burst {burst} ({})", mode.as_str()), error)
-        })?;
+    let origin_unix_ns = unix_ns();
+    let outcomes = mode.fire(plan, &prepared, origin).await.map_err(|error| {
+        RaceError::transport(format!("burst {burst} ({})", mode.as_str()), error)
+    })?;
 
     for (invariant, observation) in scenario.invariants.iter().zip(observations.iter_mut()) {
         match invariant {
-            InvariantSpec::CommitOrder { request, .. } => {
+            InvariantSpec::CommitOrder { request, schema } => {
                 let request = bcx.prepare(request, usize::MAX, "audit", scenario, keys, &vars)?;
-                let after = wire::send_one(target, &request, "audit after the burst")
+                let after = reader
+                    .send(&request, "audit after the burst")
                     .await
-                    .map_err(|error| error.to_string());
+                    .map_err(|error| error.to_string())
+                    .and_then(|response| schema.parse(&response));
                 if let Observation::Audit { after: slot, .. } = observation {
                     *slot = after;
                 }
             }
-            InvariantSpec::FinalState { request, .. } => {
+            InvariantSpec::FinalState { request, expect } => {
                 let request =
                     bcx.prepare(request, usize::MAX, "final state", scenario, keys, &vars)?;
-                let response = wire::send_one(target, &request, "final-state request")
+                let response = reader
+                    .send(&request, "final-state request")
                     .await
                     .map_err(|error| error.to_string());
-                *observation = Observation::Final(response);
+                let cx = bcx.context("", keys, &vars);
+                let values = expect
+                    .iter()
+                    .map(|expectation| expectation.value.resolve(&cx))
+                    .collect();
+                *observation = Observation::Final { response, values };
             }
             _ => {}
         }
     }
+    // A second connection within one burst's reads: the server closed the first, and the
+    // second may have reached another worker.
+    let reads_split = reader.opened() > opened_before + 1;
 
+    let early_requests = if mode.releases() {
+        outcomes
+            .iter()
+            .enumerate()
+            .filter(|(index, outcome)| {
+                outcome.early
+                    || (plan.targets.for_request(*index).loopback
+                        && started_before_release(outcome, origin_unix_ns))
+            })
+            .count()
+    } else {
+        0
+    };
     let records: Vec<Recorded> = prepared
         .iter()
         .zip(outcomes)
@@ -334,6 +353,7 @@ async fn one_burst(
         &records,
         &observations,
         &initial,
+        reads_split,
     );
     let server_spread_ns = spread_of(&records, |outcome| {
         outcome
@@ -352,7 +372,20 @@ async fn one_burst(
         undecided: judgement.undecided,
         server_spread_ns,
         client_spread_ns,
+        early_requests,
     })
+}
+
+/// Whether the server's handler-start stamp says the handler started before the release (on
+/// loopback, where the server's clock is this machine's).
+fn started_before_release(outcome: &Outcome, origin_unix_ns: u64) -> bool {
+    let release_unix_ns = origin_unix_ns.saturating_add(outcome.invoke_ns);
+    outcome
+        .result
+        .as_ref()
+        .ok()
+        .and_then(|response| response.handler_start_ns())
+        .is_some_and(|started| started < release_unix_ns)
 }
 
 fn template_value(

@@ -1,6 +1,7 @@
 //! Turning request templates into requests: placeholders, then the signer (Basic auth,
-//! Standard Webhooks, or the seed's HMAC over concatenated fields). Crypto and base64 come from
-//! `hmac`, `sha2` and `base64`; nothing here is hand-rolled.
+//! Standard Webhooks, or the seed's HMAC over concatenated fields, read from a JSON body, the
+//! query, a form body or headers). Crypto, base64 and URL encoding come from `hmac`, `sha2`,
+//! `base64` and `form_urlencoded`; nothing here is hand-rolled.
 
 use std::collections::BTreeMap;
 
@@ -11,11 +12,14 @@ use hmac::{KeyInit, Mac};
 use sha2::Sha256;
 
 use crate::error::RaceError;
-use crate::extract::json_text;
 use crate::limits::MAX_BODY_BYTES;
-use crate::scenario::{RaceScenario, RequestSpec, SecretEncoding, Signer};
+use crate::scenario::{Place, RaceScenario, RequestSpec, SecretEncoding, Signer};
 use crate::template::Context;
 use crate::wire::Prepared;
+
+mod fields;
+
+use fields::Unsigned;
 
 type HmacSha256 = hmac::Hmac<Sha256>;
 
@@ -148,23 +152,17 @@ pub fn prepare(
     signers: &BTreeMap<String, Signer>,
     keys: &Keys,
 ) -> Result<Prepared, String> {
-    let path = spec.path.expand(cx)?;
-    let mut body = spec.body.expand(cx)?;
-    let mut headers = Vec::with_capacity(spec.headers.len() + 3);
+    let mut request = Unsigned {
+        path: spec.path.expand(cx)?,
+        body: spec.body.expand(cx)?,
+        headers: Vec::with_capacity(spec.headers.len() + 4),
+    };
     for (name, template) in &spec.headers {
-        headers.push((name.clone(), header_value(&template.expand(cx)?)?));
-    }
-    if !body.is_empty()
-        && !spec
+        request
             .headers
-            .iter()
-            .any(|(name, _)| name == http::header::CONTENT_TYPE)
-    {
-        headers.push((
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/json"),
-        ));
+            .push((name.clone(), header_value(&template.expand(cx)?)?));
     }
+    let mut form = false;
     if let Some(name) = &spec.signer {
         let signer = signers
             .get(name)
@@ -180,7 +178,7 @@ pub fn prepare(
                     .credentials
                     .get(credential)
                     .ok_or_else(|| format!("no credential `{credential}`"))?;
-                headers.push((
+                request.headers.push((
                     http::header::AUTHORIZATION,
                     header_value(&basic_value(user, password))?,
                 ));
@@ -188,41 +186,64 @@ pub fn prepare(
             Signer::StandardWebhooks { id, timestamp, .. } => {
                 let id = id.expand(cx)?;
                 let timestamp = timestamp.expand(cx)?;
-                let signature = webhook_signature(key()?, &id, &timestamp, body.as_bytes())?;
-                headers.push((
-                    http::HeaderName::from_static("webhook-id"),
-                    header_value(&id)?,
-                ));
-                headers.push((
-                    http::HeaderName::from_static("webhook-timestamp"),
-                    header_value(&timestamp)?,
-                ));
-                headers.push((
-                    http::HeaderName::from_static("webhook-signature"),
-                    header_value(&signature)?,
-                ));
+                let signature =
+                    webhook_signature(key()?, &id, &timestamp, request.body.as_bytes())?;
+                for (header, value) in [
+                    ("webhook-id", id),
+                    ("webhook-timestamp", timestamp),
+                    ("webhook-signature", signature),
+                ] {
+                    request
+                        .headers
+                        .push((http::HeaderName::from_static(header), header_value(&value)?));
+                }
             }
             Signer::HmacFields { fields, into, .. } => {
-                let mut json: serde_json::Map<String, serde_json::Value> =
-                    serde_json::from_str(&body).map_err(|error| {
-                        format!("signer `{name}` needs a JSON object body: {error}")
-                    })?;
                 let mut parts = Vec::with_capacity(fields.len());
                 for field in fields {
-                    let part =
-                        match spec.sign_overrides.iter().find(|(over, _)| over == field) {
-                            Some((_, template)) => template.expand(cx)?,
-                            None => json_text(json.get(field).ok_or_else(|| {
-                                format!("signed field `{field}` is not in the body")
-                            })?),
-                        };
+                    let part = match spec
+                        .sign_overrides
+                        .iter()
+                        .find(|(over, _)| *over == field.name)
+                    {
+                        Some((_, template)) => template.expand(cx)?,
+                        None => request
+                            .read(field)
+                            .map_err(|why| format!("signer `{name}`: {why}"))?,
+                    };
                     parts.push(part);
                 }
                 let signature = concatenation_signature(key()?, &parts)?;
-                json.insert(into.clone(), serde_json::Value::String(signature));
-                body = serde_json::Value::Object(json).to_string();
+                request
+                    .write(into, signature)
+                    .map_err(|why| format!("signer `{name}`: {why}"))?;
+                form = fields
+                    .iter()
+                    .chain(std::iter::once(into))
+                    .any(|field| field.place == Place::Form);
             }
         }
+    }
+    let Unsigned {
+        path,
+        body,
+        mut headers,
+    } = request;
+    crate::wire::check_path(&path)?;
+    if !body.is_empty()
+        && !headers
+            .iter()
+            .any(|(name, _)| name == http::header::CONTENT_TYPE)
+    {
+        let content_type = if form {
+            "application/x-www-form-urlencoded"
+        } else {
+            "application/json"
+        };
+        headers.push((
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static(content_type),
+        ));
     }
     if body.len() > MAX_BODY_BYTES {
         return Err(format!(
@@ -239,7 +260,7 @@ pub fn prepare(
     })
 }
 
-fn header_value(text: &str) -> Result<http::HeaderValue, String> {
+pub(crate) fn header_value(text: &str) -> Result<http::HeaderValue, String> {
     http::HeaderValue::from_str(text)
         .map_err(|_| "a header value contains a character HTTP forbids (CR, LF, NUL...)".to_owned())
 }
@@ -286,12 +307,12 @@ mod tests {
 
     /// Prepares the single request of a scenario made of `signers` (and credentials) and an
     /// actor signed by `signer`.
-    fn prepared(signers: &str, signer: &str, request: &str) -> Prepared {
+    fn try_prepared(signers: &str, signer: &str, request: &str) -> Result<Prepared, String> {
         let source = format!(
             "name = \"t\"\n{signers}\n[[actors]]\nname = \"a\"\nsigner = \"{signer}\"\n{request}\n[[invariant]]\nkind = \"at_most_one_success\"\n"
         );
-        let scenario = RaceScenario::parse(&source, "t.toml").unwrap();
-        let keys = Keys::resolve(&scenario).unwrap();
+        let scenario = RaceScenario::parse(&source, "t.toml").map_err(|e| e.to_string())?;
+        let keys = Keys::resolve(&scenario).map_err(|e| e.to_string())?;
         let vars = BTreeMap::new();
         let cx = Context {
             request_uuid: "r",
@@ -308,7 +329,10 @@ mod tests {
             &scenario.signers,
             &keys,
         )
-        .unwrap()
+    }
+
+    fn prepared(signers: &str, signer: &str, request: &str) -> Prepared {
+        try_prepared(signers, signer, request).unwrap()
     }
 
     fn header<'a>(request: &'a Prepared, name: &str) -> &'a str {
@@ -339,6 +363,89 @@ body = '{"resource_id":"res-{{burst.uuid}}","action":"go","timestamp":"{{now}}"}
         assert_eq!(body["signature"], hex::encode(mac.finalize().into_bytes()));
         assert_eq!(body["resource_id"], "res-b");
         assert_eq!(header(&request, "content-type"), "application/json");
+    }
+
+    fn mac_hex(message: &[u8]) -> String {
+        let mut mac = HmacSha256::new_from_slice(b"k3y").unwrap();
+        mac.update(message);
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    #[test]
+    fn hmac_fields_signs_decoded_query_parameters_and_headers() {
+        let request = prepared(
+            r#"[signers.seed]
+kind = "hmac-fields"
+secret = "k3y"
+location = "query"
+fields = ["resource_id", "action", "header:x-timestamp"]
+into = "signature""#,
+            "seed",
+            r#"method = "POST"
+path = "/operate?resource_id=res%20{{burst.uuid}}&action=go+now"
+headers = { "x-timestamp" = "{{now}}" }"#,
+        );
+        // The server verifies what it decodes: "res b", "go now".
+        let signature = mac_hex(b"res bgo now1614265330");
+        assert_eq!(
+            request.path,
+            format!("/operate?resource_id=res%20b&action=go+now&signature={signature}")
+        );
+        assert!(request.body.is_empty());
+        assert!(
+            !request
+                .headers
+                .iter()
+                .any(|(name, _)| name == "content-type")
+        );
+    }
+
+    #[test]
+    fn hmac_fields_signs_form_fields_into_a_header() {
+        let request = prepared(
+            r#"[signers.seed]
+kind = "hmac-fields"
+secret = "k3y"
+location = "form"
+fields = ["resource_id", "action"]
+into = "header:x-signature""#,
+            "seed",
+            r#"method = "POST"
+path = "/operate"
+body = "resource_id=a+b&action=%26""#,
+        );
+        assert_eq!(header(&request, "x-signature"), mac_hex(b"a b&"));
+        assert_eq!(
+            header(&request, "content-type"),
+            "application/x-www-form-urlencoded"
+        );
+        let appended = prepared(
+            r#"[signers.seed]
+kind = "hmac-fields"
+secret = "k3y"
+location = "form"
+fields = ["resource_id"]
+into = "signature""#,
+            "seed",
+            r#"method = "POST"
+path = "/operate"
+body = "resource_id=a""#,
+        );
+        assert_eq!(
+            appended.body,
+            format!("resource_id=a&signature={}", mac_hex(b"a"))
+        );
+    }
+
+    #[test]
+    fn a_signed_field_that_is_not_there_is_a_clear_error() {
+        let signers = "[signers.seed]\nkind = \"hmac-fields\"\nsecret = \"k3y\"\nfields = [\"resource_id\"]\ninto = \"signature\"";
+        let request = "method = \"POST\"\npath = \"/operate?resource_id=1\"";
+        let error = try_prepared(signers, "seed", request).unwrap_err();
+        assert!(error.contains("location = \"query\""), "{error}");
+        let wrong_place = signers.replace("[\"resource_id\"]", "[\"cookie:x\"]");
+        let error = try_prepared(&wrong_place, "seed", request).unwrap_err();
+        assert!(error.contains("not a place"), "{error}");
     }
 
     #[test]
