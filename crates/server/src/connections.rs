@@ -7,7 +7,10 @@
 //! - an idle timeout: a connection with no request in flight for `idle_timeout` is shut
 //!   down gracefully (HTTP/2 gets a GOAWAY);
 //! - load shedding: at most `max_in_flight` requests are handled at once over all
-//!   connections; the next gets 503 + `Retry-After` at once, before any handler runs;
+//!   connections; past it, a request on a connection that already has one in flight gets
+//!   503 + `Retry-After` at once, before any handler runs, and one on an idle connection
+//!   still gets in (up to twice the cap): a flood of streams is shed before the clients
+//!   that ask one thing at a time;
 //! - HTTP/1.1 requests without exactly one valid `Host` get 400 (RFC 9112, section 3.2);
 //! - each request carries its peer's address ([`ClientAddr`]) for login throttling, and a
 //!   client's `x-request-id` only if it is short and plain (`request_id.rs`).
@@ -60,9 +63,11 @@ impl Conn {
         notified.await;
     }
 
-    fn ask_to_close(&self) {
-        self.closing.store(true, Ordering::Release);
+    /// Asks the connection to close; `true` if it was not asked before.
+    fn ask_to_close(&self) -> bool {
+        let first = !self.closing.swap(true, Ordering::AcqRel);
         self.close.notify_waiters();
+        first
     }
 }
 
@@ -73,6 +78,8 @@ pub struct Connections {
     epoch: Instant,
     open: Mutex<HashMap<u64, Arc<Conn>>>,
     next_id: AtomicU64,
+    /// Open connections already asked to close (they no longer count against the cap).
+    closing: AtomicUsize,
     in_flight: AtomicUsize,
     /// Signalled whenever a connection closes.
     freed: Notify,
@@ -92,7 +99,12 @@ pub struct Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        self.registry.lock_open().remove(&self.id);
+        let mut open = self.registry.lock_open();
+        open.remove(&self.id);
+        if self.conn.closing.load(Ordering::Acquire) {
+            self.registry.closing.fetch_sub(1, Ordering::AcqRel);
+        }
+        drop(open);
         self.registry.freed.notify_waiters();
     }
 }
@@ -104,6 +116,7 @@ impl Connections {
             epoch: Instant::now(),
             open: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
+            closing: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
             freed: Notify::new(),
             last_pause_log: Mutex::new(None),
@@ -149,30 +162,40 @@ impl Connections {
     }
 
     /// Whether a connection may be accepted now, asking the idlest to close if at the cap.
+    /// At the cap, the idlest 1/64 of the cap are asked to close at once, so that an
+    /// attacker opening connections as fast as they are accepted costs one scan of the
+    /// table per batch, not per connection.
     fn make_room(&self) -> bool {
+        let max = self.limits.max_connections;
         let open = self.lock_open();
         let live = open
-            .values()
-            .filter(|c| !c.closing.load(Ordering::Acquire))
-            .count();
-        if live < self.limits.max_connections {
+            .len()
+            .saturating_sub(self.closing.load(Ordering::Acquire));
+        if live < max {
             // Evicted connections close within moments; bound how many may linger.
-            return open.len() < self.limits.max_connections + self.limits.max_connections / 8 + 16;
+            return open.len() < max + max / 8 + 16;
         }
-        let idlest = open
+        let mut idle: Vec<(u64, &Arc<Conn>)> = open
             .values()
             .filter(|c| {
                 !c.closing.load(Ordering::Acquire) && c.in_flight.load(Ordering::Acquire) == 0
             })
-            .min_by_key(|c| c.idle_since_ms.load(Ordering::Acquire));
-        match idlest {
-            Some(conn) => {
-                conn.ask_to_close();
-                self.evicted.fetch_add(1, Ordering::Relaxed);
-                true
-            }
-            None => false,
+            .map(|c| (c.idle_since_ms.load(Ordering::Acquire), c))
+            .collect();
+        if idle.is_empty() {
+            return false;
         }
+        let batch = (max / 64).clamp(1, idle.len());
+        if batch < idle.len() {
+            idle.select_nth_unstable_by_key(batch - 1, |(since, _)| *since);
+        }
+        for (_, conn) in &idle[..batch] {
+            if conn.ask_to_close() {
+                self.closing.fetch_add(1, Ordering::AcqRel);
+            }
+        }
+        self.evicted.fetch_add(batch as u64, Ordering::Relaxed);
+        true
     }
 
     fn log_pause(&self) {
@@ -235,13 +258,6 @@ impl Connections {
             let _ = tokio::time::timeout(Duration::from_millis(100), freed).await;
         }
     }
-
-    /// Asks every connection to close (shutdown).
-    pub fn close_all(&self) {
-        for conn in self.lock_open().values() {
-            conn.ask_to_close();
-        }
-    }
 }
 
 /// A request being handled: counted globally and on its connection.
@@ -251,9 +267,14 @@ struct InFlight {
 }
 
 impl InFlight {
+    /// Counts a request in, unless the server is at `max_in_flight`: then only a
+    /// connection with nothing in flight gets in (up to twice the cap), so a flood of
+    /// streams on a few connections is shed before a client asking one thing at a time.
     fn enter(registry: &Arc<Connections>, conn: &Arc<Conn>) -> Option<Self> {
+        let max = registry.limits.max_in_flight;
         let before = registry.in_flight.fetch_add(1, Ordering::AcqRel);
-        if before >= registry.limits.max_in_flight {
+        let light = conn.in_flight.load(Ordering::Acquire) == 0;
+        if before >= max && !(light && before < 2 * max) {
             registry.in_flight.fetch_sub(1, Ordering::AcqRel);
             registry.shed.fetch_add(1, Ordering::Relaxed);
             return None;
@@ -405,11 +426,16 @@ mod tests {
             max_in_flight: 1,
             ..Limits::default()
         });
-        let conn = registry.register();
-        let first = InFlight::enter(&registry, &conn.conn).unwrap();
-        assert!(InFlight::enter(&registry, &conn.conn).is_none());
-        drop(first);
-        assert!(InFlight::enter(&registry, &conn.conn).is_some());
-        assert_eq!(registry.shed.load(Ordering::Relaxed), 1);
+        let busy = registry.register();
+        let first = InFlight::enter(&registry, &busy.conn).unwrap();
+        // At the cap: the busy connection's next stream is shed...
+        assert!(InFlight::enter(&registry, &busy.conn).is_none());
+        // ... while an idle connection's request gets in, up to twice the cap.
+        let (light, lighter) = (registry.register(), registry.register());
+        let second = InFlight::enter(&registry, &light.conn).unwrap();
+        assert!(InFlight::enter(&registry, &lighter.conn).is_none());
+        drop((first, second));
+        assert!(InFlight::enter(&registry, &busy.conn).is_some());
+        assert_eq!(registry.shed.load(Ordering::Relaxed), 2);
     }
 }

@@ -33,7 +33,9 @@ pub struct LimitArgs {
     #[arg(long, default_value_t = 10_000)]
     pub max_connections: usize,
 
-    /// Requests handled at once, over all connections; beyond it: 503 + Retry-After.
+    /// Requests handled at once, over all connections; beyond it, a request on a
+    /// connection with one in flight already gets 503 + Retry-After (one on an idle
+    /// connection still gets in, up to twice this).
     #[arg(long, default_value_t = 1024)]
     pub max_in_flight: usize,
 

@@ -9,9 +9,10 @@
 mod common;
 
 use common::process::Server;
+use raceproof_abuse::wire;
 use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
 
 /// Starts the binary with `args` added to the defaults of these tests.
@@ -19,29 +20,17 @@ fn start(args: &[&str]) -> Server {
     Server::start(args)
 }
 
-/// Waits (at most `within`) for the server to close `stream`: end of file or a reset.
-/// Bytes the server sends first (a GOAWAY, an error response) are read and skipped.
+/// Waits (at most `within`) for the server to close `stream` (the abuse suite's wait).
 async fn closed_by_server(stream: &mut TcpStream, within: Duration) -> bool {
-    let mut buf = [0u8; 4096];
-    let read_all = async {
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-        }
-    };
-    tokio::time::timeout(within, read_all).await.is_ok()
+    wire::closed_by_server(stream, within).await.is_some()
 }
 
-/// Sends raw bytes on a new connection and reads the whole answer (the server closes, or
-/// the peer's `Connection: close`).
+/// Sends raw bytes on a new connection and reads the whole answer as text.
 async fn exchange(addr: SocketAddr, raw: &[u8]) -> String {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream.write_all(raw).await.unwrap();
-    let mut answer = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut answer)).await;
-    String::from_utf8_lossy(&answer).into_owned()
+    wire::exchange(addr, raw, Duration::from_secs(20))
+        .await
+        .map(|a| format!("{}\r\n\r\n{}", a.head, a.body))
+        .unwrap_or_default()
 }
 
 fn status_of(answer: &str) -> u16 {
@@ -168,9 +157,10 @@ async fn client_request_ids_are_kept_only_when_short_and_plain() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_beyond_the_in_flight_cap_get_503_and_a_retry_after() {
     let server = start(&["--max-in-flight", "2", "--timeout-secs", "30"]);
-    // Two requests whose bodies never finish hold both slots.
+    // Requests whose bodies never finish, each on its own connection: two fill the cap,
+    // two more get in as requests of idle connections (up to twice the cap).
     let mut holders = Vec::new();
-    for _ in 0..2 {
+    for _ in 0..4 {
         let mut stream = TcpStream::connect(server.addr).await.unwrap();
         let head = format!(
             "POST /update-email HTTP/1.1\r\nHost: x\r\n{ALICE}Content-Type: application/json\r\n\
@@ -190,7 +180,7 @@ async fn requests_beyond_the_in_flight_cap_get_503_and_a_retry_after() {
         // The holders' requests may not have reached the server yet.
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let refused = refused.expect("no 503 while both slots were held");
+    let refused = refused.expect("no 503 while every slot was held");
     assert_eq!(header(&refused, "retry-after"), Some("1"));
     assert_eq!(
         header(&refused, "content-type"),
