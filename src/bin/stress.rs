@@ -3,7 +3,7 @@
 //! by hand, to set beside loom's answer. Writes `stress.json`. Run it through
 //! `cargo xtask stress`.
 
-#[cfg(not(loom))]
+#[cfg(not(any(loom, shuttle)))]
 fn main() -> std::process::ExitCode {
     use raceproof::catalogue::catalogue;
     use raceproof::report::Expected;
@@ -77,8 +77,10 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-#[cfg(loom)]
+#[cfg(any(loom, shuttle))]
 fn main() -> std::process::ExitCode {
-    eprintln!("stress runs on real threads: build it without --cfg loom (cargo xtask stress)");
+    eprintln!(
+        "stress runs on real threads: build it without --cfg loom or shuttle (cargo xtask stress)"
+    );
     std::process::ExitCode::from(2)
 }

@@ -12,6 +12,7 @@
 //! reports them, and `cargo xtask stress` runs them on real threads.
 
 pub mod backends;
+pub mod beyond;
 pub mod demote;
 pub mod login_limit;
 pub mod operate;
@@ -229,7 +230,22 @@ pub fn catalogue() -> Vec<Box<dyn AnyScenario>> {
     models.extend(operate::strategy_models());
     models.extend(backends::models());
     models.extend(login_limit::models());
+    models.extend(beyond::models());
     models
+}
+
+/// What the randomized mode (`verify` built with `--cfg shuttle`) should answer for
+/// `model`: the violation loom finds, and *inconclusive* where loom proves (a random search
+/// never proves); beyond loom's reach, the violation loom could not get to.
+pub fn randomized_expectation(model: &dyn AnyScenario) -> raceproof_check::Expected {
+    use raceproof_check::Expected;
+    if let Some(found) = beyond::randomized_expectation(model) {
+        return found;
+    }
+    match model.expected() {
+        Expected::Violated(invariant) => Expected::Violated(invariant.clone()),
+        Expected::Proven | Expected::Inconclusive => Expected::Inconclusive,
+    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,12 @@
 //! `cargo xtask <command>`: the project's entry points, the same locally and in CI.
 //!
-//! - `verify`: the model catalogue under loom (release, its own target dir), verdict table,
+//! - `verify [--random]`: the model catalogue under loom (release, its own target dir), verdict table,
 //!   counterexamples, `target/raceproof/verdicts.json`; fails on any unexpected verdict.
 //! - `stress [RUNS]`: the catalogue on real threads, `target/raceproof/stress.json`.
-//! - `replay FLOW/VARIANT [--log]`: re-runs one violated catalogue model on exactly its
+//!   With `--random`: the catalogue under the randomized mode (PCT schedules, `--cfg shuttle`,
+//!   `target/shuttle`), `target/raceproof/random.json`; `RACEPROOF_SCHEDULES`,
+//!   `RACEPROOF_DEPTH` and `RACEPROOF_SEED` change the run.
+//! - `replay [--random] FLOW/VARIANT [--log]`: re-runs one violated catalogue model on exactly its
 //!   failing schedule (loom's checkpoint), with loom's own log on `--log`.
 //! - `test`: every test, the normal suite and then the loom suite.
 //! - `bench [--quick] [--http] [--backends]`: the criterion benches (several runs: medians
@@ -17,28 +20,41 @@
 //!   `target/raceproof/` (keeping those whose report is missing), then checks that every
 //!   relative link there resolves.
 //! - `layout`: import circles within each crate (an error) and source files over 500 lines.
+//! - `race-table [--render-only]`: the race tester against the seeds' FastAPI ports (uvicorn,
+//!   hypercorn, 1 and 4 workers) and raceproof's server, every mode, into
+//!   `target/raceproof/race-table.json` and the table of `crates/race/README.md`.
+//! - `report [--screenshots]`: `target/raceproof/report.html`, one self-contained page from
+//!   the reports (`verify`, `stress` and `bench` refresh it too); `--screenshots` also
+//!   writes the README's figures to `docs/img/` with headless Chromium.
 
 mod bench;
 mod layout;
 mod links;
 mod pages;
 mod render;
+mod report;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <verify | replay FLOW/VARIANT [--log] | stress [RUNS] | test | bench [--quick] [--http] [--backends] | abuse | readme | layout>";
+const USAGE: &str = "usage: cargo xtask <verify [--random] | replay [--random] FLOW/VARIANT [--log] | stress [RUNS] | test | bench [--quick] [--http] [--backends] | abuse | readme | layout | race-table [--render-only] | report [--screenshots]>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = workspace_root();
     let result = match args.first().map(String::as_str) {
-        Some("verify") => verify(&root),
-        Some("replay") => match args.get(1) {
-            Some(which) => replay(&root, which, args.iter().any(|a| a == "--log")),
+        Some("verify") => verify(&root, args.iter().any(|a| a == "--random")),
+        Some("replay") => match args.iter().skip(1).find(|a| !a.starts_with("--")) {
+            Some(which) => replay(
+                &root,
+                which,
+                args.iter().any(|a| a == "--log"),
+                args.iter().any(|a| a == "--random"),
+            ),
             None => Err(USAGE.to_owned()),
         },
         Some("stress") => stress(&root, args.get(1).map(String::as_str)),
+        Some("report") => report::run(&root, args.iter().any(|a| a == "--screenshots")),
         Some("test") => test(&root),
         Some("bench") => bench::run(
             &root,
@@ -49,8 +65,16 @@ fn main() -> ExitCode {
         Some("abuse") => abuse(&root),
         Some("readme") => pages::regenerate(&root),
         Some("layout") => layout::check(&root),
+        Some("race-table") => race_table(&root, args.iter().any(|a| a == "--render-only")),
         _ => Err(USAGE.to_owned()),
     };
+    // A command that writes a report refreshes the page made from them, pass or fail.
+    if matches!(
+        args.first().map(String::as_str),
+        Some("verify" | "stress" | "bench")
+    ) {
+        report::refresh(&root);
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -110,6 +134,17 @@ fn loom_cargo(root: &Path) -> Command {
     command
 }
 
+/// A cargo command that builds with `--cfg shuttle` (the randomized mode), in its own
+/// target dir. Only the suite package builds there: the server, backends and race tester
+/// have no shuttle build.
+fn shuttle_cargo(root: &Path) -> Command {
+    let mut command = cargo(root);
+    let flags = std::env::var("RUSTFLAGS").unwrap_or_default();
+    command.env("RUSTFLAGS", format!("{flags} --cfg shuttle").trim());
+    command.env("CARGO_TARGET_DIR", root.join("target").join("shuttle"));
+    command
+}
+
 fn run(command: &mut Command) -> Result<(), String> {
     let status = command
         .status()
@@ -136,13 +171,20 @@ fn run_suite_bin(mut command: Command, bin: &str, args: &[&std::ffi::OsStr]) -> 
     run(command.args(args))
 }
 
-fn verify(root: &Path) -> Result<(), String> {
+fn verify(root: &Path, random: bool) -> Result<(), String> {
+    if random {
+        let out = reports_dir(root).join(raceproof_report::file::RANDOM);
+        return run_suite_bin(shuttle_cargo(root), "verify", &[out.as_os_str()]);
+    }
     let out = reports_dir(root).join(raceproof_report::file::VERDICTS);
     run_suite_bin(loom_cargo(root), "verify", &[out.as_os_str()])
 }
 
-fn replay(root: &Path, which: &str, log: bool) -> Result<(), String> {
+fn replay(root: &Path, which: &str, log: bool, random: bool) -> Result<(), String> {
     let mut args: Vec<&std::ffi::OsStr> = vec!["--replay".as_ref(), which.as_ref()];
+    if random {
+        return run_suite_bin(shuttle_cargo(root), "verify", &args);
+    }
     if log {
         args.push("--log".as_ref());
     }
@@ -181,6 +223,37 @@ fn abuse(root: &Path) -> Result<(), String> {
     run(&mut suite)
 }
 
+/// The FastAPI virtualenv (skipped when only re-rendering), then the race table example.
+fn race_table(root: &Path, render_only: bool) -> Result<(), String> {
+    if !render_only {
+        let setup = root.join("crates/race/tests/fastapi/setup.sh");
+        let status = Command::new("bash")
+            .arg(&setup)
+            .status()
+            .map_err(|e| format!("{}: {e}", setup.display()))?;
+        if !status.success() {
+            return Err(format!("{} failed ({status})", setup.display()));
+        }
+    }
+    let mut command = cargo(root);
+    command.args([
+        "run",
+        "--release",
+        "-p",
+        "raceproof-race",
+        "--example",
+        "race_table",
+    ]);
+    if render_only {
+        command.args(["--", "--render-only"]);
+    }
+    let status = command.status().map_err(|e| e.to_string())?;
+    status
+        .success()
+        .then_some(())
+        .ok_or_else(|| format!("race_table failed ({status})"))
+}
+
 fn test(root: &Path) -> Result<(), String> {
     let normal = run_tests(cargo(root).args(["test", "--workspace"]));
     // Exactly the line users type, `RUSTFLAGS="--cfg loom" cargo test --workspace`
@@ -192,13 +265,22 @@ fn test(root: &Path) -> Result<(), String> {
         std::env::var("RUSTDOCFLAGS").unwrap_or_default(),
     );
     let loom = run_tests(loom_test.args(["test", "--workspace", "--release"]));
-    let (passed, failed) = [&normal, &loom]
+    // The randomized mode's own tests (the suite package only: nothing else builds there).
+    let random = run_tests(shuttle_cargo(root).args([
+        "test",
+        "--release",
+        "-p",
+        "raceproof",
+        "--test",
+        "randomized",
+    ]));
+    let (passed, failed) = [&normal, &loom, &random]
         .iter()
         .filter_map(|r| r.as_ref().ok())
         .fold((0, 0), |(p, f), (rp, rf)| (p + rp, f + rf));
-    // One closing line for both suites, normal and loom.
+    // One closing line for the three suites: normal, loom and randomized.
     println!("\ntests: {passed} passed, {failed} failed");
-    normal.and(loom).map(|_| ())
+    normal.and(loom).and(random).map(|_| ())
 }
 
 /// Runs a `cargo test` command, echoing its output, and adds up its `test result:` lines.

@@ -8,6 +8,7 @@ use crate::render;
 use raceproof_report::abuse::AbuseReport;
 use raceproof_report::bench::BenchReport;
 use raceproof_report::file;
+use raceproof_report::random::RandomReport;
 use raceproof_report::services::{BackendsReport, HttpReport, InstanceRuns};
 use raceproof_report::stress::StressReport;
 use raceproof_report::verdicts::VerdictsReport;
@@ -40,6 +41,7 @@ fn load<T: DeserializeOwned>(dir: &Path, name: &str, by: &str) -> Result<T, Stri
 fn sections(dir: &Path) -> Vec<Section> {
     let verdicts = load::<VerdictsReport>(dir, file::VERDICTS, "cargo xtask verify");
     let stress = load::<StressReport>(dir, file::STRESS, "cargo xtask stress");
+    let random = load::<RandomReport>(dir, file::RANDOM, "cargo xtask verify --random");
     let bench = load::<BenchReport>(dir, file::BENCH, "cargo xtask bench");
     let http = load::<HttpReport>(dir, file::HTTP, "cargo xtask bench --http");
     let backends = load::<BackendsReport>(dir, file::BACKENDS, "cargo xtask bench --backends");
@@ -67,6 +69,10 @@ fn sections(dir: &Path) -> Vec<Section> {
     };
     let side_by_side = match (&verdicts, &stress) {
         (Ok(v), Ok(s)) => Ok(render::verdicts::side_by_side(v, s)),
+        (Err(why), _) | (_, Err(why)) => Err(why.clone()),
+    };
+    let randomized = match (&verdicts, &random) {
+        (Ok(v), Ok(r)) => Ok(render::random::side_by_side(v, r)),
         (Err(why), _) | (_, Err(why)) => Err(why.clone()),
     };
     let first_counterexample = verdicts.as_ref().map_err(Clone::clone).and_then(|v| {
@@ -103,6 +109,11 @@ fn sections(dir: &Path) -> Vec<Section> {
             page: "docs/verdicts.md",
             marker: "side-by-side",
             body: side_by_side,
+        },
+        Section {
+            page: "docs/randomized.md",
+            marker: "randomized",
+            body: randomized,
         },
         Section {
             page: "docs/performance.md",

@@ -1,30 +1,42 @@
 //! The loom exploration (`--cfg loom` builds): every interleaving of a scenario's actors,
 //! within its preemption bound and budget, judged after each execution; a verdict of
 //! proven, violated (with the failing interleaving) or inconclusive (with what to change).
+//!
+//! A violation is reported only if loom's model of the execution is one the memory model
+//! allows: loom treats `SeqCst` accesses as `AcqRel`, so an execution whose stale load
+//! `SeqCst` forbids is set aside and the search goes on ([`Findings::seqcst`]). And a
+//! model is proven only if loom could see it: its actors touched facade primitives, and
+//! shared at least one ([`Reach`]).
 
+use crate::deadlock::deadlock_lines;
 use crate::ghost;
 use crate::invariant::Breach;
 use crate::panics::{
-    BudgetExhausted, LoomStop, Panicked, ViolationFound, install_panic_hook, loom_stop,
-    panic_message, quietly, run_actor,
+    BudgetExhausted, LoomStop, ViolationFound, install_panic_hook, loom_stop, panic_message,
+    quietly,
 };
 use crate::recorder::{Recorder, Recording};
 use crate::scenario::Scenario;
 use crate::verdict::{Coverage, Inconclusive, InvariantCoverage, Trace, Verdict};
-use raceproof_core::sync::{Arc, thread};
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use crate::watch::{Progress, watched};
+use raceproof_core::sync::model;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
 /// loom's thread limit (`loom::MAX_THREADS`), the model's main thread included.
 const LOOM_MAX_THREADS: usize = 5;
 
-/// The first broken invariant, how, and the execution that broke it.
-type Found = Option<(String, Breach, Recording)>;
+/// A broken invariant, how, and the execution that broke it.
+type Found = (String, Breach, Recording);
 
 impl<S: Send + Sync + 'static> Scenario<S> {
-    /// Explores every interleaving (within the preemption bound) under loom.
+    /// Explores every interleaving (within the preemption bound) under loom, on a watched
+    /// worker thread (an execution that blocks outside loom's sight comes back
+    /// inconclusive, see `watch`).
     pub fn check(&self) -> Verdict {
-        explore(self, None)
+        watched(self, |scenario, progress| {
+            explore(&scenario, None, &progress)
+        })
     }
 
     /// Explores like [`Scenario::check`], saving each execution's schedule to `checkpoint`
@@ -32,56 +44,94 @@ impl<S: Send + Sync + 'static> Scenario<S> {
     /// first. So a first call finds a violation and leaves its schedule in the file, and a
     /// second call re-runs exactly that schedule, with loom's own log when `log` is set.
     pub fn replay(&self, checkpoint: &Path, log: bool) -> Verdict {
-        explore(self, Some((checkpoint, log)))
+        let checkpoint = checkpoint.to_path_buf();
+        watched(self, move |scenario, progress| {
+            explore(&scenario, Some((&checkpoint, log)), &progress)
+        })
+    }
+}
+
+/// What loom could see of the actors, over every execution.
+#[derive(Debug, Clone)]
+struct Reach {
+    /// Per actor: whether it touched a facade primitive in some execution.
+    touched: Vec<bool>,
+    /// Whether, in some execution, two actors touched the same facade object.
+    shared: bool,
+    /// What the model read that loom does not model.
+    unmodelled: Vec<&'static str>,
+}
+
+impl Reach {
+    fn new(actors: usize) -> Self {
+        Self {
+            touched: vec![false; actors],
+            shared: false,
+            unmodelled: Vec::new(),
+        }
     }
 
-    /// One execution in the current thread of a loom model: the first actor runs on the
-    /// model's main thread (one thread fewer to interleave), the others are spawned.
-    /// Returns the recording, what each invariant observed, and the first broken invariant.
-    fn run_in_model(
-        &self,
-        recorder: &Recorder,
-        panicked: &ghost::Arc<ghost::Mutex<Option<Panicked>>>,
-    ) -> (Recording, Vec<usize>, Option<(String, Breach)>) {
-        use std::mem::ManuallyDrop;
-        // The state's references are dropped only when their thread completes. Dropping a
-        // loom `Arc` while a panic unwinds (an actor's, or loom's deadlock report) re-enters
-        // loom's scheduler, or runs outside it, and that second panic aborts the process:
-        // on those paths the state is leaked instead, so the panic reaches `explore`.
-        let state = ManuallyDrop::new(Arc::new((self.setup)(recorder)));
-        let handles: Vec<_> = self
-            .actors
-            .iter()
-            .skip(1)
-            .map(|actor| {
-                let state = ManuallyDrop::new(Arc::clone(&state));
-                let (recorder, actor, panicked) =
-                    (recorder.clone(), actor.clone(), panicked.clone());
-                thread::spawn(move || {
-                    run_actor(&actor, &state, &recorder, &panicked);
-                    drop(ManuallyDrop::into_inner(state));
-                })
-            })
-            .collect();
-        if let Some(first) = self.actors.first() {
-            run_actor(first, &state, recorder, panicked);
+    /// Adds what the facade recorded of the execution that just ran.
+    fn add_execution<S>(&mut self, scenario: &Scenario<S>, recorder: &Recorder) {
+        let threads = model::threads();
+        let mut objects: Vec<(usize, &std::collections::HashSet<usize>)> = Vec::new();
+        for (id, locks) in &threads {
+            let Some(label) = recorder.label_of(*id) else {
+                continue;
+            };
+            let Some(actor) = scenario.actors.iter().position(|a| a.label == label) else {
+                continue;
+            };
+            if locks.ops > 0 {
+                self.touched[actor] = true;
+            }
+            objects.push((actor, &locks.touched));
         }
-        for handle in handles {
-            if let Err(panic) = handle.join() {
-                resume_unwind(panic);
+        self.shared = self.shared
+            || objects.iter().enumerate().any(|(i, (a, mine))| {
+                objects[i + 1..]
+                    .iter()
+                    .any(|(b, theirs)| a != b && !mine.is_disjoint(theirs))
+            });
+        for what in model::unmodelled_reads() {
+            if !self.unmodelled.contains(&what) {
+                self.unmodelled.push(what);
             }
         }
-        let recording = self.recording(recorder);
-        let observed = self.observe(&state, &recording);
-        let breach = self.judge(&state, &recording);
-        drop(ManuallyDrop::into_inner(state));
-        (recording, observed, breach)
     }
+}
+
+/// What the exploration learnt, across executions.
+struct Findings {
+    /// A violation of the code under test.
+    found: Option<Found>,
+    /// The first violation that rests on a stale load `SeqCst` forbids, and that load.
+    seqcst: Option<(Found, String)>,
+    /// An invariant that could not decide an execution, and why.
+    undecided: Option<(String, String)>,
+    /// Per invariant, the relevant events it saw.
+    observed: Vec<usize>,
+    reach: Reach,
+}
+
+/// The first stale load of the current execution that `SeqCst` forbids, described.
+fn seqcst_forbidden_load(recorder: &Recorder) -> Option<String> {
+    model::stale_reads().into_iter().find_map(|read| {
+        let why = read.forbidden_by_seqcst?;
+        let reader = recorder
+            .label_of(read.reader)
+            .unwrap_or_else(|| format!("{:?}", read.reader));
+        Some(format!(
+            "{reader} loads {} = {} while {} was stored: {why}",
+            read.atomic, read.read, read.latest
+        ))
+    })
 }
 
 fn explore<S: Send + Sync + 'static>(
     scenario: &Scenario<S>,
     replay: Option<(&Path, bool)>,
+    progress: &ghost::Arc<Progress>,
 ) -> Verdict {
     // The first actor runs on the model's main thread, the others on one thread each.
     let threads = scenario.actors.len().max(1);
@@ -99,15 +149,15 @@ fn explore<S: Send + Sync + 'static>(
         };
     }
     install_panic_hook();
-    let iterations = ghost::Arc::new(ghost::AtomicUsize::new(0));
-    let current = ghost::Arc::new(ghost::Mutex::new(Recorder::new()));
-    let found: ghost::Arc<ghost::Mutex<Found>> = ghost::Arc::new(ghost::Mutex::new(None));
+    model::observe(Some(progress.active.clone()));
+    let findings = ghost::Arc::new(ghost::Mutex::new(Findings {
+        found: None,
+        seqcst: None,
+        undecided: None,
+        observed: vec![0; scenario.invariants.len()],
+        reach: Reach::new(scenario.actors.len()),
+    }));
     let panicked = ghost::Arc::new(ghost::Mutex::new(None));
-    let observed = ghost::Arc::new(ghost::Mutex::new(vec![0usize; scenario.invariants.len()]));
-    // An invariant that could not decide an execution makes the verdict inconclusive,
-    // unless another execution shows a violation: exploration goes on.
-    let undecided: ghost::Arc<ghost::Mutex<Option<(String, String)>>> =
-        ghost::Arc::new(ghost::Mutex::new(None));
     let budget = scenario.budget;
     let started = std::time::Instant::now();
 
@@ -128,34 +178,40 @@ fn explore<S: Send + Sync + 'static>(
     }
 
     let body = {
-        let (scenario, iterations, current, found, panicked, observed, undecided) = (
+        let (scenario, progress, findings, panicked) = (
             scenario.clone(),
-            iterations.clone(),
-            current.clone(),
-            found.clone(),
+            progress.clone(),
+            findings.clone(),
             panicked.clone(),
-            observed.clone(),
-            undecided.clone(),
         );
         move || {
-            let n = iterations.fetch_add(1, ghost::Ordering::Relaxed) + 1;
+            let n = progress.executions.fetch_add(1, ghost::Ordering::Relaxed) + 1;
             if n > budget.executions || started.elapsed().as_secs_f64() > budget.seconds {
                 std::panic::panic_any(BudgetExhausted);
             }
-            raceproof_core::sync::model::reset();
+            model::reset();
             let recorder = Recorder::new();
-            *ghost::lock(&current) = recorder.clone();
+            *ghost::lock(&progress.recorder) = recorder.clone();
             let (recording, seen, breach) = scenario.run_in_model(&recorder, &panicked);
-            for (total, n) in ghost::lock(&observed).iter_mut().zip(seen) {
+            let mut findings = ghost::lock(&findings);
+            for (total, n) in findings.observed.iter_mut().zip(seen) {
                 *total += n;
             }
-            if let Some((invariant, breach)) = breach {
-                if breach.undecided {
-                    ghost::lock(&undecided).get_or_insert((invariant, breach.why));
-                } else {
-                    *ghost::lock(&found) = Some((invariant, breach, recording));
-                    std::panic::panic_any(ViolationFound);
-                }
+            findings.reach.add_execution(&scenario, &recorder);
+            let Some((invariant, breach)) = breach else {
+                return;
+            };
+            if breach.undecided {
+                findings.undecided.get_or_insert((invariant, breach.why));
+            } else if let Some(load) = seqcst_forbidden_load(&recorder) {
+                // Not an execution of the code: look on for one that is.
+                findings
+                    .seqcst
+                    .get_or_insert(((invariant, breach, recording), load));
+            } else {
+                findings.found = Some((invariant, breach, recording));
+                drop(findings);
+                std::panic::panic_any(ViolationFound);
             }
         }
     };
@@ -176,23 +232,15 @@ fn explore<S: Send + Sync + 'static>(
             }
         }))
     });
-    let executions = iterations.load(ghost::Ordering::Relaxed);
+    model::observe(None);
+    let executions = progress.executions.load(ghost::Ordering::Relaxed);
+    let mut findings = ghost::lock(&findings);
 
     let payload = match outcome {
-        Ok(()) => {
-            if let Some((invariant, why)) = ghost::lock(&undecided).take() {
-                return Verdict::Inconclusive {
-                    cause: Inconclusive::Undecided { invariant, why },
-                    hint: "record fewer operations per execution (fewer actors or calls)"
-                        .to_owned(),
-                    iterations: executions,
-                };
-            }
-            return settle(scenario, executions, &ghost::lock(&observed));
-        }
+        Ok(()) => return settle(scenario, executions, &mut findings),
         Err(payload) => payload,
     };
-    if let Some((invariant, breach, recording)) = ghost::lock(&found).take() {
+    if let Some((invariant, breach, recording)) = findings.found.take() {
         return Verdict::Violated {
             trace: Trace::new(&recording, &breach),
             invariant,
@@ -200,21 +248,41 @@ fn explore<S: Send + Sync + 'static>(
         };
     }
     if payload.is::<BudgetExhausted>() {
+        let mut hint = "bound the preemptions (`.preemption_bound(2)` covers most races), use \
+                        fewer actors, or raise the budget (`.budget(..)`)"
+            .to_owned();
+        if let Some(((invariant, ..), load)) = &findings.seqcst {
+            hint.push_str(&format!(
+                "; the violations of `{invariant}` found so far rest on a load SeqCst forbids \
+                 ({load})"
+            ));
+        }
         return Verdict::Inconclusive {
             cause: Inconclusive::Budget {
                 executions: executions.saturating_sub(1),
                 millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             },
-            hint: "bound the preemptions (`.preemption_bound(2)` covers most races), use \
-                   fewer actors, or raise the budget (`.budget(..)`)"
-                .to_owned(),
+            hint,
             iterations: executions.saturating_sub(1),
         };
     }
-    let recorder = ghost::lock(&current).clone();
+    let recorder = ghost::lock(&progress.recorder).clone();
     let recording = scenario.recording(&recorder);
     let message = panic_message(payload.as_ref());
-    match loom_stop(&message) {
+    let stop = loom_stop(&message);
+    // A deadlock or a panic in an execution that SeqCst rules out says nothing about the
+    // code, and loom cannot search on past it.
+    if matches!(stop, None | Some(LoomStop::Deadlock))
+        && let Some(load) = seqcst_forbidden_load(&recorder)
+    {
+        let invariant = if stop.is_some() {
+            "no_deadlock"
+        } else {
+            "no_panic"
+        };
+        return seqcst_inconclusive(invariant, load, executions, false);
+    }
+    match stop {
         Some(LoomStop::Deadlock) => Verdict::Violated {
             trace: Trace::ending(&recording, deadlock_lines(&recorder, &message)),
             invariant: "no_deadlock".to_owned(),
@@ -265,12 +333,90 @@ fn explore<S: Send + Sync + 'static>(
     }
 }
 
+fn seqcst_inconclusive(
+    invariant: &str,
+    load: String,
+    executions: usize,
+    searched: bool,
+) -> Verdict {
+    let hint = if searched {
+        "every interleaving was searched for a violation that does not rest on such a load, \
+         and none broke the invariant; to decide, make the orderings explicit (Acquire / \
+         Release with fence(SeqCst), which loom models) or restructure around a lock"
+    } else {
+        "loom stops at this outcome and cannot search past it; to decide, make the orderings \
+         explicit (Acquire / Release with fence(SeqCst), which loom models) or restructure \
+         around a lock"
+    };
+    Verdict::Inconclusive {
+        cause: Inconclusive::SeqCst {
+            invariant: invariant.to_owned(),
+            load,
+        },
+        hint: hint.to_owned(),
+        iterations: executions,
+    }
+}
+
 fn first_line(message: &str) -> &str {
     message.lines().next().unwrap_or(message)
 }
 
-/// Every execution kept every invariant: proven, unless an invariant never saw anything.
-fn settle<S>(scenario: &Scenario<S>, executions: usize, observed: &[usize]) -> Verdict {
+/// Every execution ran to its end: proven, unless a violation rests only on `SeqCst`
+/// loads, loom could not see the actors interleave, or an invariant saw nothing or could
+/// not decide.
+fn settle<S>(scenario: &Scenario<S>, executions: usize, findings: &mut Findings) -> Verdict {
+    if let Some(((invariant, ..), load)) = findings.seqcst.take() {
+        return seqcst_inconclusive(&invariant, load, executions, true);
+    }
+    let reach = &findings.reach;
+    let declared = |label: &String| scenario.idle_allowed.contains(label);
+    let acting = scenario
+        .actors
+        .iter()
+        .filter(|a| !declared(&a.label))
+        .count();
+    if acting >= 2 {
+        let idle: Vec<String> = scenario
+            .actors
+            .iter()
+            .zip(&reach.touched)
+            .filter(|(a, touched)| !**touched && !declared(&a.label))
+            .map(|(a, _)| a.label.clone())
+            .collect();
+        // One execution with two acting actors: loom saw nothing of theirs that conflicts
+        // (reads of shared state at most), so whatever they race on is outside its sight.
+        if !idle.is_empty() || !reach.shared || executions == 1 {
+            return Verdict::Inconclusive {
+                cause: Inconclusive::Unseen { idle, executions },
+                hint: "keep the state the actors share in `raceproof::core::sync` primitives \
+                       (Mutex, RwLock, atomics, ManualClock): loom interleaves only those, and \
+                       reads a `std` atomic, a static or a thread-local as if no other actor \
+                       existed"
+                    .to_owned(),
+                iterations: executions,
+            };
+        }
+    }
+    if let Some(what) = reach.unmodelled.first() {
+        return Verdict::Inconclusive {
+            cause: Inconclusive::Unmodelled {
+                what: (*what).to_owned(),
+            },
+            hint: "give the model a `raceproof::core::clock::ManualClock` and move it from an \
+                   actor"
+                .to_owned(),
+            iterations: executions,
+        };
+    }
+    if let Some((invariant, why)) = findings.undecided.take() {
+        return Verdict::Inconclusive {
+            cause: Inconclusive::Undecided { invariant, why },
+            hint: "record fewer operations per execution (fewer actors or calls)".to_owned(),
+            iterations: executions,
+        };
+    }
+    let observed = &findings.observed;
     let invariants: Vec<InvariantCoverage> = scenario
         .invariants
         .iter()
@@ -299,7 +445,9 @@ fn settle<S>(scenario: &Scenario<S>, executions: usize, observed: &[usize]) -> V
             cause: Inconclusive::Vacuous {
                 invariant: "(none)".to_owned(),
             },
-            hint: "state an invariant with `.invariant(..)`".to_owned(),
+            hint: "state an invariant with `.invariant(..)`; to ask only for deadlock \
+                   freedom (and no panic), `.invariant(NoDeadlock)`"
+                .to_owned(),
             iterations: executions,
         };
     }
@@ -311,42 +459,4 @@ fn settle<S>(scenario: &Scenario<S>, executions: usize, observed: &[usize]) -> V
             invariants,
         },
     }
-}
-
-/// Who is blocked on which lock, held by whom, in the actors' names.
-fn deadlock_lines(recorder: &Recorder, message: &str) -> Vec<(String, String)> {
-    let threads = raceproof_core::sync::model::threads();
-    let name = |id| recorder.label_of(id).unwrap_or_else(|| format!("{id:?}"));
-    let mut lines = Vec::new();
-    for (id, locks) in &threads {
-        let Some(lock) = &locks.waiting_for else {
-            continue;
-        };
-        let holders: Vec<String> = threads
-            .iter()
-            .filter(|(other, l)| other != id && l.holding.contains(lock))
-            .map(|(other, _)| name(*other))
-            .collect();
-        let held = if holders.is_empty() {
-            String::new()
-        } else {
-            format!(", held by {}", holders.join(", "))
-        };
-        lines.push((name(*id), format!("blocked: waits for {lock}{held}")));
-    }
-    if lines.is_empty() {
-        lines.push((
-            "end".to_owned(),
-            format!(
-                "deadlock: no thread can run (loom: {})",
-                first_line(message)
-            ),
-        ));
-    } else {
-        lines.push((
-            "end".to_owned(),
-            "deadlock: every actor that has not finished is blocked".to_owned(),
-        ));
-    }
-    lines
 }

@@ -11,10 +11,10 @@
 
 pub(crate) use std::sync::{Arc, Mutex, MutexGuard, Once};
 
-#[cfg(not(loom))]
+#[cfg(not(any(loom, shuttle)))]
 pub(crate) use std::sync::Barrier;
-#[cfg(loom)]
 pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};
+pub(crate) use std::sync::mpsc;
 
 /// Locks a ghost mutex, taking over a poisoned one (a panicking model leaves its log
 /// behind, and the log is exactly what the counterexample needs).

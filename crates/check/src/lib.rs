@@ -12,23 +12,33 @@
 //! effects a flow records) through a [`Recorder`], which uses non-modelled storage, so
 //! recording never changes what loom explores.
 
+#[cfg(loom)]
+mod deadlock;
 pub mod event;
+#[cfg(any(loom, shuttle))]
+mod execution;
 #[cfg(loom)]
 mod explore;
 mod ghost;
 pub mod invariant;
+pub mod isolate;
 pub mod linearizability;
 mod panics;
+#[cfg(all(shuttle, not(loom)))]
+pub mod random;
 pub mod recorder;
 pub mod report;
 mod run;
 pub mod scenario;
 mod stress;
 pub mod verdict;
+#[cfg(any(loom, shuttle))]
+mod watch;
 
 pub use event::{Call, Event, Fact, Ret};
 pub use invariant::{
-    AuthorizedAtCommit, Breach, ExactlyOnce, FinalState, Invariant, Linearizable, NoLostUpdate,
+    AuthorizedAtCommit, Breach, ExactlyOnce, FinalState, Invariant, Linearizable, NoDeadlock,
+    NoLostUpdate,
 };
 pub use raceproof_report::VerdictKind;
 pub use recorder::{Recorder, Recording, Step};

@@ -35,18 +35,18 @@ thread_local! {
 }
 
 /// Marker payloads: a model stops exploring by panicking with one of these.
-#[cfg(loom)]
+#[cfg(any(loom, shuttle))]
 pub(crate) struct ViolationFound;
-#[cfg(loom)]
+#[cfg(any(loom, shuttle))]
 pub(crate) struct BudgetExhausted;
 
 /// Whether `payload` is one of the harness's own markers rather than a real panic.
 fn is_marker(payload: &(dyn std::any::Any + Send)) -> bool {
-    #[cfg(loom)]
+    #[cfg(any(loom, shuttle))]
     {
         payload.is::<ViolationFound>() || payload.is::<BudgetExhausted>()
     }
-    #[cfg(not(loom))]
+    #[cfg(not(any(loom, shuttle)))]
     {
         let _ = payload;
         false
@@ -70,6 +70,12 @@ pub(crate) fn install_panic_hook() {
         std::panic::set_hook(Box::new(move |info| {
             let payload = info.payload();
             let marker = is_marker(payload);
+            // loom gave up on the execution with no thread active: guards that unwinding
+            // drops from now on must not call back into loom (see the facade's guards).
+            #[cfg(loom)]
+            if loom_stop(&panic_message(payload)) == Some(LoomStop::Deadlock) {
+                raceproof_core::sync::model::tear_down();
+            }
             if !marker {
                 let location = info
                     .location()
@@ -87,7 +93,7 @@ pub(crate) fn install_panic_hook() {
 }
 
 /// Runs `f` with the default panic hook silenced on this OS thread.
-#[cfg(loom)]
+#[cfg(any(loom, shuttle))]
 pub(crate) fn quietly<T>(f: impl FnOnce() -> T) -> T {
     QUIET.with(|q| q.set(true));
     let out = f();
@@ -127,6 +133,8 @@ pub(crate) fn run_actor<S>(
     panicked: &ghost::Mutex<Option<Panicked>>,
 ) {
     recorder.enter(&actor.label);
+    #[cfg(loom)]
+    raceproof_core::sync::model::running();
     if let Err(payload) = catch_unwind(AssertUnwindSafe(|| (actor.body)(state))) {
         let message = panic_message(payload.as_ref());
         if loom_stop(&message).is_none() {

@@ -140,15 +140,16 @@ impl Recorder {
         ));
     }
 
-    /// The steps recorded so far. Under loom, loads that read an older value than their
-    /// atomic's latest store are among them, each where it happened.
+    /// The steps recorded so far. Under loom, what the facade saw happen is among them,
+    /// each where it happened: loads that read an older value than their atomic's latest
+    /// store, and waits that returned without a notification (spurious wakeups).
     pub fn steps(&self) -> Vec<Step> {
         let log = ghost::lock(&self.log);
         #[cfg(loom)]
         {
-            let stale = raceproof_core::sync::model::stale_reads();
-            if !stale.is_empty() {
-                return merge_stale_reads(&log, stale);
+            let seen = facade_steps(&log);
+            if !seen.is_empty() {
+                return merge(&log, seen);
             }
         }
         log.steps.clone()
@@ -161,6 +162,24 @@ impl Recorder {
             .iter()
             .find(|(tid, _)| *tid == id)
             .map(|(_, label)| label.clone())
+    }
+
+    /// [`Self::label_of`] without waiting: `None` if the log is busy (another OS thread,
+    /// possibly stuck, holds it).
+    pub fn try_label_of(&self, id: thread::ThreadId) -> Option<String> {
+        let log = self.log.try_lock().ok()?;
+        log.labels
+            .iter()
+            .find(|(tid, _)| *tid == id)
+            .map(|(_, label)| label.clone())
+    }
+
+    /// The last step recorded, as `(thread, text)`, without waiting for the log.
+    pub fn try_last_step(&self) -> Option<(String, String)> {
+        let log = self.log.try_lock().ok()?;
+        log.steps
+            .last()
+            .map(|s| (s.thread.clone(), s.text().to_owned()))
     }
 
     /// The label of the calling thread, if it entered.
@@ -185,24 +204,46 @@ impl Recorder {
     }
 }
 
-/// The log's steps with each stale read inserted at its tick.
+/// What the facade saw in this execution, as steps with their ticks, in order.
 #[cfg(loom)]
-fn merge_stale_reads(log: &Log, stale: Vec<raceproof_core::sync::model::StaleRead>) -> Vec<Step> {
+fn facade_steps(log: &Log) -> Vec<(u64, Step)> {
+    use raceproof_core::sync::model;
     let label = |id: &thread::ThreadId| {
         log.labels
             .iter()
             .find(|(tid, _)| tid == id)
             .map_or_else(|| SETUP.to_owned(), |(_, label)| label.clone())
     };
-    let mut stale = stale.into_iter().peekable();
-    let mut steps = Vec::with_capacity(log.steps.len());
+    let mut seen: Vec<(u64, Step)> = model::stale_reads()
+        .iter()
+        .map(|read| (read.tick, stale_step(read, &label)))
+        .collect();
+    seen.extend(model::spurious_wakeups().into_iter().map(|w| {
+        let step = Step {
+            thread: label(&w.thread),
+            event: Event::note(format!(
+                "woke on {} without a notification (a spurious wakeup)",
+                w.condvar
+            )),
+        };
+        (w.tick, step)
+    }));
+    seen.sort_by_key(|(tick, _)| *tick);
+    seen
+}
+
+/// The log's steps with each of `seen` inserted at its tick.
+#[cfg(loom)]
+fn merge(log: &Log, seen: Vec<(u64, Step)>) -> Vec<Step> {
+    let mut seen = seen.into_iter().peekable();
+    let mut steps = Vec::with_capacity(log.steps.len() + seen.len());
     for (step, tick) in log.steps.iter().zip(&log.ticks) {
-        while let Some(read) = stale.next_if(|r| r.tick < *tick) {
-            steps.push(stale_step(&read, &label));
+        while let Some((_, early)) = seen.next_if(|(t, _)| t < tick) {
+            steps.push(early);
         }
         steps.push(step.clone());
     }
-    steps.extend(stale.map(|read| stale_step(&read, &label)));
+    steps.extend(seen.map(|(_, step)| step));
     steps
 }
 
@@ -215,11 +256,19 @@ fn stale_step(
         || "its initial value".to_owned(),
         |id| format!("{}'s store", label(id)),
     );
+    let store_order = read
+        .latest_order
+        .map_or_else(|| "initial".to_owned(), |o| format!("{o:?}"));
+    let why = match &read.forbidden_by_seqcst {
+        // loom allowed it (SeqCst as AcqRel); the memory model does not.
+        Some(why) => format!("SeqCst forbids this ({why}); loom allows it"),
+        None => "nothing orders this load after it".to_owned(),
+    };
     Step {
         thread: label(&read.reader),
         event: Event::note(format!(
-            "load {} = {}: stale, the latest store is {} ({}); nothing orders this load after it",
-            read.atomic, read.read, read.latest, by
+            "load {} = {}: stale, the latest store is {} ({}); {why} (load {:?}, store {store_order})",
+            read.atomic, read.read, read.latest, by, read.load_order
         )),
     }
 }

@@ -2,12 +2,15 @@
 //! erased so that a catalogue can hold many flows.
 //!
 //! Under `--cfg loom` a scenario is explored exhaustively ([`Scenario::check`], in
-//! `explore.rs`); in a normal build it runs many times on real threads
+//! `explore.rs`); under `--cfg shuttle` it runs random PCT schedules (`Scenario::random`,
+//! in `random.rs`); in a normal build it runs many times on real threads
 //! ([`Scenario::stress`], in `stress.rs`). [`Scenario::run`] picks the one the build
 //! supports, so a user's test or `main` needs no `cfg` branch.
 
+#[cfg(all(shuttle, not(loom)))]
+use crate::random::{RandomConfig, Randomized};
 use crate::scenario::{Expected, Scenario};
-#[cfg(not(loom))]
+#[cfg(not(any(loom, shuttle)))]
 use crate::stress::{STRESS_RUNS, StressOutcome};
 use crate::verdict::Verdict;
 
@@ -20,7 +23,11 @@ impl<S: Send + Sync + 'static> Scenario<S> {
         {
             self.check()
         }
-        #[cfg(not(loom))]
+        #[cfg(all(shuttle, not(loom)))]
+        {
+            self.random(RandomConfig::default()).verdict
+        }
+        #[cfg(not(any(loom, shuttle)))]
         {
             self.stress(STRESS_RUNS).verdict()
         }
@@ -38,14 +45,23 @@ pub trait AnyScenario: Send + Sync {
     fn covers(&self) -> Option<&str>;
     /// `T1 admin promotes alice; T2 root demotes admin`.
     fn describe(&self) -> String;
+    /// How long a check may take: the budget's seconds, and time to notice a stalled
+    /// execution (a child process past it is killed, see `isolate`).
+    fn deadline(&self) -> std::time::Duration;
     /// See [`Scenario::check`].
     #[cfg(loom)]
     fn check(&self) -> Verdict;
     /// See [`Scenario::replay`].
     #[cfg(loom)]
     fn replay(&self, checkpoint: &std::path::Path, log: bool) -> Verdict;
+    /// See `Scenario::random` (`--cfg shuttle` builds).
+    #[cfg(all(shuttle, not(loom)))]
+    fn random(&self, config: RandomConfig) -> Randomized;
+    /// See `Scenario::replay_schedule` (`--cfg shuttle` builds).
+    #[cfg(all(shuttle, not(loom)))]
+    fn replay_schedule(&self, schedule: &str) -> Verdict;
     /// See [`Scenario::stress`].
-    #[cfg(not(loom))]
+    #[cfg(not(any(loom, shuttle)))]
     fn stress(&self, runs: usize) -> StressOutcome;
     /// See [`Scenario::run`].
     fn run(&self) -> Verdict;
@@ -76,6 +92,12 @@ impl<S: Send + Sync + 'static> AnyScenario for Scenario<S> {
         Scenario::describe(self)
     }
 
+    fn deadline(&self) -> std::time::Duration {
+        std::time::Duration::try_from_secs_f64(self.budget.seconds)
+            .unwrap_or(std::time::Duration::MAX)
+            .saturating_add(self.run_timeout.saturating_mul(2))
+    }
+
     #[cfg(loom)]
     fn check(&self) -> Verdict {
         Scenario::check(self)
@@ -86,7 +108,17 @@ impl<S: Send + Sync + 'static> AnyScenario for Scenario<S> {
         Scenario::replay(self, checkpoint, log)
     }
 
-    #[cfg(not(loom))]
+    #[cfg(all(shuttle, not(loom)))]
+    fn random(&self, config: RandomConfig) -> Randomized {
+        Scenario::random(self, config)
+    }
+
+    #[cfg(all(shuttle, not(loom)))]
+    fn replay_schedule(&self, schedule: &str) -> Verdict {
+        Scenario::replay_schedule(self, schedule)
+    }
+
+    #[cfg(not(any(loom, shuttle)))]
     fn stress(&self, runs: usize) -> StressOutcome {
         Scenario::stress(self, runs)
     }

@@ -65,6 +65,8 @@ pub struct Scenario<S> {
     pub covers: Option<String>,
     /// How long one real-thread run may take before the stress runner calls it a deadlock.
     pub run_timeout: std::time::Duration,
+    /// Actors that may touch no facade primitive (see [`Scenario::allow_idle`]).
+    pub idle_allowed: Vec<String>,
     pub(crate) setup: Setup<S>,
     pub(crate) actors: Vec<Actor<S>>,
     pub(crate) invariants: Vec<ghost::Arc<dyn Invariant<S>>>,
@@ -80,6 +82,7 @@ impl<S> Clone for Scenario<S> {
             budget: self.budget,
             covers: self.covers.clone(),
             run_timeout: self.run_timeout,
+            idle_allowed: self.idle_allowed.clone(),
             setup: self.setup.clone(),
             actors: self.actors.clone(),
             invariants: self.invariants.clone(),
@@ -102,6 +105,7 @@ impl<S: Send + Sync + 'static> Scenario<S> {
             budget: Budget::default(),
             covers: None,
             run_timeout: RUN_TIMEOUT,
+            idle_allowed: Vec::new(),
             setup: ghost::Arc::new(setup),
             actors: Vec::new(),
             invariants: Vec::new(),
@@ -167,6 +171,15 @@ impl<S: Send + Sync + 'static> Scenario<S> {
         self
     }
 
+    /// Declares that actor `label` (`T2`) may touch no facade primitive, as an attacker
+    /// whose request is rejected before it reaches shared state does. Otherwise an actor
+    /// that loom never saw act makes the verdict *inconclusive*: its state may live outside
+    /// the facade, where loom cannot interleave it.
+    pub fn allow_idle(mut self, label: &str) -> Self {
+        self.idle_allowed.push(label.to_owned());
+        self
+    }
+
     /// Caps the exploration; past either cap the verdict is *inconclusive*.
     pub fn budget(mut self, executions: usize, seconds: f64) -> Self {
         self.budget = Budget {
@@ -205,7 +218,7 @@ impl<S: Send + Sync + 'static> Scenario<S> {
     }
 
     /// How many relevant events each invariant saw in this execution, in order.
-    #[cfg(loom)]
+    #[cfg(any(loom, shuttle))]
     pub(crate) fn observe(&self, state: &S, recording: &Recording) -> Vec<usize> {
         self.invariants
             .iter()

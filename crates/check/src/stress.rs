@@ -41,7 +41,7 @@ impl StressOutcome {
     }
 }
 
-#[cfg(not(loom))]
+#[cfg(not(any(loom, shuttle)))]
 mod threads {
     use super::StressOutcome;
     use crate::ghost;

@@ -3,12 +3,13 @@
 use crate::invariant::Breach;
 use crate::recorder::Recording;
 use raceproof_report::{Expected, VerdictKind};
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
-pub use raceproof_report::verdicts::{Coverage, InvariantCoverage, TraceLine};
+pub use raceproof_report::verdicts::{Coverage, InvariantCoverage, StepKind, TraceLine};
 
 /// What the checker concluded about a scenario.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Verdict {
     /// Every interleaving (within `bound` preemptions, when there is one) kept every
     /// invariant, and every invariant saw something to check ([`Coverage`]).
@@ -35,7 +36,7 @@ pub enum Verdict {
 }
 
 /// Why a verdict is inconclusive.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Inconclusive {
     /// An invariant observed no relevant event in any execution: it checked nothing.
     Vacuous { invariant: String },
@@ -54,6 +55,52 @@ pub enum Inconclusive {
     /// An invariant could not decide an execution (its checker hit a limit), and no
     /// execution broke an invariant.
     Undecided { invariant: String, why: String },
+    /// Every violation found rests on a load that `SeqCst` forbids: loom treats `SeqCst`
+    /// accesses as `AcqRel`, so it explores executions the memory model rules out.
+    SeqCst {
+        invariant: String,
+        /// The stale load, and why `SeqCst` forbids it.
+        load: String,
+    },
+    /// Nothing here could interleave: actors that touched no facade primitive, no facade
+    /// object that two actors share, or a single execution of several actors (the shared
+    /// state lives outside loom's sight).
+    Unseen {
+        /// Actors that touched no facade primitive in any execution.
+        idle: Vec<String>,
+        executions: usize,
+    },
+    /// The model read something loom does not model (the system clock).
+    Unmodelled { what: String },
+    /// One execution stopped making progress: an actor blocked, or looped, outside loom's
+    /// sight (a `std` lock, a blocking call, a sleep).
+    Stalled {
+        /// The actor that was running when it stopped, if known.
+        actor: Option<String>,
+        /// The last step recorded (by any actor), if any.
+        last_step: Option<String>,
+        /// The execution that stalled (1-based).
+        execution: usize,
+        seconds: u64,
+    },
+    /// The randomized mode (PCT) found no violation: it never proves. A bug of depth
+    /// `d <= depth` shows in one schedule with probability at least
+    /// `1 / (threads * steps^(d-1))`.
+    Randomized {
+        schedules: usize,
+        depth: usize,
+        seed: u64,
+        threads: usize,
+        /// The most scheduling steps one execution took.
+        steps: usize,
+    },
+    /// The model's process ended without a verdict (it aborted or was killed).
+    Crashed {
+        /// How it ended: the exit code or signal, and what it printed last.
+        how: String,
+        /// The last progress it reported: execution, actor and step.
+        last_seen: Option<String>,
+    },
 }
 
 impl fmt::Display for Inconclusive {
@@ -83,8 +130,79 @@ impl fmt::Display for Inconclusive {
             Inconclusive::Undecided { invariant, why } => {
                 write!(f, "invariant `{invariant}` could not decide: {why}")
             }
+            Inconclusive::SeqCst { invariant, load } => write!(
+                f,
+                "every violation of `{invariant}` found rests on a load that SeqCst forbids \
+                 ({load}); loom models SeqCst accesses as AcqRel, so these are not executions \
+                 of your code"
+            ),
+            Inconclusive::Unseen { idle, executions } => {
+                f.write_str("nothing here could interleave: is the shared state built from the facade? ")?;
+                if idle.is_empty() && *executions == 1 {
+                    write!(f, "No two actors' facade operations conflict")?;
+                } else if idle.is_empty() {
+                    write!(f, "No facade object is shared by two actors")?;
+                } else {
+                    write!(f, "{} touched no facade primitive", idle.join(", "))?;
+                }
+                let s = if *executions == 1 { "" } else { "s" };
+                write!(f, " ({executions} execution{s} explored)")
+            }
+            Inconclusive::Unmodelled { what } => write!(
+                f,
+                "the model read {what}, which loom does not model: it never tried another value"
+            ),
+            Inconclusive::Stalled {
+                actor,
+                last_step,
+                execution,
+                seconds,
+            } => {
+                let who = actor.as_deref().unwrap_or("an actor");
+                write!(
+                    f,
+                    "{who} stopped making progress inside execution {execution} (nothing \
+                     happened for {seconds} s): it blocked or looped outside loom's sight"
+                )?;
+                if let Some(step) = last_step {
+                    write!(f, "; the last recorded step: {step}")?;
+                }
+                Ok(())
+            }
+            Inconclusive::Randomized {
+                schedules,
+                depth,
+                seed,
+                threads,
+                steps,
+            } => {
+                let p = pct_bound(*threads, *steps, *depth);
+                let missed = (1.0 - p).powf(*schedules as f64);
+                write!(
+                    f,
+                    "no violation in {schedules} random schedules of depth {depth} (PCT, seed \
+                     {seed}); a randomized search never proves. PCT finds a bug of depth \
+                     {depth} in one schedule with probability at least {p:.2e} ({threads} \
+                     threads, {steps} steps), so {schedules} schedules miss one with \
+                     probability at most {missed:.3}"
+                )
+            }
+            Inconclusive::Crashed { how, last_seen } => {
+                write!(f, "the model's process ended without a verdict: {how}")?;
+                if let Some(seen) = last_seen {
+                    write!(f, "; last seen: {seen}")?;
+                }
+                Ok(())
+            }
         }
     }
+}
+
+/// PCT's guarantee (Burckhardt et al. 2010, theorem 6): one schedule of `n` threads and
+/// `k` steps finds a given bug of depth `d` with probability at least `1 / (n * k^(d-1))`.
+pub fn pct_bound(threads: usize, steps: usize, depth: usize) -> f64 {
+    let exponent = i32::try_from(depth.saturating_sub(1)).unwrap_or(i32::MAX);
+    1.0 / (threads.max(1) as f64 * (steps.max(1) as f64).powi(exponent))
 }
 
 impl Verdict {
@@ -171,7 +289,7 @@ impl fmt::Display for Verdict {
 }
 
 /// A failing interleaving, one domain event a line, the breaking step marked `<- why`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Trace {
     pub lines: Vec<TraceLine>,
 }
@@ -188,6 +306,7 @@ impl Trace {
             trace.push(
                 "end",
                 format!("after every thread finished   <- {}", breach.why),
+                None,
             );
         }
         trace
@@ -198,7 +317,7 @@ impl Trace {
     pub fn ending(recording: &Recording, ending: Vec<(String, String)>) -> Self {
         let mut trace = Self::steps(recording, None);
         for (thread, event) in ending {
-            trace.push(&thread, event);
+            trace.push(&thread, event, None);
         }
         trace
     }
@@ -213,17 +332,30 @@ impl Trace {
                 Some((m, why)) if m == i => format!("{}   <- {why}", step.text()),
                 _ => step.text().to_owned(),
             };
-            trace.push(&step.thread, event);
+            trace.push(&step.thread, event, Some(step_kind(step.fact())));
         }
         trace
     }
 
-    fn push(&mut self, thread: &str, event: String) {
+    pub(crate) fn push(&mut self, thread: &str, event: String, kind: Option<StepKind>) {
         self.lines.push(TraceLine {
             step: self.lines.len() + 1,
             thread: thread.to_owned(),
             event,
+            kind,
         });
+    }
+}
+
+/// What a step is, for the report's readers (the HTML report marks commits and effects).
+fn step_kind(fact: &crate::event::Fact) -> StepKind {
+    use crate::event::Fact;
+    match fact {
+        Fact::Note => StepKind::Note,
+        Fact::Commit(_) => StepKind::Commit,
+        Fact::Effect { .. } => StepKind::Effect,
+        Fact::Call { .. } => StepKind::Call,
+        Fact::Return { .. } => StepKind::Return,
     }
 }
 

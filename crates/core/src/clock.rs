@@ -13,12 +13,24 @@ pub trait Clock: Send + Sync {
     fn now(&self) -> i64;
 }
 
+/// Under loom the facade's `Arc` is loom's (see below); `std`'s shares a clock too, so a
+/// model can hand an actor an `Arc<ManualClock>` of either kind.
+#[cfg(loom)]
+impl<C: Clock + ?Sized> Clock for std::sync::Arc<C> {
+    fn now(&self) -> i64 {
+        (**self).now()
+    }
+}
+
 /// The operating system's clock.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> i64 {
+        // loom cannot move this clock: a model that reads it is not model-checked in time.
+        #[cfg(loom)]
+        crate::sync::model::unmodelled("the system clock (`SystemClock`)");
         use std::time::{SystemTime, UNIX_EPOCH};
         match SystemTime::now().duration_since(UNIX_EPOCH) {
             Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),

@@ -37,15 +37,6 @@ pub enum Observation {
     },
 }
 
-/// What one invariant concluded about a burst.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Judged {
-    Held,
-    Broken(String),
-    /// Neither a violation nor a pass: why the invariant could not decide.
-    Undecided(String),
-}
-
 /// What an invariant found in a burst: a violation, or why it could not decide.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {

@@ -67,6 +67,9 @@ pub struct TargetArgs {
     /// Where the JSON report goes.
     #[arg(long, default_value = "target/raceproof/race.json")]
     pub out: PathBuf,
+    /// Also write the run as one self-contained HTML page (spreads, anomalous bursts).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Allow a target that resolves to a non-loopback address (only a service you may attack).
     #[arg(long)]
     pub allow_non_loopback: bool,
@@ -221,7 +224,17 @@ fn run_modes(
             reports.push(report);
         }
     }
-    report::write(&args.out, &report::to_json(&targets, &reports))?;
+    let json = report::to_json(&targets, &reports);
+    report::write(&args.out, &json)?;
+    if let Some(path) = &args.html {
+        // The page is drawn from race.json as written: the same source as every reader.
+        let race = serde_json::from_str(&json).map_err(|e| RaceError::Write {
+            path: path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        report::write(path, &raceproof_report_html::race_page(&race))?;
+        println!("html: {}", path.display());
+    }
     print!("{}", report::table(&reports));
     println!("report: {}", args.out.display());
     if let Some(path) = markdown {

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use raceproof_history::Linearizability;
 
 use crate::audit;
-use crate::burst::{Finding, Judged, Observation, Recorded};
+use crate::burst::{Finding, Observation, Recorded};
+use crate::judged::Judged;
 use crate::linearizable::{self, Searched};
 use crate::scenario::{ActorSpec, Expectation, InvariantSpec, SpecKind};
 use crate::wire::Response;

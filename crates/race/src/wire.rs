@@ -10,7 +10,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use crate::error::RaceError;
-use crate::mode::{Failure, FailureKind};
+use crate::failure::{Failure, FailureKind};
 
 /// The response header raceproof's server (started with its timing flag) sets to the instant its
 /// handler started, in nanoseconds since the Unix epoch.

@@ -10,7 +10,7 @@ use raceproof_check::{AuthorizedAtCommit, Event, Fact, Invariant, Recording, Ste
 use raceproof_core::audit::{Action, Commit, Unauthorized};
 use raceproof_core::store::Role;
 use raceproof_race::audit::{AuditMark, AuditSchema, EntryProblem, commit_order};
-use raceproof_race::burst::Judged;
+use raceproof_race::judged::Judged;
 use raceproof_race::scenario::{InvariantSpec, RaceScenario};
 use raceproof_race::wire::Response;
 use serde_json::json;

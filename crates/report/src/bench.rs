@@ -52,6 +52,40 @@ pub struct Timing {
     pub max_ns: f64,
 }
 
+impl Timing {
+    /// `self / den`: the ratio of the medians, with the min–max of the ratios run by run
+    /// (runs that have both); `None` when no run has both or `den`'s median is 0. Every
+    /// reader that sets two timings side by side (the docs' tables, the HTML report) uses
+    /// this one computation.
+    pub fn ratio_to(&self, den: &Timing) -> Option<Ratio> {
+        let mut per_run: Vec<f64> = self
+            .runs_ns
+            .iter()
+            .zip(&den.runs_ns)
+            .filter_map(|(a, b)| Some(a.as_ref()? / b.as_ref()?))
+            .collect();
+        per_run.sort_by(f64::total_cmp);
+        match (per_run.first(), per_run.last()) {
+            (Some(&min), Some(&max)) if den.median_ns > 0.0 => Some(Ratio {
+                median: self.median_ns / den.median_ns,
+                min,
+                max,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// A ratio of two timings over several runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ratio {
+    /// The ratio of the medians.
+    pub median: f64,
+    /// The smallest and largest of the run-by-run ratios.
+    pub min: f64,
+    pub max: f64,
+}
+
 /// One callgrind measurement (gungraun), per operation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Instructions {

@@ -5,6 +5,7 @@
 //! | file | written by | type |
 //! |---|---|---|
 //! | `verdicts.json` | `cargo xtask verify` (the catalogue under loom) | [`verdicts::VerdictsReport`] |
+//! | `random.json` | `cargo xtask verify --random` (the catalogue under PCT, `--cfg shuttle`) | [`random::RandomReport`] |
 //! | `stress.json` | `cargo xtask stress` (the catalogue on real threads) | [`stress::StressReport`] |
 //! | `bench.json` | `cargo xtask bench` (criterion, callgrind) | [`bench::BenchReport`] |
 //! | `replay_turnover.json` | `benches/replay_turnover.rs` | [`bench::ReplayTurnover`] |
@@ -17,6 +18,7 @@
 
 pub mod abuse;
 pub mod bench;
+pub mod random;
 pub mod services;
 pub mod stress;
 pub mod verdicts;
@@ -31,6 +33,7 @@ use std::path::{Path, PathBuf};
 /// File names under the reports directory, one per report.
 pub mod file {
     pub const VERDICTS: &str = "verdicts.json";
+    pub const RANDOM: &str = "random.json";
     pub const STRESS: &str = "stress.json";
     pub const BENCH: &str = "bench.json";
     pub const REPLAY_TURNOVER: &str = "replay_turnover.json";

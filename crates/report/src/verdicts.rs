@@ -172,6 +172,28 @@ pub struct TraceLine {
     pub step: usize,
     pub thread: String,
     pub event: String,
+    /// What the step is, for a reader that draws it (commits and effects marked); absent
+    /// from the lines that end a trace (who is blocked, who panicked) and from reports
+    /// written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<StepKind>,
+}
+
+/// The kind of a counterexample's step: what the recorder was told (see `raceproof-check`'s
+/// `Fact`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    /// Narration: a read, a check, a decision (a stale load is one too).
+    Note,
+    /// A write committed, from the store's audit log.
+    Commit,
+    /// An effect the flow performed (processed, paid).
+    Effect,
+    /// A client-side call opened.
+    Call,
+    /// A client-side call returned.
+    Return,
 }
 
 #[cfg(test)]

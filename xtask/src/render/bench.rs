@@ -13,21 +13,9 @@ fn ns(m: Option<&Timing>) -> String {
 
 /// The ratio of medians, with the min–max of the per-run ratios (runs that have both).
 fn ratio(num: Option<&Timing>, den: Option<&Timing>) -> String {
-    let (Some(n), Some(d)) = (num, den) else {
-        return "-".to_owned();
-    };
-    let mut per_run: Vec<f64> = n
-        .runs_ns
-        .iter()
-        .zip(&d.runs_ns)
-        .filter_map(|(a, b)| Some(a.as_ref()? / b.as_ref()?))
-        .collect();
-    per_run.sort_by(f64::total_cmp);
-    match (per_run.first(), per_run.last()) {
-        (Some(lo), Some(hi)) if d.median_ns > 0.0 => {
-            format!("{:.2}x ({lo:.2}–{hi:.2})", n.median_ns / d.median_ns)
-        }
-        _ => "-".to_owned(),
+    match num.zip(den).and_then(|(n, d)| n.ratio_to(d)) {
+        Some(r) => format!("{:.2}x ({:.2}–{:.2})", r.median, r.min, r.max),
+        None => "-".to_owned(),
     }
 }
 

@@ -3,5 +3,6 @@
 
 pub mod abuse;
 pub mod bench;
+pub mod random;
 pub mod services;
 pub mod verdicts;

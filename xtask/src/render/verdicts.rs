@@ -293,6 +293,7 @@ mod tests {
                     step: 1,
                     thread: "T1".to_owned(),
                     event: "commit #2 alice.role = admin   <- not an admin".to_owned(),
+                    kind: None,
                 }]
             } else {
                 Vec::new()

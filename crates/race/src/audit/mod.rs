@@ -20,7 +20,7 @@ use raceproof_core::audit::{Action, Commit, Unauthorized};
 use raceproof_core::store::Role;
 use serde::{Deserialize, Serialize};
 
-use crate::burst::Judged;
+use crate::judged::Judged;
 
 pub use mark::AuditMark;
 pub use schema::AuditSchema;

@@ -34,6 +34,10 @@ pub struct Spread {
     /// One sample per burst.
     pub samples: usize,
     pub source: SpreadSource,
+    /// Each burst's spread, in burst order (bursts without one left out): the distribution
+    /// the HTML report plots.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_burst: Vec<f64>,
 }
 
 impl Spread {
@@ -42,18 +46,23 @@ impl Spread {
         if samples_ns.is_empty() {
             return None;
         }
+        let round = |x: f64| (x * 10.0).round() / 10.0;
+        let per_burst: Vec<f64> = samples_ns
+            .iter()
+            .map(|ns| round(*ns as f64 / 1000.0))
+            .collect();
         let mut us: Vec<f64> = samples_ns.iter().map(|ns| *ns as f64 / 1000.0).collect();
         us.sort_by(f64::total_cmp);
         let rank = |q: f64| us[((q * us.len() as f64).ceil() as usize).clamp(1, us.len()) - 1];
         let mean = us.iter().sum::<f64>() / us.len() as f64;
         let variance = us.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / us.len() as f64;
-        let round = |x: f64| (x * 10.0).round() / 10.0;
         Some(Spread {
             median: round(rank(0.5)),
             p90: round(rank(0.9)),
             sd: round(variance.sqrt()),
             samples: us.len(),
             source,
+            per_burst,
         })
     }
 }

@@ -1,19 +1,29 @@
 //! Runs the model catalogue under loom: prints a verdict table (proven, violated,
 //! inconclusive), each proven model's coverage and each counterexample, writes
-//! `verdicts.json`, and exits with a code that says how it went:
+//! `verdicts.json`, and exits with a code that says how it went (built with
+//! `--cfg shuttle` instead, it runs the randomized mode: see `random.rs`):
 //!
 //! - 0: every verdict is the expected one;
 //! - 1: some model is violated (or proven) against expectations;
 //! - 3: the only surprises are inconclusive verdicts (a checker limit, a vacuous invariant).
 //!
+//! Each model runs in a child process (this binary again, see `raceproof_check::isolate`),
+//! as many at once as there are cores: a model that aborts the process, or blocks past
+//! its deadline, comes back *inconclusive* and the others are still reported.
+//!
 //! `verify --replay FLOW/VARIANT [--log]` re-runs one violated model on exactly its failing
 //! schedule (through loom's checkpoint file), with loom's own log on `--log`.
 //!
 //! Run it through `cargo xtask verify` / `cargo xtask replay`, which build it with
-//! `--cfg loom`.
+//! `--cfg loom` (`--random`: `--cfg shuttle`).
+
+#[cfg(all(shuttle, not(loom)))]
+mod random;
 
 #[cfg(loom)]
 fn main() -> std::process::ExitCode {
+    // In a child started by `verify` itself: check one model, report it, exit.
+    raceproof::check::isolate::serve(&raceproof::catalogue::catalogue());
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("--replay") => match args.get(1) {
@@ -34,6 +44,7 @@ fn usage() -> std::process::ExitCode {
 #[cfg(loom)]
 fn verify(out: &str) -> std::process::ExitCode {
     use raceproof::catalogue::catalogue;
+    use raceproof::check::isolate::Isolated;
     use raceproof::check::{Verdict, VerdictKind, VerdictsReport, model_verdict};
     use std::fmt::Write as _;
     use std::time::Instant;
@@ -48,10 +59,12 @@ fn verify(out: &str) -> std::process::ExitCode {
         "flow", "variant", "expected", "verdict", "iterations", "seconds", "bound"
     );
     let mut details = String::new();
-    for model in catalogue() {
-        let start = Instant::now();
-        let verdict = model.check();
-        let entry = model_verdict(model.as_ref(), &verdict, start.elapsed().as_secs_f64());
+    let models = catalogue();
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    let checked = Isolated::this_binary(&[]).workers(workers).check(&models);
+    for (model, checked) in models.iter().zip(checked) {
+        let verdict = checked.verdict;
+        let entry = model_verdict(model.as_ref(), &verdict, checked.seconds);
         println!(
             "{:<28} {:<24} {:<32} {:<32} {:>10} {:>8.3} {:>6}{}",
             entry.flow,
@@ -113,16 +126,7 @@ fn verify(out: &str) -> std::process::ExitCode {
 /// file), then runs that schedule again from the file.
 #[cfg(loom)]
 fn replay(which: &str, log: bool) -> std::process::ExitCode {
-    use raceproof::catalogue::catalogue;
-    let models = catalogue();
-    let Some(model) = models
-        .iter()
-        .find(|m| format!("{}/{}", m.flow(), m.variant()) == which)
-    else {
-        eprintln!("no catalogue model {which}; models are:");
-        for m in &models {
-            eprintln!("  {}/{}", m.flow(), m.variant());
-        }
+    let Some(model) = find(which) else {
         return std::process::ExitCode::from(2);
     };
     let dir = std::path::Path::new("target/raceproof/replay");
@@ -157,7 +161,30 @@ fn replay(which: &str, log: bool) -> std::process::ExitCode {
     }
 }
 
-#[cfg(not(loom))]
+/// The catalogue model `FLOW/VARIANT`; if there is none, says so and lists them.
+#[cfg(any(loom, shuttle))]
+fn find(which: &str) -> Option<Box<dyn raceproof::check::AnyScenario>> {
+    let models = raceproof::catalogue::catalogue();
+    let names: Vec<String> = models
+        .iter()
+        .map(|m| format!("{}/{}", m.flow(), m.variant()))
+        .collect();
+    let found = names.iter().position(|name| name == which);
+    if found.is_none() {
+        eprintln!("no catalogue model {which}; models are:");
+        for name in &names {
+            eprintln!("  {name}");
+        }
+    }
+    found.and_then(|i| models.into_iter().nth(i))
+}
+
+#[cfg(all(shuttle, not(loom)))]
+fn main() -> std::process::ExitCode {
+    random::main()
+}
+
+#[cfg(not(any(loom, shuttle)))]
 fn main() -> std::process::ExitCode {
     eprintln!("verify explores interleavings with loom: run it with `cargo xtask verify`");
     std::process::ExitCode::from(2)
