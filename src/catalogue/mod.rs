@@ -13,6 +13,7 @@
 
 pub mod backends;
 pub mod beyond;
+pub mod credential_cache;
 pub mod demote;
 pub mod login_limit;
 pub mod operate;
@@ -226,6 +227,7 @@ pub fn catalogue() -> Vec<Box<dyn AnyScenario>> {
     models.extend(update_email::models());
     models.extend(operate::models());
     models.extend(demote::models());
+    models.extend(credential_cache::models());
     models.extend(strategy_models());
     models.extend(operate::strategy_models());
     models.extend(backends::models());

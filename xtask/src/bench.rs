@@ -8,7 +8,8 @@
 //!   which other work on the machine does not move;
 //! - the replay set's single-admit percentiles while a million entries turn over
 //!   (`benches/replay_turnover.rs`);
-//! - with `--http`, the server's loopback HTTP bench (`target/raceproof/http.json`);
+//! - with `--http`, the server's loopback HTTP bench (`target/raceproof/http.json`), the
+//!   seed's FastAPI endpoints on uvicorn included (`RACEPROOF_BENCH_SEED=1`);
 //! - with `--backends`, each shared-state operation in memory, in Redis and in PostgreSQL
 //!   (`target/raceproof/backends.json`; both services must answer, see `.ci/run`).
 //!
@@ -118,7 +119,12 @@ pub fn run(root: &Path, quick: bool, http: bool, backends: bool) -> Result<(), S
         (backends, "raceproof-backends", "backends"),
     ] {
         if wanted {
-            super::run(super::cargo(root).args(["bench", "-p", package, "--bench", bench]))?;
+            let mut command = super::cargo(root);
+            command.args(["bench", "-p", package, "--bench", bench]);
+            // The HTTP bench measures the seed's FastAPI service beside raceproof's
+            // (uvicorn, 1 worker, from a virtualenv under target/), when python3 is there.
+            command.env("RACEPROOF_BENCH_SEED", "1");
+            super::run(&mut command)?;
         }
     }
     Ok(())

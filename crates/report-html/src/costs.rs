@@ -224,10 +224,11 @@ fn http_chart(r: &HttpReport) -> String {
     ));
     for (i, e) in r.endpoints.iter().enumerate() {
         let y = TOP + ROW_H * i as f64;
-        let name = if e.hasher == "-" {
-            e.endpoint.clone()
-        } else {
-            format!("{} ({})", e.endpoint, e.hasher)
+        // Rows of one endpoint differ by hasher and by credential cache (issue 19).
+        let name = match (e.hasher.as_str(), e.cache.as_str()) {
+            ("-", _) => e.endpoint.clone(),
+            (hasher, "-") => format!("{} ({hasher})", e.endpoint),
+            (hasher, cache) => format!("{} ({hasher}, cache {cache})", e.endpoint),
         };
         chart.push_str(&svg::text(
             LABEL_W - 10.0,

@@ -13,6 +13,24 @@ pub struct HttpReport {
     /// Seconds each endpoint was measured for (in slices interleaved with the floor's).
     pub seconds_per_endpoint: f64,
     pub endpoints: Vec<HttpEndpoint>,
+    /// Ratios between rows of this run that the service is held to (issue 19's targets),
+    /// and raceproof beside the seed's FastAPI service. Absent in older reports.
+    #[serde(default)]
+    pub ratios: Vec<HttpRatio>,
+}
+
+/// One ratio of two rows' throughputs, measured in the same run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HttpRatio {
+    /// What is compared, e.g. `POST /operate / POST /floor (same request)`.
+    pub what: String,
+    pub ratio: f64,
+    /// The least the ratio should be, where there is a target.
+    pub target: Option<f64>,
+}
+
+fn dash() -> String {
+    "-".to_owned()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -20,6 +38,12 @@ pub struct HttpEndpoint {
     pub endpoint: String,
     /// The password hasher behind Basic auth (`fast`, `owasp`), `-` where none runs.
     pub hasher: String,
+    /// The credential cache behind Basic auth (`on`, `off`), `-` where none runs.
+    #[serde(default = "dash")]
+    pub cache: String,
+    /// The status every response should have (`None`: any 2xx).
+    #[serde(default)]
+    pub expected_status: Option<u16>,
     pub requests: u64,
     pub seconds: f64,
     pub rps: f64,
@@ -27,7 +51,7 @@ pub struct HttpEndpoint {
     pub p99_us: u64,
     /// Throughput over the floor's, measured in slices interleaved with this one's.
     pub ratio_to_floor: f64,
-    /// Responses other than 2xx (each endpoint is set up to succeed: expected 0).
+    /// Responses other than the expected status, or than 2xx (expected 0).
     pub errors: u64,
     pub connections: usize,
 }

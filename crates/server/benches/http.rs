@@ -1,16 +1,24 @@
 //! HTTP throughput and latency of every endpoint on loopback, side by side with a bare axum
-//! handler that does nothing (the HTTP floor), in one run.
+//! handler that does nothing (the HTTP floor), in one run; with `RACEPROOF_BENCH_SEED=1`
+//! (`cargo xtask bench --http` sets it) also the seeds' FastAPI endpoints on uvicorn.
 //!
 //! `cargo bench -p raceproof-server --bench http` writes `target/raceproof/http.json`
 //! (`raceproof_report::services::HttpReport`), from which `cargo xtask readme` writes the
 //! table of `docs/performance.md`. `RACEPROOF_BENCH_SECS` (default 3) sets the seconds per
 //! endpoint, `RACEPROOF_BENCH_CONNECTIONS` (default 16) the concurrent connections,
-//! `RACEPROOF_BENCH_ONLY` a filter on the endpoint labels (the floor always runs).
+//! `RACEPROOF_BENCH_ONLY` a filter on the endpoint labels (the floors always run),
+//! `RACEPROOF_BENCH_DEBUG` prints the first unexpected response of each connection.
 //!
-//! Each endpoint runs in 3 slices, each right after a slice of the floor, and its ratio is
-//! to those floor slices: other work on the machine shifts throughput over a run.
-//! The servers run on their own 2-worker runtime; the load generator (hyper HTTP/1.1
-//! clients, one request in flight per connection) on another, on the same machine.
+//! Each endpoint runs in 3 slices, each right after a slice of the GET floor, and its ratio
+//! is to those floor slices: other work on the machine shifts throughput over a run. The
+//! ratios between rows (`HttpReport::ratios`) divide those ratios, so both sides are
+//! normalized by the floor measured beside them. The servers run on their own 2-worker
+//! runtime; the load generator (hyper HTTP/1.1 clients, one request in flight per
+//! connection) on another, on the same machine.
+//!
+//! Longer than ~500 lines: the plan of rows, the loads that make their requests and the
+//! ratios read from them are one list each, kept side by side so that a row and the ratio
+//! that names it cannot drift apart; starting the seed's service is in `http/seed.rs`.
 #![allow(clippy::unwrap_used)]
 
 #[cfg(loom)]
@@ -22,15 +30,20 @@ fn main() {
 }
 
 #[cfg(not(loom))]
+#[path = "http/seed.rs"]
+mod seed;
+
+#[cfg(not(loom))]
 mod bench {
     use axum::Router;
     use axum::body::Bytes;
     use axum::routing::get;
     use http_body_util::{BodyExt as _, Full};
     use hyper::Request;
-    use raceproof_core::auth::Argon2Hasher;
+    use raceproof_core::auth::{Argon2Hasher, CacheConfig};
+    use raceproof_core::replay::HmacKey;
     use raceproof_flows::{UserSpec, Variant};
-    use raceproof_report::services::{HttpEndpoint, HttpReport};
+    use raceproof_report::services::{HttpEndpoint, HttpRatio, HttpReport};
     use raceproof_server::webhook::WebhookKey;
     use raceproof_server::{AppState, HasherKind, Settings, UsersFile, WebhookSecret, router};
     use std::net::SocketAddr;
@@ -38,25 +51,51 @@ mod bench {
     use std::time::{Duration, Instant};
 
     const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    /// The seed's `/operate` key (seed 002).
+    const SEED_SECRET: &[u8] = b"super-secret-key";
 
     /// What a connection sends, request after request.
     #[derive(Clone)]
     enum Load {
         Get(&'static str),
         GetAs(&'static str, &'static str),
-        PostAs(&'static str, &'static str, &'static str),
+        /// Path, Authorization, body, extra headers.
+        PostAs(
+            &'static str,
+            &'static str,
+            &'static str,
+            &'static [(&'static str, &'static str)],
+        ),
+        /// A fresh Standard Webhooks message per request.
         Operate(Arc<WebhookKey>, &'static str),
+        /// The seed's `/update-email`, its parameters in the query, a version never current.
+        SeedUpdateEmail,
+        /// A fresh seed-format signed message per request.
+        SeedOperate(Arc<HmacKey>),
     }
 
     const ADMIN: &str = "Basic YWRtaW46YWRtMW4="; // admin:adm1n
     const ALICE: &str = "Basic YWxpY2U6czNjcjN0"; // alice:s3cr3t
 
+    fn unix_now() -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+    }
+
+    /// Numbers every signed message of the run, so that no two repeat (slices and
+    /// endpoints restart their own counts).
+    static MESSAGES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
     impl Load {
-        fn request(&self, addr: SocketAddr, conn: usize, n: u64) -> Request<Full<Bytes>> {
+        fn request(&self) -> Request<Full<Bytes>> {
+            // Origin-form targets (`/path`), as a browser or curl sends them: uvicorn routes
+            // an absolute-form target by its whole text.
             let builder = |method: &str, path: &str| {
                 Request::builder()
                     .method(method)
-                    .uri(format!("http://{addr}{path}"))
+                    .uri(path)
                     .header("host", "bench")
             };
             match self {
@@ -64,23 +103,45 @@ mod bench {
                 Load::GetAs(path, auth) => builder("GET", path)
                     .header("authorization", *auth)
                     .body(Full::default()),
-                Load::PostAs(path, auth, body) => builder("POST", path)
-                    .header("authorization", *auth)
-                    .header("content-type", "application/json")
-                    .body(Full::new(Bytes::from_static(body.as_bytes()))),
+                Load::PostAs(path, auth, body, headers) => {
+                    let mut request = builder("POST", path)
+                        .header("authorization", *auth)
+                        .header("content-type", "application/json");
+                    for (name, value) in *headers {
+                        request = request.header(*name, *value);
+                    }
+                    request.body(Full::new(Bytes::from_static(body.as_bytes())))
+                }
                 Load::Operate(key, path) => {
-                    let id = format!("bench-{conn}-{n}");
-                    let body = format!(r#"{{"resource_id":"r{conn}-{n}","action":"refund"}}"#);
-                    let now = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .unwrap()
-                        .as_secs() as i64;
+                    let n = MESSAGES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let id = format!("bench-{n}");
+                    let body = format!(r#"{{"resource_id":"r{n}","action":"refund"}}"#);
+                    let now = unix_now();
                     let signature = key.sign(&id, now, body.as_bytes());
                     builder("POST", path)
                         .header("content-type", "application/json")
                         .header("webhook-id", id)
                         .header("webhook-timestamp", now.to_string())
                         .header("webhook-signature", signature)
+                        .body(Full::new(Bytes::from(body)))
+                }
+                Load::SeedUpdateEmail => builder(
+                    "POST",
+                    "/update-email?new_email=a%40example.com&expected_version=999999",
+                )
+                .header("authorization", ALICE)
+                .body(Full::default()),
+                Load::SeedOperate(key) => {
+                    let n = MESSAGES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let (resource, action, timestamp) =
+                        (format!("r{n}"), "refund", unix_now().to_string());
+                    let message = format!("{resource}{action}{timestamp}");
+                    let signature = key.tag(message.as_bytes()).to_hex();
+                    let body = format!(
+                        r#"{{"resource_id":"{resource}","action":"{action}","timestamp":"{timestamp}","signature":"{signature}"}}"#
+                    );
+                    builder("POST", "/operate")
+                        .header("content-type", "application/json")
                         .body(Full::new(Bytes::from(body)))
                 }
             }
@@ -106,17 +167,13 @@ mod bench {
             self.latencies_us.len() as f64 / self.seconds
         }
 
-        fn row(
-            mut self,
-            endpoint: &str,
-            hasher: &str,
-            connections: usize,
-            ratio: f64,
-        ) -> HttpEndpoint {
+        fn row(mut self, plan: &Planned, connections: usize, ratio: f64) -> HttpEndpoint {
             self.latencies_us.sort_unstable();
             HttpEndpoint {
-                endpoint: endpoint.to_owned(),
-                hasher: hasher.to_owned(),
+                endpoint: plan.label.clone(),
+                hasher: plan.hasher.to_owned(),
+                cache: plan.cache.to_owned(),
+                expected_status: plan.expect,
                 requests: self.latencies_us.len() as u64,
                 seconds: self.seconds,
                 rps: self.rps(),
@@ -129,12 +186,19 @@ mod bench {
         }
     }
 
-    /// `connections` clients, each sending `load` back to back for `secs`.
-    async fn measure(addr: SocketAddr, load: &Load, connections: usize, secs: f64) -> Measured {
+    /// `connections` clients, each sending `load` back to back for `secs`; a response
+    /// other than `expect` (any 2xx when `None`) counts as an error.
+    async fn measure(
+        addr: SocketAddr,
+        load: &Load,
+        expect: Option<u16>,
+        connections: usize,
+        secs: f64,
+    ) -> Measured {
         let start = Instant::now();
         let deadline = start + Duration::from_secs_f64(secs);
         let mut tasks = Vec::new();
-        for conn in 0..connections {
+        for _ in 0..connections {
             let load = load.clone();
             tasks.push(tokio::spawn(async move {
                 let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -145,15 +209,20 @@ mod bench {
                 tokio::spawn(connection);
                 let mut latencies = Vec::new();
                 let mut errors = 0u64;
-                let mut n = 0u64;
                 while Instant::now() < deadline {
-                    let request = load.request(addr, conn, n);
-                    n += 1;
+                    let request = load.request();
                     let sent = Instant::now();
                     sender.ready().await.unwrap();
                     let response = sender.send_request(request).await.unwrap();
-                    let ok = response.status().is_success();
-                    response.into_body().collect().await.unwrap();
+                    let status = response.status();
+                    let ok = match expect {
+                        Some(code) => status.as_u16() == code,
+                        None => status.is_success(),
+                    };
+                    let body = response.into_body().collect().await.unwrap().to_bytes();
+                    if !ok && errors == 0 && std::env::var_os("RACEPROOF_BENCH_DEBUG").is_some() {
+                        eprintln!("unexpected {status}: {}", String::from_utf8_lossy(&body));
+                    }
                     latencies.push(sent.elapsed().as_micros() as u64);
                     errors += u64::from(!ok);
                 }
@@ -224,6 +293,126 @@ mod bench {
             .unwrap_or(default)
     }
 
+    /// One row to measure.
+    struct Planned {
+        label: String,
+        hasher: &'static str,
+        cache: &'static str,
+        addr: SocketAddr,
+        load: Load,
+        expect: Option<u16>,
+    }
+
+    fn plan(label: &str, addr: SocketAddr, load: Load) -> Planned {
+        Planned {
+            label: label.to_owned(),
+            hasher: "-",
+            cache: "-",
+            addr,
+            load,
+            expect: None,
+        }
+    }
+
+    /// The bare POST floor inside each of the layers raceproof's middleware used to be made
+    /// of (tower-http's and axum's), one at a time: what each costs alone.
+    fn layer_floors(servers: &tokio::runtime::Runtime) -> Vec<(&'static str, SocketAddr)> {
+        use axum::http::StatusCode;
+        use tower_http::catch_panic::CatchPanicLayer;
+        use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+        use tower_http::timeout::TimeoutLayer;
+        use tower_http::trace::{DefaultOnResponse, TraceLayer};
+        let bare = || Router::new().route("/floor", get(|| async {}).post(|| async {}));
+        let deadline = raceproof_server::middleware::request_deadline(&Settings::default());
+        vec![
+            (
+                "POST /floor + tower-http request ids (set, propagate)",
+                spawn_server(
+                    servers,
+                    bare()
+                        .layer(PropagateRequestIdLayer::x_request_id())
+                        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid)),
+                ),
+            ),
+            (
+                "POST /floor + tower-http TraceLayer (span, INFO response event)",
+                spawn_server(
+                    servers,
+                    bare().layer(
+                        TraceLayer::new_for_http()
+                            .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+                    ),
+                ),
+            ),
+            (
+                "POST /floor + tower-http CatchPanicLayer",
+                spawn_server(servers, bare().layer(CatchPanicLayer::new())),
+            ),
+            (
+                "POST /floor + axum map_response (problem bodies)",
+                spawn_server(
+                    servers,
+                    bare().layer(axum::middleware::map_response(
+                        |r: axum::response::Response| async move {
+                            raceproof_server::problem::normalize(r)
+                        },
+                    )),
+                ),
+            ),
+            (
+                "POST /floor + tower-http TimeoutLayer",
+                spawn_server(
+                    servers,
+                    bare().layer(TimeoutLayer::with_status_code(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        deadline,
+                    )),
+                ),
+            ),
+            (
+                "POST /floor + raceproof middleware (all of the above, one layer)",
+                spawn_server(
+                    servers,
+                    raceproof_server::middleware::with_middleware(bare(), &Settings::default()),
+                ),
+            ),
+        ]
+    }
+
+    /// The proven_fix server with `hasher` and the credential cache on or off.
+    fn proven(
+        servers: &tokio::runtime::Runtime,
+        secret: &WebhookSecret,
+        hasher: HasherKind,
+        cache: bool,
+    ) -> SocketAddr {
+        let built = hasher.build().unwrap();
+        let settings = Settings {
+            variant: Variant::ProvenFix,
+            credential_cache: if cache {
+                CacheConfig::default()
+            } else {
+                CacheConfig::OFF
+            },
+            ..Settings::default()
+        };
+        let state = AppState::new(&users(&built), built, secret, settings).unwrap();
+        spawn_server(servers, router(Arc::new(state)))
+    }
+
+    /// Row `what`'s ratio to the floor over row `base`'s: their throughputs' ratio, each
+    /// normalized by the floor measured beside it.
+    fn ratio(rows: &[HttpEndpoint], what: (&str, &str), base: (&str, &str)) -> Option<f64> {
+        let find = |(label, config): (&str, &str)| {
+            rows.iter().find(|r| {
+                r.endpoint == label
+                    && (config == "-" || format!("{}/{}", r.hasher, r.cache) == config)
+            })
+        };
+        let (what, base) = (find(what)?, find(base)?);
+        Some(what.ratio_to_floor / base.ratio_to_floor)
+    }
+
     pub fn run() {
         let secs: f64 = env_or("RACEPROOF_BENCH_SECS", 3.0);
         let connections: usize = env_or("RACEPROOF_BENCH_CONNECTIONS", 16);
@@ -240,85 +429,114 @@ mod bench {
             .build()
             .unwrap();
 
-        let floor_with_middleware = spawn_server(
-            &servers,
-            raceproof_server::middleware::with_middleware(
-                Router::new().route("/floor", get(|| async {})),
-                &Settings::default(),
-            ),
-        );
         let floor = spawn_server(
             &servers,
             Router::new().route("/floor", get(|| async {}).post(|| async {})),
         );
         let secret = WebhookSecret::parse(SECRET).unwrap();
-        let mut proven = Vec::new();
-        for kind in [HasherKind::Fast, HasherKind::Owasp] {
-            let hasher = kind.build().unwrap();
-            let settings = Settings {
-                variant: Variant::ProvenFix,
-                ..Settings::default()
-            };
-            let state = AppState::new(&users(&hasher), hasher, &secret, settings).unwrap();
-            proven.push((kind, spawn_server(&servers, router(Arc::new(state)))));
-        }
         let key = Arc::new(WebhookKey::new(&secret).unwrap());
+        let fast = proven(&servers, &secret, HasherKind::Fast, true);
 
-        // (label, hasher label, server, load); /audit first, while the log is short.
-        let (fast, owasp) = (proven[0].1, proven[1].1);
-        let mut plan: Vec<(&str, &str, SocketAddr, Load)> = vec![
-            ("GET /floor (bare axum)", "-", floor, Load::Get("/floor")),
-            // The floor again, sent /operate's signed request (it reads none of it): what the
-            // bigger request costs HTTP alone.
-            (
+        let mut plan_rows = vec![
+            plan("GET /floor (bare axum)", floor, Load::Get("/floor")),
+            // The floor again, sent /operate's signed request (it reads none of it): what
+            // the bigger request costs HTTP alone.
+            plan(
                 "POST /floor (bare axum, /operate's request)",
-                "-",
                 floor,
                 Load::Operate(key.clone(), "/floor"),
             ),
-            // The bare handler inside raceproof's middleware: what the middleware costs.
-            (
-                "GET /floor + raceproof middleware",
-                "-",
-                floor_with_middleware,
-                Load::Get("/floor"),
-            ),
-            // Behind Basic auth since issue 21 (the user or an admin): it verifies a password.
-            (
-                "GET /users/{id}",
-                "fast",
-                fast,
-                Load::GetAs("/users/alice", ADMIN),
-            ),
-            ("POST /operate", "-", fast, Load::Operate(key, "/operate")),
         ];
-        for (label, addr) in [("fast", fast), ("owasp", owasp)] {
-            plan.extend([
-                ("GET /audit", label, addr, Load::GetAs("/audit", ADMIN)),
-                (
-                    "POST /promote",
-                    label,
-                    addr,
-                    Load::PostAs("/promote", ADMIN, r#"{"target":"alice"}"#),
-                ),
-                (
-                    "POST /demote",
-                    label,
-                    addr,
-                    Load::PostAs("/demote", ADMIN, r#"{"target":"bob"}"#),
-                ),
-                (
-                    "POST /update-email",
-                    label,
-                    addr,
-                    Load::PostAs("/update-email", ALICE, r#"{"email":"a@example.com"}"#),
-                ),
-            ]);
+        for (label, addr) in layer_floors(&servers) {
+            plan_rows.push(plan(label, addr, Load::Operate(key.clone(), "/floor")));
+        }
+        plan_rows.extend([
+            // Behind Basic auth since issue 21 (the user or an admin).
+            plan("GET /users/{id}", fast, Load::GetAs("/users/alice", ADMIN)),
+            plan(
+                "POST /operate",
+                fast,
+                Load::Operate(key.clone(), "/operate"),
+            ),
+        ]);
+        const STALE: &[(&str, &str)] = &[("if-match", "\"999999\"")];
+        for (hasher, hasher_label) in [(HasherKind::Fast, "fast"), (HasherKind::Owasp, "owasp")] {
+            for (cache, cache_label) in [(false, "off"), (true, "on")] {
+                let addr = proven(&servers, &secret, hasher, cache);
+                let rows = [
+                    ("GET /audit", Load::GetAs("/audit", ADMIN), None),
+                    (
+                        "POST /promote",
+                        Load::PostAs("/promote", ADMIN, r#"{"target":"alice"}"#, &[]),
+                        None,
+                    ),
+                    (
+                        "POST /update-email",
+                        Load::PostAs("/update-email", ALICE, r#"{"email":"a@example.com"}"#, &[]),
+                        None,
+                    ),
+                    (
+                        "POST /update-email (stale If-Match: 412)",
+                        Load::PostAs(
+                            "/update-email",
+                            ALICE,
+                            r#"{"email":"a@example.com"}"#,
+                            STALE,
+                        ),
+                        Some(412),
+                    ),
+                    (
+                        "POST /update-email (wrong password: 401)",
+                        Load::PostAs(
+                            "/update-email",
+                            "Basic YWxpY2U6bm9wZQ==",
+                            r#"{"email":"a@example.com"}"#,
+                            &[],
+                        ),
+                        Some(401),
+                    ),
+                ];
+                for (label, load, expect) in rows {
+                    plan_rows.push(Planned {
+                        hasher: hasher_label,
+                        cache: cache_label,
+                        expect,
+                        ..plan(label, addr, load)
+                    });
+                }
+            }
+        }
+        let seed = if std::env::var_os("RACEPROOF_BENCH_SEED").is_some() {
+            match crate::seed::Seed::start() {
+                Ok(seed) => Some(seed),
+                Err(why) => {
+                    eprintln!("the seed's FastAPI service is not measured: {why}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        if let Some(seed) = &seed {
+            let seed_key = Arc::new(HmacKey::new(SEED_SECRET).unwrap());
+            plan_rows.push(Planned {
+                expect: Some(409),
+                ..plan(
+                    "seed FastAPI (uvicorn, 1 worker): POST /update-email (stale version: 409)",
+                    seed.addr,
+                    Load::SeedUpdateEmail,
+                )
+            });
+            plan_rows.push(plan(
+                "seed FastAPI (uvicorn, 1 worker): POST /operate (hardened)",
+                seed.addr,
+                Load::SeedOperate(seed_key),
+            ));
         }
 
-        // RACEPROOF_BENCH_ONLY=operate: the floor and the endpoints whose label contains it.
+        // RACEPROOF_BENCH_ONLY=operate: the floors and the endpoints whose label contains it.
         if let Ok(only) = std::env::var("RACEPROOF_BENCH_ONLY") {
-            plan.retain(|(endpoint, ..)| endpoint.contains("floor") || endpoint.contains(&*only));
+            plan_rows.retain(|p| p.label.contains("floor") || p.label.contains(&*only));
         }
         // Other work on the machine shifts throughput over a run, so each endpoint is
         // measured in ROUNDS slices, each right after a slice of the floor, and its ratio is
@@ -327,27 +545,34 @@ mod bench {
         let slice = secs / ROUNDS as f64;
         let mut rows: Vec<HttpEndpoint> = Vec::new();
         let mut floor_all = Measured::default();
-        let (_, _, floor_addr, floor_load) = plan.remove(0);
-        for (endpoint, hasher, addr, load) in plan {
+        let floor_plan = plan_rows.remove(0);
+        for planned in &plan_rows {
             let mut beside = Measured::default();
             let mut measured = Measured::default();
             for _ in 0..ROUNDS {
-                beside.add(clients.block_on(measure(floor_addr, &floor_load, connections, slice)));
-                measured.add(clients.block_on(measure(addr, &load, connections, slice)));
+                let at_floor = measure(floor_plan.addr, &floor_plan.load, None, connections, slice);
+                beside.add(clients.block_on(at_floor));
+                let here = measure(
+                    planned.addr,
+                    &planned.load,
+                    planned.expect,
+                    connections,
+                    slice,
+                );
+                measured.add(clients.block_on(here));
             }
             let ratio_to_floor = measured.rps() / beside.rps();
-            rows.push(measured.row(endpoint, hasher, connections, ratio_to_floor));
+            rows.push(measured.row(planned, connections, ratio_to_floor));
             floor_all.add(beside);
         }
-        rows.insert(
-            0,
-            floor_all.row("GET /floor (bare axum)", "-", connections, 1.0),
-        );
+        drop(seed);
+        rows.insert(0, floor_all.row(&floor_plan, connections, 1.0));
         for row in &rows {
             eprintln!(
-                "{:<24} {:<6} {:>9.0} req/s  p50 {:>7} us  p99 {:>7} us  {:.2}x floor  errors {}",
+                "{:<72} {:<5} {:<3} {:>9.0} req/s  p50 {:>7} us  p99 {:>7} us  {:.2}x floor  errors {}",
                 row.endpoint,
                 row.hasher,
+                row.cache,
                 row.rps,
                 row.p50_us,
                 row.p99_us,
@@ -356,11 +581,79 @@ mod bench {
             );
         }
 
+        let post_floor = ("POST /floor (bare axum, /operate's request)", "-");
+        let seed_update =
+            "seed FastAPI (uvicorn, 1 worker): POST /update-email (stale version: 409)";
+        let seed_operate = "seed FastAPI (uvicorn, 1 worker): POST /operate (hardened)";
+        // (what, row, base row, target); a row is (label, "hasher/cache" or "-").
+        type Row<'a> = (&'a str, &'a str);
+        let wanted: [(String, Row, Row, Option<f64>); 7] = [
+            (
+                "POST /operate / POST /floor (same request)".to_owned(),
+                ("POST /operate", "-"),
+                post_floor,
+                Some(0.8),
+            ),
+            (
+                "POST /floor + raceproof middleware / POST /floor".to_owned(),
+                (
+                    "POST /floor + raceproof middleware (all of the above, one layer)",
+                    "-",
+                ),
+                post_floor,
+                None,
+            ),
+            (
+                "POST /update-email, owasp with the cache / fast without".to_owned(),
+                ("POST /update-email", "owasp/on"),
+                ("POST /update-email", "fast/off"),
+                Some(0.5),
+            ),
+            (
+                "GET /audit, owasp with the cache / fast without".to_owned(),
+                ("GET /audit", "owasp/on"),
+                ("GET /audit", "fast/off"),
+                Some(0.5),
+            ),
+            (
+                "POST /update-email (wrong password), owasp with the cache / without".to_owned(),
+                ("POST /update-email (wrong password: 401)", "owasp/on"),
+                ("POST /update-email (wrong password: 401)", "owasp/off"),
+                None,
+            ),
+            (
+                "raceproof POST /update-email (412, owasp, cache) / seed FastAPI (409)".to_owned(),
+                ("POST /update-email (stale If-Match: 412)", "owasp/on"),
+                (seed_update, "-"),
+                None,
+            ),
+            (
+                "raceproof POST /operate / seed FastAPI POST /operate".to_owned(),
+                ("POST /operate", "-"),
+                (seed_operate, "-"),
+                None,
+            ),
+        ];
+        let ratios: Vec<HttpRatio> = wanted
+            .into_iter()
+            .filter_map(|(what, a, b, target)| {
+                ratio(&rows, a, b).map(|ratio| HttpRatio {
+                    what,
+                    ratio,
+                    target,
+                })
+            })
+            .collect();
+        for r in &ratios {
+            eprintln!("{:<80} {:.2}x", r.what, r.ratio);
+        }
+
         let report = HttpReport {
             machine: machine(),
             connections,
             seconds_per_endpoint: secs,
             endpoints: rows,
+            ratios,
         };
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let path = raceproof_report::dir(&root).join(raceproof_report::file::HTTP);

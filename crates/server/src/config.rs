@@ -1,9 +1,10 @@
 //! Command line, users file and webhook secret.
 
+use crate::cache_settings::{CredentialCacheFile, Switch};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use clap::{Parser, ValueEnum};
-use raceproof_core::auth::{Argon2Hasher, PasswordHash, PasswordHasher};
+use raceproof_core::auth::{Argon2Hasher, CacheConfig, PasswordHash, PasswordHasher};
 use raceproof_core::store::Role;
 use raceproof_flows::{UserSpec, Variant};
 use serde::Deserialize;
@@ -95,6 +96,21 @@ pub struct Cli {
     /// Connection lifetimes, caps and login throttling (`limits.rs`).
     #[command(flatten)]
     pub limits: crate::limits::LimitArgs,
+    /// Remember verified Basic credentials so that repeated logins skip Argon2id (default
+    /// on; else `[credential_cache] enabled` in the users file). A password change or a
+    /// demotion still counts from the next request: see crates/server/README.md.
+    #[arg(long, value_enum)]
+    pub credential_cache: Option<Switch>,
+
+    /// Entries the credential cache keeps (default 10000, else the users file's
+    /// `capacity`); the oldest verification is evicted first.
+    #[arg(long)]
+    pub credential_cache_capacity: Option<usize>,
+
+    /// Seconds an entry lives from its verification (default 60, else the users file's
+    /// `lifetime_secs`; at most 3600).
+    #[arg(long)]
+    pub credential_cache_lifetime_secs: Option<i64>,
 }
 
 fn parse_variant(s: &str) -> Result<Variant, String> {
@@ -150,6 +166,8 @@ pub enum ConfigError {
     ReplayStore(String),
     #[error("--users-db: {0}")]
     UsersDb(String),
+    #[error("credential cache: {0}")]
+    CredentialCache(raceproof_core::auth::CacheError),
 }
 
 /// The users file.
@@ -159,6 +177,9 @@ pub struct UsersFile {
     /// `whsec_` + base64, used when neither the flag nor the environment gives one.
     #[serde(default)]
     pub webhook_secret: Option<String>,
+    /// The credential cache's settings, under the command line's flags.
+    #[serde(default)]
+    pub credential_cache: CredentialCacheFile,
     pub users: Vec<UserEntry>,
 }
 
@@ -324,6 +345,8 @@ pub struct Settings {
     pub timestamp_tolerance_secs: i64,
     /// Connection lifetimes, caps and login throttling.
     pub limits: crate::limits::Limits,
+    /// The verified-credential cache of the Basic-auth endpoints (`proven_fix` only).
+    pub credential_cache: CacheConfig,
 }
 
 impl Default for Settings {
@@ -338,6 +361,7 @@ impl Default for Settings {
             timeout: Duration::from_secs(10),
             timestamp_tolerance_secs: raceproof_core::replay::DEFAULT_TOLERANCE_SECS,
             limits: crate::limits::Limits::default(),
+            credential_cache: CacheConfig::default(),
         }
     }
 }
@@ -347,6 +371,18 @@ fn default_hash_concurrency() -> usize {
 }
 
 impl Cli {
+    /// The credential cache: each flag, else the users file's key, else the default.
+    pub fn credential_cache(&self, file: &CredentialCacheFile) -> Result<CacheConfig, ConfigError> {
+        crate::cache_settings::resolve(
+            self.credential_cache,
+            self.credential_cache_capacity,
+            self.credential_cache_lifetime_secs,
+            file,
+        )
+        .map_err(ConfigError::CredentialCache)
+    }
+
+    /// The running server's settings; the credential cache is `credential_cache`'s.
     pub fn settings(&self) -> Settings {
         Settings {
             variant: self.variant,
@@ -361,6 +397,7 @@ impl Cli {
             timeout: Duration::from_secs(self.timeout_secs.max(1)),
             timestamp_tolerance_secs: self.timestamp_tolerance_secs.max(0),
             limits: self.limits.limits(),
+            credential_cache: CacheConfig::default(),
         }
     }
 }

@@ -12,8 +12,7 @@
 //!   still gets in (up to twice the cap): a flood of streams is shed before the clients
 //!   that ask one thing at a time;
 //! - HTTP/1.1 requests without exactly one valid `Host` get 400 (RFC 9112, section 3.2);
-//! - each request carries its peer's address ([`ClientAddr`]) for login throttling, and a
-//!   client's `x-request-id` only if it is short and plain (`request_id.rs`).
+//! - each request carries its peer's address ([`ClientAddr`]) for login throttling.
 
 use crate::limits::Limits;
 use crate::problem::Problem;
@@ -333,7 +332,6 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
             let busy = Problem::unavailable("the server is at capacity; retry shortly");
             return Box::pin(std::future::ready(Ok(busy.into_response())));
         };
-        crate::request_id::sanitize(request.headers_mut());
         request.extensions_mut().insert(ClientAddr(self.peer));
         let answer = self.app.call(request);
         Box::pin(async move {

@@ -165,50 +165,90 @@ impl FromRequest<Arc<AppState>> for JsonBytes {
 
     async fn from_request(request: Request, state: &Arc<AppState>) -> Result<Self, Problem> {
         let (parts, body) = request.into_parts();
-        let json = parts
-            .headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(|v| v.trim().to_ascii_lowercase())
-            .is_some_and(|v| {
-                v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
-            });
-        if !json {
-            return Err(Problem::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "the body must be JSON (Content-Type: application/json)",
-            ));
-        }
-        let settings = state.settings();
-        let limit = settings.max_body_bytes;
-        let too_large = || {
-            Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the body is larger than {limit} bytes"),
-            )
-        };
-        let declared = parts
-            .headers
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > limit as u64) {
-            return Err(too_large());
-        }
-        let limited = http_body_util::Limited::new(body, limit);
-        match tokio::time::timeout(settings.timeout, http_body_util::BodyExt::collect(limited))
-            .await
-        {
-            Err(_elapsed) => Err(Problem::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "the body did not arrive in time",
-            )),
-            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-            Ok(Err(_)) => Err(Problem::bad_request("the body could not be read")),
-            Ok(Ok(collected)) => Ok(JsonBytes(collected.to_bytes())),
-        }
+        read_json(&parts.headers, body, state).await.map(JsonBytes)
     }
+}
+
+/// [`JsonBytes`] and the request's headers, taken from the request rather than copied (as
+/// axum's `HeaderMap` extractor does): for a handler that reads both, such as `/operate`.
+#[derive(Debug)]
+pub struct JsonWithHeaders {
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl FromRequest<Arc<AppState>> for JsonWithHeaders {
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &Arc<AppState>) -> Result<Self, Problem> {
+        let (parts, body) = request.into_parts();
+        let body = read_json(&parts.headers, body, state).await?;
+        Ok(JsonWithHeaders {
+            headers: parts.headers,
+            body,
+        })
+    }
+}
+
+/// The JSON body's checks: content type (415), size (413), deadline (408).
+async fn read_json(
+    headers: &HeaderMap,
+    body: axum::body::Body,
+    state: &Arc<AppState>,
+) -> Result<Bytes, Problem> {
+    let json = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::trim)
+        .is_some_and(is_json_media_type);
+    if !json {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the body must be JSON (Content-Type: application/json)",
+        ));
+    }
+    let settings = state.settings();
+    let limit = settings.max_body_bytes;
+    let too_large = || {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than {limit} bytes"),
+        )
+    };
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let limited = http_body_util::Limited::new(body, limit);
+    let deadline = tokio::time::Instant::now() + settings.timeout;
+    let collect = http_body_util::BodyExt::collect(limited);
+    // A body that has already arrived is read without starting a timer.
+    match crate::middleware::within(deadline, collect).await {
+        None => Err(Problem::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "the body did not arrive in time",
+        )),
+        Some(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Some(Err(_)) => Err(Problem::bad_request("the body could not be read")),
+        Some(Ok(collected)) => Ok(collected.to_bytes()),
+    }
+}
+
+/// `application/json` or `application/<anything>+json`, in any case, without allocating.
+fn is_json_media_type(media_type: &str) -> bool {
+    const APPLICATION: &str = "application/";
+    media_type.eq_ignore_ascii_case("application/json")
+        || (media_type.len() >= APPLICATION.len() + "+json".len()
+            && media_type
+                .get(..APPLICATION.len())
+                .is_some_and(|t| t.eq_ignore_ascii_case(APPLICATION))
+            && media_type
+                .get(media_type.len() - "+json".len()..)
+                .is_some_and(|t| t.eq_ignore_ascii_case("+json")))
 }
 
 /// A JSON body type, with the shape its error messages name.

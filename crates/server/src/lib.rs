@@ -7,6 +7,7 @@
 //! should not compile a web stack.
 
 pub mod app;
+pub mod cache_settings;
 pub mod config;
 pub mod connections;
 pub mod extract;
@@ -135,9 +136,22 @@ async fn postgres_users(
     Ok(repo)
 }
 
+/// The credential cache as the start-up line tells it.
+fn cache_summary(config: raceproof_core::auth::CacheConfig) -> String {
+    if config.is_off() {
+        "off".to_owned()
+    } else {
+        format!(
+            "on ({} entries, {} s)",
+            config.capacity(),
+            config.lifetime_secs()
+        )
+    }
+}
+
 /// Starts the server the command line describes and serves until Ctrl-C or SIGTERM.
 pub async fn run(cli: Cli) -> Result<(), StartError> {
-    let settings = cli.settings();
+    let mut settings = cli.settings();
     if settings.variant.is_seed() {
         tracing::warn!(
             variant = %settings.variant,
@@ -146,6 +160,11 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
         );
     }
     let file = UsersFile::load(&cli.users)?;
+    settings.credential_cache = if settings.variant.is_seed() {
+        raceproof_core::auth::CacheConfig::OFF
+    } else {
+        cli.credential_cache(&file.credential_cache)?
+    };
     let secret = WebhookSecret::choose(
         cli.webhook_secret.as_deref(),
         file.webhook_secret.as_deref(),
@@ -199,6 +218,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
         expose_timing = settings.expose_timing,
         replay_store,
         users_store,
+        credential_cache = %cache_summary(settings.credential_cache),
         "listening (HTTP/1.1 and h2c)"
     );
     let mut limits = settings.limits.clone();
@@ -210,7 +230,11 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
         idle_timeout = ?limits.idle_timeout,
         "connection limits"
     );
-    let app = router(Arc::new(state));
-    serve::serve_with(listener, app, limits, serve::shutdown_signal()).await;
+    let state = Arc::new(state);
+    tokio::spawn(state::log_credential_cache(
+        Arc::clone(&state),
+        std::time::Duration::from_secs(10),
+    ));
+    serve::serve_with(listener, router(state), limits, serve::shutdown_signal()).await;
     Ok(())
 }

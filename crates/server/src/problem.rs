@@ -271,7 +271,7 @@ pub fn replay_problem(error: &ReplayError) -> Problem {
 
 /// Gives every error response a problem body: routing's 404 and 405, a timeout's 503, ...
 /// Headers such as `Allow` and `Retry-After` are kept.
-pub async fn normalize(response: Response) -> Response {
+pub fn normalize(response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;

@@ -4,14 +4,10 @@
 //! The server's own ids are 128 bits that tell nothing: not when the server started, not
 //! how many requests it has served.
 
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::HeaderValue;
 use std::hash::{BuildHasher as _, Hasher as _, RandomState};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use tower_http::request_id::{MakeRequestId, RequestId};
-
-/// The request-id header.
-pub const X_REQUEST_ID: &str = "x-request-id";
 
 /// Longest client request id kept, in bytes.
 pub const MAX_CLIENT_ID_LEN: usize = 64;
@@ -24,20 +20,6 @@ pub fn acceptable(value: &HeaderValue) -> bool {
         && bytes
             .iter()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b':'))
-}
-
-/// Removes a client's request id that may not be kept (or more than one), so that the
-/// server makes one instead.
-pub fn sanitize(headers: &mut HeaderMap) {
-    let mut values = headers.get_all(X_REQUEST_ID).iter();
-    let keep = match (values.next(), values.next()) {
-        (None, _) => return,
-        (Some(value), None) => acceptable(value),
-        (Some(_), Some(_)) => false,
-    };
-    if !keep {
-        headers.remove(X_REQUEST_ID);
-    }
 }
 
 /// Server-made ids: a per-process counter through a keyed hash (SipHash, keyed from the
@@ -59,23 +41,22 @@ impl Default for ServerIds {
 }
 
 impl ServerIds {
-    /// The next id.
-    pub fn next_id(&self) -> String {
+    /// The next id, as a header value (32 lowercase hex digits, formatted on the stack).
+    pub fn next(&self) -> HeaderValue {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let half = |keys: &RandomState| {
             let mut hasher = keys.build_hasher();
             hasher.write_u64(n);
             hasher.finish()
         };
-        format!("{:016x}{:016x}", half(&self.keys.0), half(&self.keys.1))
-    }
-}
-
-impl MakeRequestId for ServerIds {
-    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
-        HeaderValue::from_str(&self.next_id())
-            .ok()
-            .map(RequestId::new)
+        let word = (u128::from(half(&self.keys.0)) << 64) | u128::from(half(&self.keys.1));
+        let mut id = [0u8; 32];
+        for (i, digit) in id.iter_mut().enumerate() {
+            let nibble = (word >> (4 * (31 - i))) & 0xf;
+            *digit = b"0123456789abcdef"[nibble as usize];
+        }
+        // Hex digits are always a valid header value.
+        HeaderValue::from_bytes(&id).unwrap_or(HeaderValue::from_static("-"))
     }
 }
 
@@ -93,22 +74,19 @@ mod tests {
         assert!(!keep(&"a".repeat(MAX_CLIENT_ID_LEN + 1)));
         assert!(!keep("two words"));
         assert!(!keep("<script>"));
-        let mut headers = HeaderMap::new();
-        headers.append(X_REQUEST_ID, HeaderValue::from_static("a"));
-        headers.append(X_REQUEST_ID, HeaderValue::from_static("b"));
-        sanitize(&mut headers);
-        assert!(headers.get(X_REQUEST_ID).is_none());
     }
 
     #[test]
     fn server_ids_are_distinct_and_do_not_count() {
         let ids = ServerIds::default();
-        let (a, b) = (ids.next_id(), ids.next_id());
+        let (a, b) = (ids.next(), ids.next());
+        let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
         assert_eq!(a.len(), 32);
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()), "{a}");
         assert_ne!(a, b);
         // Consecutive ids share no prefix a reader could count on.
         assert_ne!(a[..8], b[..8]);
         // Another process (another key) numbers differently.
-        assert_ne!(ServerIds::default().next_id(), a);
+        assert_ne!(ServerIds::default().next(), a);
     }
 }

@@ -10,7 +10,7 @@
 use crate::config::{Settings, WebhookSecret};
 use crate::problem::{PreconditionSource, Problem, login_problem, throttled_problem};
 use crate::webhook::WebhookKey;
-use raceproof_core::auth::{Argon2Hasher, Credentials};
+use raceproof_core::auth::{Argon2Hasher, CacheConfig, CacheError, Credentials, VerifiedCache};
 use raceproof_core::backend::{BackendError, ReplayStore, UserRepository};
 use raceproof_core::replay::{Clock, DEFAULT_CAPACITY, HmacKey, ReplaySet, SystemClock};
 use raceproof_core::service::{Accounts, LoginThrottle, Operations};
@@ -22,8 +22,9 @@ use raceproof_flows::{
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
-/// The account service as the server holds it: any repository, chosen at start-up.
-pub type AccountService = Accounts<Arc<dyn UserRepository>, Argon2Hasher>;
+/// The account service as the server holds it: any repository, chosen at start-up, and
+/// this process's cache of verified credentials.
+pub type AccountService = Accounts<Arc<dyn UserRepository>, Argon2Hasher, Arc<VerifiedCache>>;
 
 /// The login throttle as the server holds it: any limiter (the seed variants serve a racy
 /// one, for the race tester), the system clock.
@@ -53,6 +54,8 @@ pub enum BuildError {
     Users(StoreError),
     #[error("the webhook secret is not a usable HMAC key")]
     Key,
+    #[error("cannot make the credential cache: {0}")]
+    Cache(CacheError),
 }
 
 /// Everything the handlers share.
@@ -112,8 +115,14 @@ impl AppState {
         } else {
             Arc::new(LoginLimiter::new(policy))
         };
+        // The seeds authenticate as their ports do, with no cache of ours.
+        let cache = match variant {
+            Variant::ProvenFix => settings.credential_cache,
+            _ => CacheConfig::OFF,
+        };
+        let cache = Arc::new(VerifiedCache::new(cache).map_err(BuildError::Cache)?);
         Ok(Self {
-            accounts: Accounts::new(Arc::from(repository), hasher),
+            accounts: Accounts::new(Arc::from(repository), hasher).with_cache(cache),
             users_block: false,
             operate,
             logins: LoginThrottle::new(limiter),
@@ -143,7 +152,8 @@ impl AppState {
     /// is down, or spies), behind the same service and hasher. `blocking`: it does network
     /// I/O, so that plain reads leave the runtime too.
     pub fn with_users(mut self, repository: Arc<dyn UserRepository>, blocking: bool) -> Self {
-        self.accounts = Accounts::new(repository, self.accounts.hasher().clone());
+        let cache = Arc::clone(self.accounts.cache());
+        self.accounts = Accounts::new(repository, self.accounts.hasher().clone()).with_cache(cache);
         self.users_block = blocking;
         self
     }
@@ -215,6 +225,33 @@ impl AppState {
             work()
         })
         .await
+    }
+}
+
+/// Logs the credential cache's counts at debug level every `every`, when they changed
+/// (nothing is formatted unless debug logging is on).
+pub async fn log_credential_cache(state: Arc<AppState>, every: std::time::Duration) {
+    let mut last = None;
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if !tracing::enabled!(tracing::Level::DEBUG) {
+            continue;
+        }
+        let stats = state.accounts().cache().stats();
+        if last != Some(stats) {
+            tracing::debug!(
+                hits = stats.hits,
+                misses = stats.misses,
+                fills = stats.fills,
+                evictions = stats.evictions,
+                expirations = stats.expirations,
+                entries = stats.entries,
+                "credential cache"
+            );
+            last = Some(stats);
+        }
     }
 }
 

@@ -4,21 +4,42 @@
 use raceproof_report::services::{BackendsReport, HttpReport, InstanceRuns};
 use std::fmt::Write as _;
 
-/// Throughput and latency per endpoint beside the bare axum floor.
+/// Throughput and latency per endpoint beside the bare axum floor, then the ratios the
+/// run was held to.
 pub fn http(r: &HttpReport) -> String {
     let mut out = format!(
         "HTTP on loopback: {} connections, {} s per endpoint in 3 slices, each after a slice of \
-         the floor (x floor is to those), HTTP/1.1 keep-alive, {}.\n\n\
-         | endpoint | hasher | requests | req/s | p50 (us) | p99 (us) | x floor | non-2xx |\n\
-         |---|---|---:|---:|---:|---:|---:|---:|\n",
+         the GET floor (x floor is to those), HTTP/1.1 keep-alive, {}.\n\n\
+         | endpoint | hasher | cache | requests | req/s | p50 (us) | p99 (us) | x floor | unexpected status |\n\
+         |---|---|---|---:|---:|---:|---:|---:|---:|\n",
         r.connections, r.seconds_per_endpoint, r.machine
     );
     for e in &r.endpoints {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {:.0} | {} | {} | {:.2} | {} |",
-            e.endpoint, e.hasher, e.requests, e.rps, e.p50_us, e.p99_us, e.ratio_to_floor, e.errors
+            "| {} | {} | {} | {} | {:.0} | {} | {} | {:.2} | {} |",
+            e.endpoint,
+            e.hasher,
+            e.cache,
+            e.requests,
+            e.rps,
+            e.p50_us,
+            e.p99_us,
+            e.ratio_to_floor,
+            e.errors
         );
+    }
+    if !r.ratios.is_empty() {
+        out.push_str(
+            "\nRatios of this run (each side normalized by the floor slices beside it):\n\n\
+             | ratio | measured | target |\n|---|---:|---:|\n",
+        );
+        for ratio in &r.ratios {
+            let target = ratio
+                .target
+                .map_or_else(|| "-".to_owned(), |t| format!("at least {t:.2}x"));
+            let _ = writeln!(out, "| {} | {:.2}x | {target} |", ratio.what, ratio.ratio);
+        }
     }
     out.trim_end().to_owned()
 }
@@ -65,7 +86,7 @@ pub fn instances(setups: &[InstanceRuns]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use raceproof_report::services::{BackendOp, HttpEndpoint, InstanceRun};
+    use raceproof_report::services::{BackendOp, HttpEndpoint, HttpRatio, InstanceRun};
 
     #[test]
     fn backends_rows_and_the_notes_on_what_was_not_measured() {
@@ -106,6 +127,8 @@ mod tests {
             endpoints: vec![HttpEndpoint {
                 endpoint: "POST /operate".to_owned(),
                 hasher: "-".to_owned(),
+                cache: "-".to_owned(),
+                expected_status: None,
                 requests: 35943,
                 seconds: 3.0,
                 rps: 11967.2,
@@ -115,11 +138,22 @@ mod tests {
                 errors: 0,
                 connections: 16,
             }],
+            ratios: vec![HttpRatio {
+                what: "POST /operate / POST /floor (same request)".to_owned(),
+                ratio: 0.834,
+                target: Some(0.8),
+            }],
         };
         let table = http(&report);
         assert!(table.starts_with("HTTP on loopback: 16 connections, 3 s per endpoint"));
         assert!(
-            table.ends_with("| POST /operate | - | 35943 | 11967 | 724 | 8615 | 0.50 | 0 |"),
+            table.contains("| POST /operate | - | - | 35943 | 11967 | 724 | 8615 | 0.50 | 0 |\n"),
+            "{table}"
+        );
+        assert!(
+            table.ends_with(
+                "| POST /operate / POST /floor (same request) | 0.83x | at least 0.80x |"
+            ),
             "{table}"
         );
     }

@@ -125,6 +125,12 @@ impl SignedFields {
         Ok(out)
     }
 
+    /// Whether every field is within the encoding's limits (1 to 255 bytes), as
+    /// [`Self::encode`] checks them, without building the encoding.
+    pub fn check(&self) -> Result<(), ReplayError> {
+        self.write_encoding(|_| {})
+    }
+
     /// The bytes a signature is the HMAC of: [`SIGNING_CONTEXT`], then the encoding. For
     /// clients that MAC a buffer; [`HmacKey::sign`] streams the same bytes.
     pub fn signed_message(&self) -> Result<Vec<u8>, ReplayError> {
@@ -222,6 +228,17 @@ impl HmacKey {
     pub fn verify(&self, message: &[u8], tag: &Tag) -> Result<(), ReplayError> {
         let mut mac = self.prepared.clone();
         mac.update(message);
+        mac.verify_slice(&tag.0)
+            .map_err(|_| ReplayError::BadSignature)
+    }
+
+    /// Constant-time check of `tag` over the concatenation of `parts`, streamed into the
+    /// MAC (no buffer is built): `verify_parts(&[a, b], tag)` is `verify(&[a, b].concat(), tag)`.
+    pub fn verify_parts(&self, parts: &[&[u8]], tag: &Tag) -> Result<(), ReplayError> {
+        let mut mac = self.prepared.clone();
+        for part in parts {
+            mac.update(part);
+        }
         mac.verify_slice(&tag.0)
             .map_err(|_| ReplayError::BadSignature)
     }

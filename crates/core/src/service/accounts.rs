@@ -2,26 +2,52 @@
 //! result out.
 
 use crate::audit::{AuditPage, AuditQuery, Commit};
-use crate::auth::{Argon2Hasher, Credentials, PasswordHasher, verify_or_dummy};
-use crate::authority::{Principal, Role};
+use crate::auth::{
+    Argon2Hasher, CredentialCache, Credentials, PasswordHasher, VerifiedCache, verify_or_dummy,
+};
+use crate::authority::{Principal, Role, Standing};
 use crate::backend::{BackendError, UserRepository};
 use crate::store::{StoreError, User};
 
-/// The Basic-auth endpoints over the user records in `R`, verifying passwords with `H`.
+/// What an unknown user's cache lookup is made with (its answer is discarded).
+const NO_ONE: Standing = Standing {
+    role: Role::User,
+    credential_epoch: u64::MAX,
+};
+
+/// The Basic-auth endpoints over the user records in `R`, verifying passwords with `H` and
+/// remembering verified credentials in `C` (off unless [`Self::with_cache`] says otherwise).
 ///
 /// Every operation authenticates first ([`Self::authenticate`], outside any lock or
 /// transaction), then makes one call to the repository, which re-checks the actor's
 /// authority at the write: the catalogue proves that shape for the in-memory store under
 /// every lock strategy and for PostgreSQL's protocol.
 #[derive(Debug)]
-pub struct Accounts<R, H = Argon2Hasher> {
+pub struct Accounts<R, H = Argon2Hasher, C = VerifiedCache> {
     repo: R,
     hasher: H,
+    cache: C,
 }
 
 impl<R: UserRepository, H: PasswordHasher> Accounts<R, H> {
+    /// Every login verifies its password (no cache).
     pub fn new(repo: R, hasher: H) -> Self {
-        Self { repo, hasher }
+        Self {
+            repo,
+            hasher,
+            cache: VerifiedCache::off(),
+        }
+    }
+}
+
+impl<R: UserRepository, H: PasswordHasher, C: CredentialCache> Accounts<R, H, C> {
+    /// The same service, remembering verified credentials in `cache`.
+    pub fn with_cache<D: CredentialCache>(self, cache: D) -> Accounts<R, H, D> {
+        Accounts {
+            repo: self.repo,
+            hasher: self.hasher,
+            cache,
+        }
     }
 
     pub fn repository(&self) -> &R {
@@ -32,10 +58,20 @@ impl<R: UserRepository, H: PasswordHasher> Accounts<R, H> {
         &self.hasher
     }
 
+    pub fn cache(&self) -> &C {
+        &self.cache
+    }
+
     /// Checks Basic credentials: one snapshot of the stored hash, then one slow
     /// verification outside any lock or transaction, so an unknown user costs what a wrong
     /// password costs ([`verify_or_dummy`]). The principal's role is the one at this
     /// instant; every write re-checks it.
+    ///
+    /// Between the two, the cache ([`CredentialCache`]): credentials verified before against
+    /// the hash just read, at the epoch just read, skip the verification. Every login looks
+    /// up the cache once (an unknown user against the hasher's dummy hash, the answer
+    /// discarded) and a failed verification is never remembered, so a wrong password and an
+    /// unknown user still cost one lookup and one full verification each.
     ///
     /// A hash below the hasher's current cost is upgraded (the needs-rehash pattern): the
     /// password just verified is hashed again, outside any lock, and stored only if the
@@ -47,25 +83,48 @@ impl<R: UserRepository, H: PasswordHasher> Accounts<R, H> {
     /// parameters (`verify_or_dummy` pads such logins' timing to the current cost).
     pub fn authenticate(&self, credentials: &Credentials) -> Result<Principal, BackendError> {
         let user_id = credentials.user_id();
+        let password = credentials.password();
         let snapshot = self.repo.credentials(user_id)?;
+        let cached = match &snapshot {
+            Some(s) => self
+                .cache
+                .lookup(user_id, password, &s.password, s.standing()),
+            None => {
+                let _ = self
+                    .cache
+                    .lookup(user_id, password, self.hasher.dummy(), NO_ONE);
+                None
+            }
+        };
+        if let Some(standing) = cached {
+            return Ok(Principal::new(user_id, standing));
+        }
         let ok = verify_or_dummy(
             &self.hasher,
-            credentials.password(),
+            password,
             snapshot.as_ref().map(|s| &s.password),
         );
         match snapshot {
             Some(s) if ok => {
-                if self.hasher.needs_rehash(&s.password)
-                    && let Ok(upgraded) = self.hasher.hash(credentials.password())
-                {
-                    let _ = self.repo.replace_hash_if_unchanged(
+                let mut verified = s.password;
+                if self.hasher.needs_rehash(&verified)
+                    && let Ok(upgraded) = self.hasher.hash(password)
+                    && let Ok(true) = self.repo.replace_hash_if_unchanged(
                         user_id,
                         s.credential_epoch,
-                        &s.password,
-                        upgraded,
-                    );
+                        &verified,
+                        upgraded.clone(),
+                    )
+                {
+                    // The record now holds the upgrade: remember the hash it holds.
+                    verified = upgraded;
                 }
-                Ok(Principal::new(user_id, s.standing()))
+                let standing = Standing {
+                    role: s.role,
+                    credential_epoch: s.credential_epoch,
+                };
+                self.cache.remember(user_id, password, &verified, standing);
+                Ok(Principal::new(user_id, standing))
             }
             _ => Err(StoreError::InvalidCredentials.into()),
         }
@@ -80,7 +139,9 @@ impl<R: UserRepository, H: PasswordHasher> Accounts<R, H> {
     /// `POST /demote`: make `target` a plain user, keeping at least one admin.
     pub fn demote(&self, credentials: &Credentials, target: &str) -> Result<(), BackendError> {
         let actor = self.authenticate(credentials)?;
-        self.repo.demote(&actor, target)
+        self.repo.demote(&actor, target)?;
+        self.cache.forget(target);
+        Ok(())
     }
 
     /// `POST /password`: replace `user`'s password (one's own, or anyone's as an admin),
@@ -94,7 +155,9 @@ impl<R: UserRepository, H: PasswordHasher> Accounts<R, H> {
     ) -> Result<(), BackendError> {
         let actor = self.authenticate(credentials)?;
         let hash = self.hasher.hash(new_password).map_err(StoreError::from)?;
-        self.repo.change_password(&actor, user, hash)
+        self.repo.change_password(&actor, user, hash)?;
+        self.cache.forget(user);
+        Ok(())
     }
 
     /// `POST /update-email`: compare-and-set of the caller's own email (If-Match). Returns

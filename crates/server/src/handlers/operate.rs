@@ -2,7 +2,7 @@
 //! Webhooks signature ([`crate::webhook`]) and admits the message with
 //! [`raceproof_core::service::Operations::admit`]; the seeds run their own racy check.
 
-use crate::extract::{BodyShape, JsonBytes, parse_json};
+use crate::extract::{BodyShape, JsonWithHeaders, parse_json};
 use crate::problem::{Problem, operate_problem, replay_problem};
 use crate::state::{AppState, Operate, blocking};
 use crate::webhook::{
@@ -106,8 +106,7 @@ fn admission_problem(error: &BackendError) -> Problem {
 /// `POST /operate`: a signed one-time operation.
 pub async fn operate(
     State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    JsonBytes(body): JsonBytes,
+    JsonWithHeaders { headers, body }: JsonWithHeaders,
 ) -> Result<Json<Processed>, Problem> {
     match state.operate() {
         Operate::Admit {
@@ -177,7 +176,7 @@ fn verify_webhook(
         timestamp: message.timestamp,
     };
     // The core's field rules (non-empty, at most 255 bytes) for what is processed.
-    fields.encode().map_err(|e| replay_problem(&e))?;
+    fields.check().map_err(|e| replay_problem(&e))?;
     Ok((message, fields))
 }
 
