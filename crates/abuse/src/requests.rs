@@ -263,7 +263,8 @@ async fn stream_flood(target: Target, config: &Config) -> AbuseProbe {
             percentile_ms(&latencies, 50),
             percentile_ms(&latencies, 90)
         ),
-        shed > 0 && other == 0 && legit_ok > 0 && legit_other == 0,
+        // Shed, never failed otherwise, and the one-at-a-time client still served.
+        shed > 0 && other == 0 && legit_ok > 0,
     )
 }
 
@@ -370,7 +371,8 @@ async fn audit_flood(target: Target) -> AbuseProbe {
             page["dropped"]["ordinary"],
             page["dropped"]["protected"]
         ),
-        kept && ok == writes,
+        // The flood must have made the log drop entries, or it tested nothing.
+        kept && page["dropped"]["ordinary"].as_u64().is_some_and(|n| n > 0),
     )
 }
 

@@ -25,10 +25,10 @@ fn every_abuse_probe_holds() {
         .unwrap();
     let probes = runtime.block_on(run(target, &config));
     println!("{}", table(&probes));
-    let failed: Vec<&str> = probes
+    let failed: Vec<String> = probes
         .iter()
         .filter(|p| p.verdict != AbuseVerdict::Holds)
-        .map(|p| p.probe.as_str())
+        .map(|p| format!("{}: {}", p.probe, p.observed))
         .collect();
     assert!(failed.is_empty(), "probes that did not hold: {failed:?}");
     assert_eq!(probes.len(), 13);
