@@ -158,7 +158,10 @@ impl Model {
             return Err(ReplayError::Stale);
         }
         if self.held.len() >= cap {
-            return Err(ReplayError::Capacity);
+            let earliest = self.held.values().min().copied().unwrap_or(now);
+            return Err(ReplayError::Capacity {
+                retry_after_secs: u64::try_from(earliest + 1 - now).unwrap_or(1).max(1),
+            });
         }
         self.held.insert(tag, fields.timestamp + TOL);
         Ok(())

@@ -17,6 +17,7 @@ pub mod backends;
 pub mod beyond;
 pub mod credential_cache;
 pub mod demote;
+pub mod login_limit;
 pub mod operate;
 pub mod promote;
 pub mod update_email;
@@ -260,6 +261,7 @@ pub fn catalogue() -> Vec<Box<dyn AnyScenario>> {
     models.extend(strategy_models());
     models.extend(operate::strategy_models());
     models.extend(backends::models());
+    models.extend(login_limit::models());
     models.extend(beyond::models());
     models
 }

@@ -14,6 +14,9 @@
 //!   and spreads), instruction counts under callgrind, the replay set's turnover
 //!   percentiles, into `target/raceproof/bench.json`; `--http` adds the server's HTTP bench
 //!   (`http.json`), `--backends` the in-memory / Redis / PostgreSQL one (`backends.json`).
+//! - `abuse`: builds the server and the abuse suite (release), starts a fresh server with
+//!   the suite's short limits, probes it as an attacker would, prints the table and writes
+//!   `target/raceproof/abuse.json` (fails if a probe fails).
 //! - `readme`: regenerates the tables of README.md and `docs/` from the reports in
 //!   `target/raceproof/` (keeping those whose report is missing), then checks that every
 //!   relative link there resolves.
@@ -35,7 +38,7 @@ mod report;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <verify [--random] | replay [--random] FLOW/VARIANT[@DEPLOYMENT] [--log] | stress [RUNS] | test | bench [--quick] [--http] [--backends] | readme | layout | race-table [--render-only] | report [--screenshots]>";
+const USAGE: &str = "usage: cargo xtask <verify [--random] | replay [--random] FLOW/VARIANT[@DEPLOYMENT] [--log] | stress [RUNS] | test | bench [--quick] [--http] [--backends] | abuse | readme | layout | race-table [--render-only] | report [--screenshots]>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
             args.iter().any(|a| a == "--http"),
             args.iter().any(|a| a == "--backends"),
         ),
+        Some("abuse") => abuse(&root),
         Some("readme") => pages::regenerate(&root),
         Some("layout") => layout::check(&root),
         Some("race-table") => race_table(&root, args.iter().any(|a| a == "--render-only")),
@@ -192,6 +196,32 @@ fn stress(root: &Path, runs: Option<&str>) -> Result<(), String> {
     let runs = runs.unwrap_or("10000");
     let out = reports_dir(root).join(raceproof_report::file::STRESS);
     run_suite_bin(cargo(root), "stress", &[runs.as_ref(), out.as_os_str()])
+}
+
+/// The abuse suite against a fresh release build of the server.
+fn abuse(root: &Path) -> Result<(), String> {
+    run(cargo(root).args([
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        "raceproof-server",
+        "-p",
+        "raceproof-abuse",
+    ]))?;
+    let bin = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| root.join("target"), PathBuf::from)
+        .join("release");
+    let out = reports_dir(root).join(raceproof_report::file::ABUSE);
+    let mut suite = Command::new(bin.join("raceproof-abuse"));
+    suite
+        .current_dir(root)
+        .env("RACEPROOF_MACHINE", machine())
+        .arg("--server")
+        .arg(bin.join("raceproof-server"))
+        .args(["--users", "crates/server/users.example.toml", "--out"])
+        .arg(&out);
+    run(&mut suite)
 }
 
 /// The FastAPI virtualenv (skipped when only re-rendering), then the race table example.

@@ -5,6 +5,7 @@
 //! were committed (and says so): a page is never filled with figures no tool measured.
 
 use crate::render;
+use raceproof_report::abuse::AbuseReport;
 use raceproof_report::bench::BenchReport;
 use raceproof_report::file;
 use raceproof_report::random::RandomReport;
@@ -44,6 +45,7 @@ fn sections(dir: &Path) -> Vec<Section> {
     let bench = load::<BenchReport>(dir, file::BENCH, "cargo xtask bench");
     let http = load::<HttpReport>(dir, file::HTTP, "cargo xtask bench --http");
     let backends = load::<BackendsReport>(dir, file::BACKENDS, "cargo xtask bench --backends");
+    let abuse = load::<AbuseReport>(dir, file::ABUSE, "cargo xtask abuse");
     let mut setups = Vec::new();
     let mut missing_setup = None;
     for setup in INSTANCE_SETUPS {
@@ -124,6 +126,14 @@ fn sections(dir: &Path) -> Vec<Section> {
             body: randomized,
         },
         Section {
+            page: "README.md",
+            marker: "cost",
+            body: bench
+                .as_ref()
+                .map(render::bench::summary)
+                .map_err(Clone::clone),
+        },
+        Section {
             page: "docs/performance.md",
             marker: "bench",
             body: bench
@@ -151,6 +161,14 @@ fn sections(dir: &Path) -> Vec<Section> {
             page: "docs/instances.md",
             marker: "instances",
             body: instances,
+        },
+        Section {
+            page: "docs/abuse.md",
+            marker: "abuse",
+            body: abuse
+                .as_ref()
+                .map(render::abuse::table)
+                .map_err(Clone::clone),
         },
     ]
 }

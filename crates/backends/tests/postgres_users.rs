@@ -8,7 +8,7 @@ mod common;
 use common::{Sha256Hasher, TEST_SALT, backend_up, database_url, digest, opted_in, unique};
 use raceproof_backends::PoolConfig;
 use raceproof_backends::postgres::PgUserRepository;
-use raceproof_core::audit::Action;
+use raceproof_core::audit::{Action, AuditQuery, Dropped};
 use raceproof_core::auth::{Credentials, PasswordHasher as _};
 use raceproof_core::backend::{BackendError, UserRepository};
 use raceproof_core::service::Accounts;
@@ -215,6 +215,35 @@ fn compare_and_set_from_eight_threads_succeeds_once_per_version() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// PostgreSQL keeps every entry: pages seek by sequence number, past the in-memory log's
+/// budget, and report nothing dropped.
+#[test]
+fn audit_pages_go_by_sequence_number_and_drop_nothing() {
+    let Some(fx) = Fixture::new("audit_pages_go_by_sequence_number_and_drop_nothing") else {
+        return;
+    };
+    fx.add("alice", Role::User);
+    let alice = fx.login("alice");
+    for n in 0..12 {
+        fx.repo
+            .update_email(&alice, None, &format!("a{n}@x"))
+            .unwrap();
+    }
+    let first = fx.repo.audit_page(AuditQuery::after(0, 5)).unwrap();
+    let seqs = |page: &raceproof_core::audit::AuditPage| {
+        page.entries.iter().map(|c| c.seq).collect::<Vec<_>>()
+    };
+    assert_eq!(seqs(&first), [1, 2, 3, 4, 5]);
+    assert!(first.more);
+    assert_eq!(first.last_seq, 12);
+    assert_eq!(first.dropped, Dropped::default());
+    let last = fx.repo.audit_page(AuditQuery::after(10, 5)).unwrap();
+    assert_eq!(seqs(&last), [11, 12]);
+    assert!(!last.more);
+    let newest = fx.repo.audit_page(AuditQuery::newest(3)).unwrap();
+    assert_eq!(seqs(&newest), [10, 11, 12]);
 }
 
 #[test]

@@ -14,7 +14,7 @@
 //! time, and *nothing is known to have been written*. A server answers 503 to that and
 //! never runs the request's effect (fail closed).
 
-use crate::audit::Commit;
+use crate::audit::{AuditPage, AuditQuery, Commit};
 use crate::auth::PasswordHash;
 use crate::replay::{ReplayError, ReplaySet, Tag};
 pub use crate::store::CredentialSnapshot;
@@ -162,6 +162,12 @@ pub trait UserRepository: Send + Sync {
 
     /// The committed writes kept, in commit order.
     fn audit(&self) -> Result<Vec<Commit>, BackendError>;
+
+    /// One page of the committed writes (see [`crate::audit::AuditLog::page`]). By default
+    /// a page of [`Self::audit`]; a backend that can seek by sequence number does better.
+    fn audit_page(&self, query: AuditQuery) -> Result<AuditPage, BackendError> {
+        Ok(AuditPage::from_entries(self.audit()?, query))
+    }
 }
 
 impl<T: Table<User>> UserRepository for UserStore<T> {
@@ -233,6 +239,10 @@ impl<T: Table<User>> UserRepository for UserStore<T> {
     fn audit(&self) -> Result<Vec<Commit>, BackendError> {
         Ok(UserStore::audit(self))
     }
+
+    fn audit_page(&self, query: AuditQuery) -> Result<AuditPage, BackendError> {
+        Ok(UserStore::audit_page(self, query))
+    }
 }
 
 /// A reference or a shared pointer to a repository (or a replay store) is one too: the
@@ -300,6 +310,10 @@ macro_rules! forward_through_pointers {
 
             fn audit(&self) -> Result<Vec<Commit>, BackendError> {
                 (**self).audit()
+            }
+
+            fn audit_page(&self, query: AuditQuery) -> Result<AuditPage, BackendError> {
+                (**self).audit_page(query)
             }
         }
 

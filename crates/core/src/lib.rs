@@ -14,6 +14,7 @@
 //! - [`replay`]: HMAC-signed requests and the bounded in-memory replay set.
 //! - [`clock`]: the time admission reads; modelled under loom.
 //! - [`table`]: the lock strategies the store is generic over.
+//! - [`throttle`]: failed-login counters per (user, client), user and client.
 //! - [`backend`]: the replay store and user repository traits the service is generic over.
 
 pub mod audit;
@@ -26,3 +27,4 @@ pub mod service;
 pub mod store;
 pub mod sync;
 pub mod table;
+pub mod throttle;

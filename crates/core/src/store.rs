@@ -8,7 +8,7 @@
 //! expected version) and the effect are one critical section, and the write is appended to
 //! the store's [`AuditLog`] in that same section.
 
-use crate::audit::{Action, AuditLog, Commit, Pending};
+use crate::audit::{Action, AuditLog, AuditPage, AuditQuery, Commit, Pending};
 use crate::auth::PasswordHash;
 pub use crate::authority::{Principal, Role};
 use crate::authority::{Standing, Unauthorized};
@@ -173,6 +173,11 @@ impl<T: Table<User>> UserStore<T> {
     /// The committed writes kept, in commit order.
     pub fn audit(&self) -> Vec<Commit> {
         self.audit.entries()
+    }
+
+    /// One page of the committed writes kept.
+    pub fn audit_page(&self, query: AuditQuery) -> AuditPage {
+        self.audit.page(query)
     }
 
     /// Adds a new user at version 1. An existing user is never replaced: that would reset

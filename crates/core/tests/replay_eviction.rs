@@ -96,7 +96,10 @@ fn capacity_caps_memory_through_turnover() {
         }
         assert_eq!(
             set.insert_if_absent(tag(round * 10_000 + 9_999), now + 5, now),
-            Err(ReplayError::Capacity)
+            // The oldest entry stops being held one second after it expires.
+            Err(ReplayError::Capacity {
+                retry_after_secs: 6
+            })
         );
     }
 }

@@ -149,7 +149,13 @@ impl<const SHARDS: usize> ReferenceStateMachine for ReplaySetMachine<SHARDS> {
                 } else if expires_at < shard.horizon {
                     Err(ReplayError::Stale)
                 } else if shard.held.len() >= per_shard {
-                    Err(ReplayError::Capacity)
+                    // Space frees when the earliest held entry stops being held.
+                    let earliest = shard.held.values().min().copied().unwrap_or(state.now);
+                    Err(ReplayError::Capacity {
+                        retry_after_secs: u64::try_from(earliest + 1 - state.now)
+                            .unwrap_or(1)
+                            .max(1),
+                    })
                 } else {
                     shard.held.insert(tag, expires_at);
                     Ok(())
@@ -253,7 +259,9 @@ fn tags_spread_over_three_shards_as_modelled() {
     }
     assert_eq!(
         set.insert_if_absent(tag(3), 100, 0),
-        Err(ReplayError::Capacity)
+        Err(ReplayError::Capacity {
+            retry_after_secs: 101
+        })
     );
     assert_eq!(set.len(), 3);
 }
@@ -287,7 +295,9 @@ fn eviction_follows_expiry_not_insertion_order() {
     set.insert_if_absent(tag(1), 10, 0).expect("room");
     assert_eq!(
         set.insert_if_absent(tag(2), 50, 10),
-        Err(ReplayError::Capacity)
+        Err(ReplayError::Capacity {
+            retry_after_secs: 1
+        })
     );
     // At 11, tag 1 (expiry 10) is gone and tag 0 (expiry 100) is not.
     set.insert_if_absent(tag(2), 50, 11).expect("tag 1 evicted");

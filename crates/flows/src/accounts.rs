@@ -12,7 +12,7 @@
 //!   "another admin remains", and both writes land (write skew).
 
 use crate::{Narrator, SeedUsers, UserSpec, Variant};
-use raceproof_core::audit::{Action, Commit};
+use raceproof_core::audit::{Action, AuditPage, AuditQuery, Commit};
 use raceproof_core::auth::PasswordHash;
 use raceproof_core::backend::{BackendError, CredentialSnapshot, UserRepository};
 use raceproof_core::store::{Principal, Role, StoreError, User, UserStore};
@@ -246,5 +246,9 @@ impl UserRepository for SeedUsers {
 
     fn audit(&self) -> Result<Vec<Commit>, BackendError> {
         Ok(SeedUsers::audit(self))
+    }
+
+    fn audit_page(&self, query: AuditQuery) -> Result<AuditPage, BackendError> {
+        Ok(SeedUsers::audit_page(self, query))
     }
 }

@@ -28,12 +28,14 @@
 pub mod accounts;
 pub mod backends;
 pub mod cache;
+pub mod login_limit;
 pub mod operate;
 mod seed_operate;
 mod seed_users;
 
 pub use accounts::{proven_store, users_repository};
 pub use cache::InvalidatedCache;
+pub use login_limit::ReadThenIncrement;
 pub use operate::{
     OperateError, OperateFlow, OperateRequest, ProvenOperate, ProvenOperateCas, SeedPayload,
     message_name, seed_concatenation,

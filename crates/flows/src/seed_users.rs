@@ -15,7 +15,7 @@
 
 use crate::Narrator;
 use crate::UserSpec;
-use raceproof_core::audit::{Action, AuditLog, Commit, Pending};
+use raceproof_core::audit::{Action, AuditLog, AuditPage, AuditQuery, Commit, Pending};
 use raceproof_core::auth::PasswordHash;
 use raceproof_core::backend::CredentialSnapshot;
 use raceproof_core::store::{Principal, Role, StoreError, User};
@@ -58,6 +58,11 @@ impl SeedUsers {
 
     pub fn audit(&self) -> Vec<Commit> {
         self.audit.entries()
+    }
+
+    /// One page of the committed writes kept.
+    pub fn audit_page(&self, query: AuditQuery) -> AuditPage {
+        self.audit.page(query)
     }
 
     /// `USERS[user] = {...}` for a new user (the seed's dict literal, one entry).

@@ -12,9 +12,11 @@
 //! | `http.json` | `cargo xtask bench --http` (the server's loopback bench) | [`services::HttpReport`] |
 //! | `backends.json` | `cargo xtask bench --backends` | [`services::BackendsReport`] |
 //! | `instances-<setup>.json` | the server's two-instance test | [`services::InstanceRuns`] |
+//! | `abuse.json` | `cargo xtask abuse` (the server probed as an attacker would) | [`abuse::AbuseReport`] |
 //!
 //! `race.json`, the race tester's report, is the race tester's own.
 
+pub mod abuse;
 pub mod bench;
 pub mod deployment;
 pub mod random;
@@ -39,6 +41,7 @@ pub mod file {
     pub const REPLAY_TURNOVER: &str = "replay_turnover.json";
     pub const HTTP: &str = "http.json";
     pub const BACKENDS: &str = "backends.json";
+    pub const ABUSE: &str = "abuse.json";
 
     /// `instances-<setup>.json`: one file per deployment the two-instance test runs.
     pub fn instances(setup: &str) -> String {

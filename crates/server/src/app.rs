@@ -19,6 +19,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/update-email", post(accounts::update_email))
         .route("/users/{id}", get(accounts::user))
         .route("/audit", get(accounts::audit))
+        .route(
+            "/login-limits/{user}",
+            get(accounts::login_limits).delete(accounts::clear_login_limits),
+        )
         .route("/operate", post(operate::operate));
     if settings.expose_timing {
         routes = routes.route_layer(from_fn(stamp_handler_start));

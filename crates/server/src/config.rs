@@ -94,6 +94,9 @@ pub struct Cli {
     #[arg(long, default_value = "raceproof")]
     pub users_schema: String,
 
+    /// Connection lifetimes, caps and login throttling (`limits.rs`).
+    #[command(flatten)]
+    pub limits: crate::limits::LimitArgs,
     /// Remember verified Basic credentials so that repeated logins skip Argon2id (default
     /// on; else `[credential_cache] enabled` in the users file). A password change or a
     /// demotion still counts from the next request: see crates/server/README.md.
@@ -355,6 +358,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub timeout: Duration,
     pub timestamp_tolerance_secs: i64,
+    /// Connection lifetimes, caps and login throttling.
+    pub limits: crate::limits::Limits,
     /// The verified-credential cache of the Basic-auth endpoints (`proven_fix` only).
     pub credential_cache: CacheConfig,
     /// Simulated latency of the seed `/operate`'s storage calls (seed variants only).
@@ -372,6 +377,7 @@ impl Default for Settings {
             max_body_bytes: 16 * 1024,
             timeout: Duration::from_secs(10),
             timestamp_tolerance_secs: raceproof_core::replay::DEFAULT_TOLERANCE_SECS,
+            limits: crate::limits::Limits::default(),
             credential_cache: CacheConfig::default(),
             io_latency: Duration::ZERO,
         }
@@ -408,6 +414,7 @@ impl Cli {
             max_body_bytes: self.max_body_bytes,
             timeout: Duration::from_secs(self.timeout_secs.max(1)),
             timestamp_tolerance_secs: self.timestamp_tolerance_secs.max(0),
+            limits: self.limits.limits(),
             credential_cache: CacheConfig::default(),
             // At most a minute: a latency is a test device, not a way to hang the server.
             io_latency: Duration::from_millis(self.io_latency_ms.min(60_000)),

@@ -2,6 +2,7 @@
 //! (checked, capped and timed). Each refuses with the problem a client gets, so a handler
 //! receives only well-formed input, in the order its arguments list them.
 
+use crate::connections::ClientAddr;
 use crate::problem::Problem;
 use crate::state::AppState;
 use axum::body::Bytes;
@@ -9,7 +10,9 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, IF_MATCH};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
+use raceproof_core::audit::{AuditQuery, MAX_PAGE};
 use raceproof_core::auth::Credentials;
+use raceproof_core::throttle::ClientId;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 
@@ -34,6 +37,61 @@ impl<S: Send + Sync> FromRequestParts<S> for BasicAuth {
         Credentials::parse_header(text)
             .map(BasicAuth)
             .map_err(|e| Problem::unauthorized(e.to_string()))
+    }
+}
+
+/// The client a request came from, as the login throttle counts it: its TCP peer (an
+/// IPv6 /64), or one "unknown" client for requests that did not come over a connection
+/// (tests calling the router directly). Behind a reverse proxy every request has the
+/// proxy's address: forwarded headers are not trusted, since any client can send them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Client(pub ClientId);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Client(
+            parts
+                .extensions
+                .get::<ClientAddr>()
+                .map_or_else(ClientId::unknown, |ClientAddr(peer)| {
+                    ClientId::of(peer.ip())
+                }),
+        ))
+    }
+}
+
+/// Entries `GET /audit` returns when `limit` is not given.
+pub const DEFAULT_AUDIT_PAGE: usize = 1000;
+
+/// `GET /audit`'s query: `after=SEQ` (entries after it, oldest first; without it, the
+/// newest) and `limit=N` (1 to 4096, default 1000). Anything else: 400.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditParams(pub AuditQuery);
+
+impl<S: Send + Sync> FromRequestParts<S> for AuditParams {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
+        let bad = || {
+            Problem::bad_request(format!(
+                "the query takes after=<sequence number> and limit=<1..={MAX_PAGE}>"
+            ))
+        };
+        let mut query = AuditQuery::newest(DEFAULT_AUDIT_PAGE);
+        let pairs = form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes());
+        for (key, value) in pairs {
+            let number = value.parse::<u64>().map_err(|_| bad())?;
+            match key.as_ref() {
+                "after" => query.after = Some(number),
+                "limit" if (1..=MAX_PAGE as u64).contains(&number) => {
+                    query.limit = usize::try_from(number).map_err(|_| bad())?;
+                }
+                _ => return Err(bad()),
+            }
+        }
+        Ok(AuditParams(query))
     }
 }
 

@@ -9,10 +9,14 @@
 pub mod app;
 pub mod cache_settings;
 pub mod config;
+pub mod connections;
 pub mod extract;
 pub mod handlers;
+pub mod handshake;
+pub mod limits;
 pub mod middleware;
 pub mod problem;
+pub mod request_id;
 pub mod runtime;
 pub mod serve;
 pub mod state;
@@ -231,11 +235,20 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
         credential_cache = %cache_summary(settings.credential_cache),
         "listening (HTTP/1.1 and h2c)"
     );
+    let mut limits = settings.limits.clone();
+    limits.max_connections = limits::fit_connections(limits.max_connections);
+    tracing::info!(
+        max_connections = limits.max_connections,
+        max_in_flight = limits.max_in_flight,
+        handshake_timeout = ?limits.handshake_timeout,
+        idle_timeout = ?limits.idle_timeout,
+        "connection limits"
+    );
     let state = Arc::new(state);
     tokio::spawn(state::log_credential_cache(
         Arc::clone(&state),
         std::time::Duration::from_secs(10),
     ));
-    serve::serve(listener, router(state), serve::shutdown_signal()).await;
+    serve::serve_with(listener, router(state), limits, serve::shutdown_signal()).await;
     Ok(())
 }

@@ -1,5 +1,14 @@
 //! `raceproof-server --users FILE [--listen ADDR] [--variant V] ...`: see `--help`.
 
+/// jemalloc rather than the system allocator, with a background thread that gives freed
+/// pages back to the OS after `dirty_decay_ms` (set in `.cargo/config.toml`): glibc's
+/// malloc (and mimalloc, whose purges wait for the freeing thread to allocate again) kept
+/// the memory of a burst of unfinished requests after they closed, so each attack stacked
+/// on the last (the abuse suite's `unfinished-heads` probe measures it).
+#[cfg(not(loom))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[cfg(loom)]
 fn main() {}
 

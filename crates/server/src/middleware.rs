@@ -24,7 +24,6 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -66,59 +65,17 @@ pub async fn within<F: Future>(deadline: Instant, future: F) -> Option<F::Output
     .await
 }
 
-/// Request ids `<start>-<n>`: the server's start time in hex, then a counter. Unique per
-/// process and cheap (a UUID v4 costs a `getrandom` call per request); a client's own
-/// `x-request-id` is kept as it is.
-#[derive(Clone)]
-struct SequentialIds {
-    prefix: Arc<str>,
-    next: Arc<AtomicU64>,
-}
-
-impl SequentialIds {
-    fn new() -> Self {
-        let start = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        Self {
-            prefix: format!("{start:x}-").into(),
-            next: Arc::new(AtomicU64::new(1)),
-        }
-    }
-
-    fn next(&self) -> HeaderValue {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        // The prefix is hex and a dash, then decimal digits: always a valid header value.
-        let mut id = [0u8; 64];
-        let (head, digits) = id.split_at_mut(self.prefix.len());
-        head.copy_from_slice(self.prefix.as_bytes());
-        let mut rest = n;
-        let mut len = 0;
-        loop {
-            digits[len] = b'0' + (rest % 10) as u8;
-            len += 1;
-            rest /= 10;
-            if rest == 0 {
-                break;
-            }
-        }
-        digits[..len].reverse();
-        let used = self.prefix.len() + len;
-        HeaderValue::from_bytes(&id[..used]).unwrap_or(HeaderValue::from_static("-"))
-    }
-}
-
 /// Request id, logs, panic catching, problem bodies, deadline: see the module docs.
 #[derive(Clone)]
 pub struct RequestLayer {
-    ids: SequentialIds,
+    ids: crate::request_id::ServerIds,
     deadline: Duration,
 }
 
 impl RequestLayer {
     pub fn new(settings: &Settings) -> Self {
         Self {
-            ids: SequentialIds::new(),
+            ids: crate::request_id::ServerIds::default(),
             // The body has its own deadline (408); this one bounds the whole request (503).
             deadline: request_deadline(settings),
         }
@@ -159,9 +116,10 @@ where
     }
 
     fn call(&mut self, mut request: Request) -> Self::Future {
+        // A client's id only when short and plain (it is echoed and logged).
         let id = match request.headers().get(&REQUEST_ID_HEADER) {
-            Some(id) => id.clone(),
-            None => {
+            Some(id) if crate::request_id::acceptable(id) => id.clone(),
+            _ => {
                 let id = self.layer.ids.next();
                 request.headers_mut().insert(REQUEST_ID_HEADER, id.clone());
                 id
@@ -364,11 +322,11 @@ mod tests {
         );
         let (first, second) = (first.unwrap(), second.unwrap());
         assert_ne!(first, second);
-        let (prefix, n) = first.rsplit_once('-').unwrap();
-        assert_eq!(
-            second,
-            format!("{prefix}-{}", n.parse::<u64>().unwrap() + 1)
-        );
+        // Server-made ids tell neither the start time nor the count (issue 21).
+        for id in [&first, &second] {
+            assert_eq!(id.len(), 32, "{id}");
+            assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+        }
         let request = Request::get("/never").body(Body::empty()).unwrap();
         let response = app.clone().oneshot(request).await.unwrap();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);

@@ -7,7 +7,9 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use raceproof_core::backend::BackendError;
 use raceproof_core::replay::ReplayError;
+use raceproof_core::service::LoginError;
 use raceproof_core::store::StoreError;
+use raceproof_core::throttle::{Scope, Throttled};
 use raceproof_flows::OperateError;
 use serde::Serialize;
 use std::borrow::Cow;
@@ -32,7 +34,7 @@ pub struct Problem {
     pub detail: Cow<'static, str>,
     /// Extra headers (a challenge, `Retry-After`).
     #[serde(skip)]
-    headers: Vec<(HeaderName, &'static str)>,
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl Problem {
@@ -62,7 +64,15 @@ impl Problem {
     }
 
     pub fn with_header(mut self, name: HeaderName, value: &'static str) -> Self {
-        self.headers.push((name, value));
+        self.headers.push((name, HeaderValue::from_static(value)));
+        self
+    }
+
+    /// Sets `Retry-After` to `secs` (at least 1): when the refusing limit really frees.
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.headers.retain(|(name, _)| name != RETRY_AFTER);
+        self.headers
+            .push((RETRY_AFTER, HeaderValue::from(secs.max(1))));
         self
     }
 
@@ -106,7 +116,7 @@ impl IntoResponse for Problem {
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         for (name, value) in self.headers {
-            headers.insert(name, HeaderValue::from_static(value));
+            headers.insert(name, value);
         }
         response
     }
@@ -178,6 +188,35 @@ pub fn backend_problem(error: &BackendError, source: PreconditionSource) -> Prob
     }
 }
 
+/// A login refused by the throttle: 429 with the seconds until the refusing counter's
+/// window ends. The detail says which counter, never the user or the address.
+pub fn throttled_problem(throttled: &Throttled) -> Problem {
+    let detail = match throttled.scope {
+        Scope::Pair => "too many failed logins for this user from this client; retry later",
+        Scope::User => {
+            "too many failed logins for this user from new clients; retry later, or log in \
+             from a client that logged in before"
+        }
+        Scope::Client => "too many failed logins from this client; retry later",
+        Scope::Table => "too many clients are failing to log in; retry later",
+    };
+    Problem::typed(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too-many-failed-logins",
+        "Too Many Failed Logins",
+        detail,
+    )
+    .retry_after(throttled.retry_after_secs)
+}
+
+/// Maps a throttled service call onto its status code.
+pub fn login_problem(error: &LoginError, source: PreconditionSource) -> Problem {
+    match error {
+        LoginError::Throttled(throttled) => throttled_problem(throttled),
+        LoginError::Backend(e) => backend_problem(e, source),
+    }
+}
+
 /// Maps an `/operate` refusal onto its status code.
 pub fn operate_problem(error: &OperateError) -> Problem {
     match error {
@@ -218,7 +257,10 @@ pub fn replay_problem(error: &ReplayError) -> Problem {
             "Replayed",
             "this signed message was already processed",
         ),
-        E::Capacity => Problem::unavailable("the replay set is full; try again later"),
+        E::Capacity { retry_after_secs } => {
+            Problem::unavailable("the replay set is full; space frees as messages expire")
+                .retry_after(*retry_after_secs)
+        }
         E::FieldLength { field } => {
             Problem::bad_request(format!("{field} is empty or longer than 255 bytes"))
         }

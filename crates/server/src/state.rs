@@ -8,20 +8,27 @@
 //! `Accounts::authenticate` makes); `tests/service_layer.rs` injects spy backends to show it.
 
 use crate::config::{Settings, WebhookSecret};
-use crate::problem::Problem;
+use crate::problem::{PreconditionSource, Problem, login_problem, throttled_problem};
 use crate::webhook::WebhookKey;
-use raceproof_core::auth::{Argon2Hasher, CacheConfig, CacheError, VerifiedCache};
-use raceproof_core::backend::{ReplayStore, UserRepository};
+use raceproof_core::auth::{Argon2Hasher, CacheConfig, CacheError, Credentials, VerifiedCache};
+use raceproof_core::backend::{BackendError, ReplayStore, UserRepository};
 use raceproof_core::replay::{Clock, DEFAULT_CAPACITY, HmacKey, ReplaySet, SystemClock};
-use raceproof_core::service::{Accounts, Operations};
+use raceproof_core::service::{Accounts, LoginThrottle, Operations};
 use raceproof_core::store::StoreError;
-use raceproof_flows::{Narrator, SeedOperate, SeedRoute, UserSpec, Variant, users_repository};
+use raceproof_core::throttle::{AttemptLimiter, ClientId, LoginLimiter};
+use raceproof_flows::{
+    Narrator, ReadThenIncrement, SeedOperate, SeedRoute, UserSpec, Variant, users_repository,
+};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
 /// The account service as the server holds it: any repository, chosen at start-up, and
 /// this process's cache of verified credentials.
 pub type AccountService = Accounts<Arc<dyn UserRepository>, Argon2Hasher, Arc<VerifiedCache>>;
+
+/// The login throttle as the server holds it: any limiter (the seed variants serve a racy
+/// one, for the race tester), the system clock.
+pub type LoginService = LoginThrottle<Arc<dyn AttemptLimiter>>;
 
 /// The admission service as the server holds it: any replay store, any clock.
 pub type OperateService = Operations<Arc<dyn ReplayStore>, Arc<dyn Clock>>;
@@ -58,6 +65,7 @@ pub struct AppState {
     /// Whether the repository does network I/O, so that plain reads leave the runtime too.
     users_block: bool,
     operate: Operate,
+    logins: LoginService,
     settings: Settings,
     /// Slots for password verification off the runtime.
     hash_slots: Arc<Semaphore>,
@@ -109,6 +117,12 @@ impl AppState {
                 )
             }
         };
+        let policy = settings.limits.login;
+        let limiter: Arc<dyn AttemptLimiter> = if variant.is_seed() {
+            Arc::new(ReadThenIncrement::new(policy, Narrator::silent()))
+        } else {
+            Arc::new(LoginLimiter::new(policy))
+        };
         // The seeds authenticate as their ports do, with no cache of ours.
         let cache = match variant {
             Variant::ProvenFix => settings.credential_cache,
@@ -119,6 +133,7 @@ impl AppState {
             accounts: Accounts::new(Arc::from(repository), hasher).with_cache(cache),
             users_block: false,
             operate,
+            logins: LoginThrottle::new(limiter),
             hash_slots: Arc::new(Semaphore::new(settings.hash_concurrency.max(1))),
             settings,
         })
@@ -166,6 +181,34 @@ impl AppState {
 
     pub fn operate(&self) -> &Operate {
         &self.operate
+    }
+
+    pub fn logins(&self) -> &LoginService {
+        &self.logins
+    }
+
+    /// Runs `work`, an account operation that authenticates `credentials` first, under the
+    /// login throttle: refused at once with 429 when the throttle would refuse (before
+    /// waiting for a password-check slot), then [`LoginThrottle::guard`] around it off the
+    /// runtime. Errors become problems, a stale version as `source` says.
+    pub async fn login<T: Send + 'static>(
+        self: &Arc<Self>,
+        credentials: Credentials,
+        client: ClientId,
+        source: PreconditionSource,
+        work: impl FnOnce(&AccountService, &Credentials) -> Result<T, BackendError> + Send + 'static,
+    ) -> Result<T, Problem> {
+        self.logins
+            .precheck(credentials.user_id(), client)
+            .map_err(|refused| throttled_problem(&refused))?;
+        let state = Arc::clone(self);
+        self.off_runtime(move || {
+            state.logins.guard(credentials.user_id(), client, || {
+                work(state.accounts(), &credentials)
+            })
+        })
+        .await?
+        .map_err(|e| login_problem(&e, source))
     }
 
     /// Runs password work (hash verification) off the async runtime, at most

@@ -6,46 +6,19 @@
 use axum::body::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper::Request;
-use std::io::{BufRead as _, BufReader};
-use std::net::SocketAddr;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+mod common;
 
-const USERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/users.example.toml");
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::Duration;
 
 /// Starts the server on port 0 and reads the address it logged.
 fn start() -> (
     std::process::Child,
     SocketAddr,
-    BufReader<std::process::ChildStderr>,
+    std::io::BufReader<std::process::ChildStderr>,
 ) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_raceproof-server"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--users",
-            USERS,
-            "--hasher",
-            "fast",
-        ])
-        .env("RUST_LOG", "info")
-        .env_remove("RACEPROOF_WEBHOOK_SECRET")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let addr = loop {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "server exited early"
-        );
-        if let Some(rest) = line.split("addr=").nth(1) {
-            break rest.split_whitespace().next().unwrap().parse().unwrap();
-        }
-    };
-    (child, addr, stderr)
+    common::process::spawn(&[])
 }
 
 async fn request(addr: SocketAddr, http2: bool, request: Request<Full<Bytes>>) -> (u16, String) {
@@ -83,6 +56,7 @@ async fn the_binary_serves_http1_and_h2c_and_stops_on_sigterm() {
         (200, r#"{"target":"alice","role":"admin"}"#)
     );
     let get = Request::get(format!("http://{addr}/users/alice"))
+        .header("authorization", "Basic YWxpY2U6czNjcjN0") // alice:s3cr3t
         .body(Full::new(Bytes::new()))
         .unwrap();
     let (status, body) = request(addr, true, get).await;

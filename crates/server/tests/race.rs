@@ -17,7 +17,7 @@ async fn double_successes(variant: Variant) -> usize {
     let app = app(variant);
     let mut doubles = 0;
     for i in 0..TRIES {
-        let etag = send(&app, get("/users/alice"))
+        let etag = send(&app, get_as("/users/alice", "alice", "s3cr3t"))
             .await
             .header("etag")
             .unwrap()

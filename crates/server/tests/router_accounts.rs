@@ -33,7 +33,12 @@ async fn promote_by_an_admin_is_200_and_audited() {
         reply.json(),
         serde_json::json!({"target": "alice", "role": "admin"})
     );
-    let record = check(&app, get("/users/alice"), StatusCode::OK).await;
+    let record = check(
+        &app,
+        get_as("/users/alice", "alice", "s3cr3t"),
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(record.json()["role"], "admin");
     let audit = check(&app, get_as("/audit", "root", "r00t"), StatusCode::OK).await;
     assert_eq!(
@@ -42,7 +47,7 @@ async fn promote_by_an_admin_is_200_and_audited() {
             "seq": 1, "actor": "admin", "action": "promote", "target": "alice",
             "actor_role_at_commit": "admin", "actor_epoch_at_commit": 0,
             "authenticated_epoch": 0
-        }]})
+        }], "next_after": null, "last_seq": 1, "dropped": {"ordinary": 0, "protected": 0}})
     );
 }
 
@@ -87,7 +92,7 @@ async fn promote_by_a_plain_user_is_403() {
         StatusCode::FORBIDDEN,
     )
     .await;
-    let record = check(&app, get("/users/bob"), StatusCode::OK).await;
+    let record = check(&app, get_as("/users/bob", "root", "r00t"), StatusCode::OK).await;
     assert_eq!(record.json()["role"], "user");
 }
 
@@ -227,11 +232,21 @@ async fn password_that_basic_auth_cannot_carry_is_400() {
 #[tokio::test]
 async fn user_record_has_a_strong_etag_and_never_the_hash() {
     let app = app(PROVEN);
-    let reply = check(&app, get("/users/alice"), StatusCode::OK).await;
+    let reply = check(
+        &app,
+        get_as("/users/alice", "alice", "s3cr3t"),
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(reply.header("etag"), Some("\"1\""));
     assert_eq!(
         reply.json(),
         serde_json::json!({"id": "alice", "role": "user", "email": "alice@example.com", "version": 1})
     );
-    check(&app, get("/users/mallory"), StatusCode::NOT_FOUND).await;
+    check(
+        &app,
+        get_as("/users/mallory", "root", "r00t"),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
 }

@@ -52,7 +52,7 @@ async fn update_email_with_the_current_etag_is_200_with_the_new_etag() {
         reply.json(),
         serde_json::json!({"email": "a@example.org", "version": 2})
     );
-    let record = send(&app, get("/users/alice")).await;
+    let record = send(&app, get_as("/users/alice", "alice", "s3cr3t")).await;
     assert_eq!(record.header("etag"), Some("\"2\""));
 }
 
@@ -71,7 +71,7 @@ async fn update_email_with_a_stale_etag_is_412_and_writes_nothing() {
         StatusCode::PRECONDITION_FAILED,
     )
     .await;
-    let record = send(&app, get("/users/alice")).await;
+    let record = send(&app, get_as("/users/alice", "alice", "s3cr3t")).await;
     assert_eq!(record.json()["email"], "a@example.org");
 }
 
@@ -107,7 +107,9 @@ async fn if_match_is_strict() {
     .await;
     // Nothing was written by any of these.
     assert_eq!(
-        send(&app, get("/users/alice")).await.header("etag"),
+        send(&app, get_as("/users/alice", "alice", "s3cr3t"))
+            .await
+            .header("etag"),
         Some("\"1\"")
     );
 }
@@ -227,7 +229,7 @@ async fn unknown_paths_are_404_and_wrong_methods_405_as_problems() {
 #[tokio::test]
 async fn every_response_has_a_request_id() {
     let app = app(PROVEN);
-    let reply = send(&app, get("/users/alice")).await;
+    let reply = send(&app, get_as("/users/alice", "alice", "s3cr3t")).await;
     assert!(
         reply
             .header("x-request-id")
@@ -251,12 +253,12 @@ async fn expose_timing_adds_the_handler_start_header() {
         expose_timing: true,
         ..settings(PROVEN)
     })));
-    let reply = send(&timed, get("/users/alice")).await;
+    let reply = send(&timed, get_as("/users/alice", "alice", "s3cr3t")).await;
     let start: u128 = reply.header(HANDLER_START_HEADER).unwrap().parse().unwrap();
     assert!(start >= before);
     let plain = app(PROVEN);
     assert!(
-        send(&plain, get("/users/alice"))
+        send(&plain, get_as("/users/alice", "alice", "s3cr3t"))
             .await
             .header(HANDLER_START_HEADER)
             .is_none()
@@ -426,7 +428,12 @@ async fn a_panicking_handler_is_a_500_problem_and_the_server_goes_on() {
     let state = state(settings(PROVEN)).with_users(Arc::new(Faulty::panicking()), false);
     let app = router(Arc::new(state));
     // In the handler itself, and in its blocking task.
-    let reply = check(&app, get("/users/alice"), StatusCode::INTERNAL_SERVER_ERROR).await;
+    let reply = check(
+        &app,
+        get_as("/users/alice", "alice", "s3cr3t"),
+        StatusCode::INTERNAL_SERVER_ERROR,
+    )
+    .await;
     assert!(!String::from_utf8_lossy(&reply.body).contains("a bug"));
     check(
         &app,
@@ -526,7 +533,7 @@ async fn a_user_database_that_is_down_is_a_503_on_every_account_endpoint() {
         post_as("/demote", "admin", "adm1n", r#"{"target":"root"}"#),
         post_as("/password", "alice", "s3cr3t", r#"{"new_password":"x"}"#),
         post_as("/update-email", "alice", "s3cr3t", r#"{"email":"a@x"}"#),
-        get("/users/alice"),
+        get_as("/users/alice", "alice", "s3cr3t"),
         get_as("/audit", "admin", "adm1n"),
     ];
     for request in requests {

@@ -150,7 +150,11 @@ async fn every_account_endpoint_is_one_service_call_in_every_variant() {
                 StatusCode::OK,
                 vec!["credentials bob", "change_password bob@0 bob"],
             ),
-            (get("/users/bob"), StatusCode::OK, vec!["get bob"]),
+            (
+                get_as("/users/bob", "bob", "n3w"),
+                StatusCode::OK,
+                vec!["credentials bob", "get bob"],
+            ),
             // The old password no longer authenticates: nothing past the credentials.
             (
                 post_as("/promote", "bob", "b0b", r#"{"target":"bob"}"#),

@@ -230,6 +230,50 @@ pub fn tables(r: &BenchReport) -> String {
     out
 }
 
+/// The README's one table: what each proven fix costs against the seed code it replaces, per
+/// request, under the default strategy; the detail is in `docs/performance.md`.
+pub fn summary(r: &BenchReport) -> String {
+    let default = r.default_strategy.as_str();
+    let mut out = String::from(
+        "| request | seed_vulnerable | seed_fix | proven_fix | proven_fix / seed_vulnerable: time | instructions |\n\
+         |---|---:|---:|---:|---:|---:|\n",
+    );
+    for flow in ["update_email", "promote", "operate"] {
+        let at = |variant: &str| {
+            (
+                r.timing(flow, variant, default),
+                r.instructions(flow, &format!("{variant}_{default}")),
+            )
+        };
+        let (vulnerable, vulnerable_ir) = at("seed_vulnerable");
+        let (proven, proven_ir) = at("proven_fix");
+        let _ = writeln!(
+            out,
+            "| {flow} | {} | {} | {} | {} | {} |",
+            median(vulnerable),
+            median(at("seed_fix").0),
+            median(proven),
+            ratio(proven, vulnerable),
+            ir_ratio(proven_ir, vulnerable_ir),
+        );
+    }
+    let _ = write!(
+        out,
+        "\nUncontended, authentication included (with the benches' SHA-256 stand-in for Argon2id), \
+         {default} store; medians of {} criterion runs (ratio: min–max run by run) and callgrind \
+         instruction counts, on {}{} by `cargo xtask bench{}`.",
+        r.runs,
+        r.machine,
+        if r.quick { " (quick mode: rough)" } else { "" },
+        if r.quick { " --quick" } else { "" }
+    );
+    out
+}
+
+fn median(m: Option<&Timing>) -> String {
+    m.map_or_else(|| "-".to_owned(), |m| format!("{:.0} ns", m.median_ns))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,5 +352,14 @@ mod tests {
             "{tables}"
         );
         assert!(tables.ends_with("Measured on AMD EPYC, 2 cores by `cargo xtask bench`."));
+        let summary = summary(&report);
+        assert!(
+            summary.contains("| update_email | 650 ns | - | 490 ns | 0.75x (0.71–0.80) | 0.89x |"),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("| operate | - | - | - | - | - |"),
+            "{summary}"
+        );
     }
 }

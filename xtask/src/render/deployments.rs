@@ -145,8 +145,10 @@ mod tests {
         let lines: Vec<&str> = table.lines().skip(2).collect();
         assert_eq!(
             lines,
-            ["| update_email | `seed_vulnerable`, `seed_fix` | **violated** | **violated** | \
-              `authorized_at_commit` |"]
+            [
+                "| update_email | `seed_vulnerable`, `seed_fix` | **violated** | **violated** | \
+              `authorized_at_commit` |"
+            ]
         );
     }
 }

@@ -1,6 +1,7 @@
 //! Markdown tables from the typed reports: what `cargo xtask readme` puts between the
 //! markers of README.md and the pages in `docs/`. Nothing here measures or reads files.
 
+pub mod abuse;
 pub mod bench;
 pub mod deployments;
 pub mod random;

@@ -5,7 +5,9 @@ use super::{
     PgUserRepository, TxResult, parse_role, role_name, stored_password, to_columns, to_i64, to_u64,
 };
 use postgres::Transaction;
-use raceproof_core::audit::{Action, Commit, DEFAULT_AUDIT_CAPACITY};
+use raceproof_core::audit::{
+    Action, AuditPage, AuditQuery, Commit, DEFAULT_AUDIT_CAPACITY, Dropped, MAX_PAGE,
+};
 use raceproof_core::auth::PasswordHash;
 use raceproof_core::authority::Standing;
 use raceproof_core::backend::{
@@ -341,41 +343,70 @@ impl UserRepository for PgUserRepository {
     }
 
     fn audit(&self) -> Result<Vec<Commit>, BackendError> {
-        let limit = i64::try_from(DEFAULT_AUDIT_CAPACITY).unwrap_or(i64::MAX);
-        let rows = self.read(|client| {
-            client.query(
-                "SELECT seq, actor, action, subject, email, version, actor_role_at_commit, \
-                 actor_epoch_at_commit, authenticated_epoch \
-                 FROM (SELECT * FROM audit ORDER BY seq DESC LIMIT $1) newest ORDER BY seq",
-                &[&limit],
-            )
-        })?;
-        rows.iter()
-            .map(|r| {
-                let subject: String = r.get(3);
-                let action = match r.get::<_, &str>(2) {
-                    "promote" => Action::Promote { target: subject },
-                    "demote" => Action::Demote { target: subject },
-                    "change_password" => Action::ChangePassword { user: subject },
-                    "update_email" => Action::UpdateEmail {
-                        user: subject,
-                        email: r.get::<_, Option<String>>(4).unwrap_or_default(),
-                        version: to_u64(r.get::<_, Option<i64>>(5).unwrap_or(0))?,
-                    },
-                    _ => return Err(BackendError::unavailable("postgres: unknown audit action")),
-                };
-                Ok(Commit {
-                    seq: to_u64(r.get(0))?,
-                    actor: r.get(1),
-                    action,
-                    actor_role_at_commit: r
-                        .get::<_, Option<&str>>(6)
-                        .map(parse_role)
-                        .transpose()?,
-                    actor_epoch_at_commit: to_u64(r.get(7))?,
-                    authenticated_epoch: to_u64(r.get(8))?,
-                })
-            })
-            .collect()
+        Ok(self
+            .audit_page(AuditQuery::newest(DEFAULT_AUDIT_CAPACITY))?
+            .entries)
     }
+
+    /// PostgreSQL keeps every commit: a page seeks by sequence number, and nothing is ever
+    /// reported dropped.
+    fn audit_page(&self, query: AuditQuery) -> Result<AuditPage, BackendError> {
+        let limit = i64::try_from(query.limit.clamp(1, MAX_PAGE)).unwrap_or(1);
+        const COLUMNS: &str = "seq, actor, action, subject, email, version, \
+             actor_role_at_commit, actor_epoch_at_commit, authenticated_epoch";
+        let after = query.after.map(to_i64).transpose()?;
+        let (rows, last) = self.read(|client| {
+            let rows = match after {
+                // One row more than asked, to tell whether more follow.
+                Some(after) => client.query(
+                    &format!("SELECT {COLUMNS} FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2"),
+                    &[&after, &(limit + 1)],
+                )?,
+                None => client.query(
+                    &format!(
+                        "SELECT {COLUMNS} FROM (SELECT * FROM audit ORDER BY seq DESC LIMIT $1) \
+                         newest ORDER BY seq"
+                    ),
+                    &[&limit],
+                )?,
+            };
+            let last: i64 = client
+                .query_one("SELECT next - 1 FROM audit_seq", &[])?
+                .get(0);
+            Ok((rows, last))
+        })?;
+        let mut entries = rows.iter().map(commit_of).collect::<Result<Vec<_>, _>>()?;
+        let more = entries.len() > query.limit.clamp(1, MAX_PAGE);
+        entries.truncate(query.limit.clamp(1, MAX_PAGE));
+        Ok(AuditPage {
+            entries,
+            more,
+            last_seq: to_u64(last)?,
+            dropped: Dropped::default(),
+        })
+    }
+}
+
+/// One row of `audit` as a [`Commit`].
+fn commit_of(r: &postgres::Row) -> Result<Commit, BackendError> {
+    let subject: String = r.get(3);
+    let action = match r.get::<_, &str>(2) {
+        "promote" => Action::Promote { target: subject },
+        "demote" => Action::Demote { target: subject },
+        "change_password" => Action::ChangePassword { user: subject },
+        "update_email" => Action::UpdateEmail {
+            user: subject,
+            email: r.get::<_, Option<String>>(4).unwrap_or_default(),
+            version: to_u64(r.get::<_, Option<i64>>(5).unwrap_or(0))?,
+        },
+        _ => return Err(BackendError::unavailable("postgres: unknown audit action")),
+    };
+    Ok(Commit {
+        seq: to_u64(r.get(0))?,
+        actor: r.get(1),
+        action,
+        actor_role_at_commit: r.get::<_, Option<&str>>(6).map(parse_role).transpose()?,
+        actor_epoch_at_commit: to_u64(r.get(7))?,
+        authenticated_epoch: to_u64(r.get(8))?,
+    })
 }

@@ -243,6 +243,19 @@ impl Entries {
         seen
     }
 
+    /// Seconds from `now` until the earliest held entry stops being held (at least 1): an
+    /// entry expiring at `at` is held while the horizon is at or below `at`.
+    fn frees_in(&self, now: i64) -> u64 {
+        let horizon = self.horizon.unwrap_or(i64::MIN);
+        self.buckets
+            .range(horizon..)
+            .find(|(_, bucket)| bucket.len > 0)
+            .map_or(1, |(&at, _)| {
+                u64::try_from(at.saturating_add(1).saturating_sub(now)).unwrap_or(1)
+            })
+            .max(1)
+    }
+
     /// Whether `key` is held (its entry, if any, expires at or after the horizon).
     fn holds(&mut self, key: &Key) -> bool {
         let horizon = self.horizon.unwrap_or(i64::MIN);
@@ -356,14 +369,18 @@ impl ReplaySet {
             return Err(ReplayError::Stale);
         }
         if entries.held >= self.capacity_per_shard {
-            return Err(ReplayError::Capacity);
+            return Err(ReplayError::Capacity {
+                retry_after_secs: entries.frees_in(now),
+            });
         }
         // Memory is capped too: expired entries not yet removed make room first. Fewer are
         // held than the cap, so some are expired, and each is removed once (this loop runs
         // only when a budget was spent on keys re-inserted since, which a guard never does).
         while entries.stored >= self.capacity_per_shard {
             if entries.sweep(EVICTION_BUDGET) == 0 {
-                return Err(ReplayError::Capacity);
+                return Err(ReplayError::Capacity {
+                    retry_after_secs: 1,
+                });
             }
         }
         entries.insert(key, expires_at);

@@ -64,8 +64,10 @@ pub enum ReplayError {
     Stale,
     #[error("request was already processed")]
     Replayed,
-    #[error("replay set is full; try again later")]
-    Capacity,
+    /// The replay set holds as many messages as it may: the oldest frees its slot in
+    /// `retry_after_secs` (when it expires; at least 1).
+    #[error("replay set is full; space frees in {retry_after_secs} s")]
+    Capacity { retry_after_secs: u64 },
     #[error("HMAC key is empty")]
     EmptyKey,
     #[error("resource is not registered")]

@@ -1,7 +1,7 @@
 //! The Basic-auth endpoints: credentials in, one atomic repository operation, a typed
 //! result out.
 
-use crate::audit::Commit;
+use crate::audit::{AuditPage, AuditQuery, Commit};
 use crate::auth::{
     Argon2Hasher, CredentialCache, Credentials, PasswordHasher, VerifiedCache, verify_or_dummy,
 };
@@ -172,21 +172,54 @@ impl<R: UserRepository, H: PasswordHasher, C: CredentialCache> Accounts<R, H, C>
         self.repo.update_email(&actor, expected_version, email)
     }
 
-    /// `GET /users/{id}`: a copy of the record (no authentication: the server shows only
-    /// its role, email and version).
+    /// A copy of a user's record, unauthenticated: for code that has already decided who
+    /// may see it (tests, models). The server calls [`Self::user_as`].
     pub fn user(&self, user_id: &str) -> Result<Option<User>, BackendError> {
         self.repo.get(user_id)
     }
 
-    /// `GET /audit`: the committed writes in commit order, for admins only. The role is
-    /// the one read at authentication, so a demoted admin is refused from its next request
-    /// on; a read has no commit to re-check it at.
-    pub fn audit(&self, credentials: &Credentials) -> Result<Vec<Commit>, BackendError> {
+    /// `GET /users/{id}`: a copy of `user_id`'s record, for that user or an admin. Anyone
+    /// else is refused with 403 whether or not the user exists, so the endpoint does not
+    /// tell who has an account.
+    pub fn user_as(
+        &self,
+        credentials: &Credentials,
+        user_id: &str,
+    ) -> Result<Option<User>, BackendError> {
+        let reader = self.authenticate(credentials)?;
+        if reader.user_id() != user_id {
+            reader
+                .authorize(Role::Admin, Some(reader.standing()))
+                .map_err(StoreError::from)?;
+        }
+        self.repo.get(user_id)
+    }
+
+    /// Authenticates an admin, for reads and operator actions: 401, or 403 for anyone
+    /// else. The role is the one read at authentication, so a demoted admin is refused from
+    /// its next request on; a read has no commit to re-check it at.
+    pub fn admin(&self, credentials: &Credentials) -> Result<Principal, BackendError> {
         let reader = self.authenticate(credentials)?;
         reader
             .authorize(Role::Admin, Some(reader.standing()))
             .map_err(StoreError::from)?;
+        Ok(reader)
+    }
+
+    /// `GET /audit`: the committed writes kept, in commit order, for admins only.
+    pub fn audit(&self, credentials: &Credentials) -> Result<Vec<Commit>, BackendError> {
+        self.admin(credentials)?;
         self.repo.audit()
+    }
+
+    /// `GET /audit?after=SEQ&limit=N`: one page of the committed writes, for admins only.
+    pub fn audit_page(
+        &self,
+        credentials: &Credentials,
+        query: AuditQuery,
+    ) -> Result<AuditPage, BackendError> {
+        self.admin(credentials)?;
+        self.repo.audit_page(query)
     }
 }
 

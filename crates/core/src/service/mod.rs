@@ -5,6 +5,8 @@
 //!   [`crate::store::UserStore`] under any lock strategy, PostgreSQL, or a seed's racy port).
 //! - [`Operations`]: `POST /operate`'s admission over any [`ReplayStore`] (the in-memory
 //!   [`crate::replay::ReplaySet`], Redis).
+//! - [`LoginThrottle`]: failed logins limited around [`Accounts`]' authentication, over
+//!   any [`crate::throttle::AttemptLimiter`].
 //!
 //! Each is what raceproof's model catalogue checks under loom, with the in-memory backends
 //! explored exhaustively and the shared ones through command-level models: a handler that
@@ -21,7 +23,9 @@
 
 mod accounts;
 mod operate;
+mod throttle;
 
 pub use crate::replay::Verified;
 pub use accounts::Accounts;
 pub use operate::Operations;
+pub use throttle::{LoginError, LoginThrottle};

@@ -1,15 +1,17 @@
 //! The Basic-auth endpoints: `/promote`, `/demote`, `/password`, `/update-email`,
-//! `/users/{id}` and `/audit`, each one call to [`raceproof_core::service::Accounts`].
+//! `/users/{id}`, `/audit` and `/login-limits/{user}`, each one call to
+//! [`raceproof_core::service::Accounts`] under the login throttle
+//! ([`AppState::login`]).
 
-use crate::extract::{BasicAuth, BodyShape, IfMatch, JsonBody, Precondition};
-use crate::problem::{PreconditionSource, Problem, backend_problem, store_problem};
-use crate::state::{AppState, blocking};
+use crate::extract::{AuditParams, BasicAuth, BodyShape, Client, IfMatch, JsonBody, Precondition};
+use crate::problem::{PreconditionSource, Problem, store_problem};
+use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderValue;
 use axum::http::header::ETAG;
 use axum::response::{IntoResponse, Response};
-use raceproof_core::audit::{Action, Commit};
+use raceproof_core::audit::{Action, Commit, Dropped};
 use raceproof_core::store::{Role, StoreError};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -34,21 +36,22 @@ pub struct RoleChanged {
 async fn set_role(
     state: Arc<AppState>,
     BasicAuth(credentials): BasicAuth,
+    Client(client): Client,
     target: String,
     role: Role,
 ) -> Result<Json<RoleChanged>, Problem> {
-    let service = Arc::clone(&state);
     let name = target.clone();
     state
-        .off_runtime(move || {
-            let accounts = service.accounts();
-            match role {
-                Role::Admin => accounts.promote(&credentials, &name),
-                Role::User => accounts.demote(&credentials, &name),
-            }
-        })
-        .await?
-        .map_err(|e| backend_problem(&e, PreconditionSource::Body))?;
+        .login(
+            credentials,
+            client,
+            PreconditionSource::Body,
+            move |accounts, c| match role {
+                Role::Admin => accounts.promote(c, &name),
+                Role::User => accounts.demote(c, &name),
+            },
+        )
+        .await?;
     Ok(Json(RoleChanged {
         target,
         role: match role {
@@ -61,17 +64,19 @@ async fn set_role(
 pub async fn promote(
     State(state): State<Arc<AppState>>,
     credentials: BasicAuth,
+    client: Client,
     JsonBody(TargetBody { target }): JsonBody<TargetBody>,
 ) -> Result<Json<RoleChanged>, Problem> {
-    set_role(state, credentials, target, Role::Admin).await
+    set_role(state, credentials, client, target, Role::Admin).await
 }
 
 pub async fn demote(
     State(state): State<Arc<AppState>>,
     credentials: BasicAuth,
+    client: Client,
     JsonBody(TargetBody { target }): JsonBody<TargetBody>,
 ) -> Result<Json<RoleChanged>, Problem> {
-    set_role(state, credentials, target, Role::User).await
+    set_role(state, credentials, client, target, Role::User).await
 }
 
 #[derive(Deserialize)]
@@ -94,6 +99,7 @@ pub struct PasswordChanged {
 pub async fn change_password(
     State(state): State<Arc<AppState>>,
     BasicAuth(credentials): BasicAuth,
+    Client(client): Client,
     JsonBody(PasswordBody { new_password }): JsonBody<PasswordBody>,
 ) -> Result<Json<PasswordChanged>, Problem> {
     // A password that Basic credentials could not carry would lock the user out.
@@ -102,17 +108,16 @@ pub async fn change_password(
             "new_password must be non-empty, without control characters",
         ));
     }
-    let service = Arc::clone(&state);
     let user = credentials.user_id().to_owned();
     let own = user.clone();
     state
-        .off_runtime(move || {
-            service
-                .accounts()
-                .change_password(&credentials, &own, &new_password)
-        })
-        .await?
-        .map_err(|e| backend_problem(&e, PreconditionSource::Body))?;
+        .login(
+            credentials,
+            client,
+            PreconditionSource::Body,
+            move |accounts, c| accounts.change_password(c, &own, &new_password),
+        )
+        .await?;
     Ok(Json(PasswordChanged {
         user,
         password_changed: true,
@@ -146,6 +151,7 @@ fn etag(version: u64) -> HeaderValue {
 pub async fn update_email(
     State(state): State<Arc<AppState>>,
     BasicAuth(credentials): BasicAuth,
+    Client(client): Client,
     Precondition(if_match): Precondition,
     JsonBody(EmailBody {
         email,
@@ -170,16 +176,12 @@ pub async fn update_email(
         }
         (None, None) => (None, PreconditionSource::IfMatch),
     };
-    let service = Arc::clone(&state);
     let new_email = email.clone();
     let version = state
-        .off_runtime(move || {
-            service
-                .accounts()
-                .update_email(&credentials, expected, &new_email)
+        .login(credentials, client, source, move |accounts, c| {
+            accounts.update_email(c, expected, &new_email)
         })
-        .await?
-        .map_err(|e| backend_problem(&e, source))?;
+        .await?;
     let mut response = Json(EmailChanged { email, version }).into_response();
     response.headers_mut().insert(ETAG, etag(version));
     Ok(response)
@@ -193,20 +195,23 @@ struct UserRecord<'a> {
     version: u64,
 }
 
-/// `GET /users/{id}`: the record and its version as a strong ETag (never the hash).
+/// `GET /users/{id}`: the record and its version as a strong ETag (never the hash), for
+/// the user themself or an admin (403 for anyone else, whether the user exists or not).
 pub async fn user(
     State(state): State<Arc<AppState>>,
+    BasicAuth(credentials): BasicAuth,
+    Client(client): Client,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let found = if state.users_block() {
-        let service = Arc::clone(&state);
-        let id = id.clone();
-        blocking(move || service.accounts().user(&id)).await?
-    } else {
-        state.accounts().user(&id)
-    };
-    let record = found
-        .map_err(|e| backend_problem(&e, PreconditionSource::Body))?
+    let wanted = id.clone();
+    let record = state
+        .login(
+            credentials,
+            client,
+            PreconditionSource::Body,
+            move |accounts, c| accounts.user_as(c, &wanted),
+        )
+        .await?
         .ok_or_else(|| store_problem(&StoreError::NotFound, PreconditionSource::Body))?;
     let mut response = Json(UserRecord {
         id: &id,
@@ -255,24 +260,165 @@ impl From<&Commit> for AuditEntry {
     }
 }
 
-/// `GET /audit`'s body (the core's `AuditLog` is the log itself; this is a copy of its
-/// entries on the wire).
+/// `GET /audit`'s body (the core's `AuditLog` is the log itself; this is a copy of one
+/// page of it on the wire).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditResponse {
     pub entries: Vec<AuditEntry>,
+    /// More entries follow: ask with `?after=<next_after>`; `null` when this page is the
+    /// last (or the newest entries were asked for).
+    pub next_after: Option<u64>,
+    /// The highest sequence number committed so far.
+    pub last_seq: u64,
+    /// What the log has dropped, and why.
+    pub dropped: DroppedEntries,
 }
 
-/// `GET /audit` (admins; the rule is the service's): the committed writes in commit order.
+/// Entries the in-memory log no longer holds (PostgreSQL keeps all: zeros).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DroppedEntries {
+    /// A user's own email updates, dropped oldest first per writer to keep the budget.
+    pub ordinary: u64,
+    /// Role changes, password changes and admins' writes, dropped only when that budget
+    /// was full: the writer's own oldest first.
+    pub protected: u64,
+    /// The retention rule, when anything was dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+}
+
+impl From<Dropped> for DroppedEntries {
+    fn from(dropped: Dropped) -> Self {
+        let any = dropped.ordinary + dropped.protected > 0;
+        Self {
+            ordinary: dropped.ordinary,
+            protected: dropped.protected,
+            why: any.then(|| {
+                "the in-memory log keeps a bounded number of entries per class; a full class \
+                 drops the writer's own oldest entry, so one user's traffic never drops \
+                 another's protected entries"
+                    .to_owned()
+            }),
+        }
+    }
+}
+
+/// `GET /audit?after=SEQ&limit=N` (admins; the rule is the service's): one page of the
+/// committed writes, in commit order; without `after`, the newest.
 pub async fn audit(
     State(state): State<Arc<AppState>>,
     BasicAuth(credentials): BasicAuth,
+    Client(client): Client,
+    AuditParams(query): AuditParams,
 ) -> Result<Json<AuditResponse>, Problem> {
-    let service = Arc::clone(&state);
-    let entries = state
-        .off_runtime(move || service.accounts().audit(&credentials))
-        .await?
-        .map_err(|e| backend_problem(&e, PreconditionSource::Body))?;
+    let page = state
+        .login(
+            credentials,
+            client,
+            PreconditionSource::Body,
+            move |accounts, c| accounts.audit_page(c, query),
+        )
+        .await?;
     Ok(Json(AuditResponse {
-        entries: entries.iter().map(AuditEntry::from).collect(),
+        next_after: page
+            .more
+            .then(|| page.entries.last().map(|c| c.seq))
+            .flatten(),
+        last_seq: page.last_seq,
+        dropped: page.dropped.into(),
+        entries: page.entries.iter().map(AuditEntry::from).collect(),
+    }))
+}
+
+/// `GET /login-limits/{user}`'s body: the throttle's counters for one user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginLimits {
+    pub user: String,
+    /// Failures from clients not known for this user, in the current window.
+    pub failures: u32,
+    pub limit: u32,
+    pub resets_in_secs: u64,
+    /// Whether any counter holds more failures than it admits (never, for a limiter that
+    /// keeps its bound: the race tester's scenario asserts it).
+    pub over_limit: bool,
+    pub clients: Vec<ClientCounter>,
+}
+
+/// One (user, client) counter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientCounter {
+    pub client: String,
+    pub failures: u32,
+    pub limit: u32,
+    pub known: bool,
+    pub resets_in_secs: u64,
+}
+
+/// Authenticates an admin (401, 403) under the login throttle.
+async fn as_admin(
+    state: &Arc<AppState>,
+    credentials: raceproof_core::auth::Credentials,
+    client: raceproof_core::throttle::ClientId,
+) -> Result<(), Problem> {
+    state
+        .login(
+            credentials,
+            client,
+            PreconditionSource::Body,
+            |accounts, c| accounts.admin(c),
+        )
+        .await
+        .map(|_| ())
+}
+
+/// `GET /login-limits/{user}` (admins): who is failing to log in as `user`.
+pub async fn login_limits(
+    State(state): State<Arc<AppState>>,
+    BasicAuth(credentials): BasicAuth,
+    Client(client): Client,
+    Path(user): Path<String>,
+) -> Result<Json<LoginLimits>, Problem> {
+    as_admin(&state, credentials, client).await?;
+    let limits = state.logins().limits(&user);
+    Ok(Json(LoginLimits {
+        over_limit: limits.over_limit(),
+        user: limits.user,
+        failures: limits.failures,
+        limit: limits.limit,
+        resets_in_secs: limits.resets_in_secs,
+        clients: limits
+            .clients
+            .into_iter()
+            .map(|c| ClientCounter {
+                client: c.client.to_string(),
+                failures: c.failures,
+                limit: c.limit,
+                known: c.known,
+                resets_in_secs: c.resets_in_secs,
+            })
+            .collect(),
+    }))
+}
+
+#[derive(Serialize)]
+pub struct LimitsCleared {
+    user: String,
+    cleared: bool,
+}
+
+/// `DELETE /login-limits/{user}` (admins): forgets `user`'s failures (an operator
+/// unlocking an account).
+pub async fn clear_login_limits(
+    State(state): State<Arc<AppState>>,
+    BasicAuth(credentials): BasicAuth,
+    Client(client): Client,
+    Path(user): Path<String>,
+) -> Result<Json<LimitsCleared>, Problem> {
+    as_admin(&state, credentials, client).await?;
+    state.logins().clear(&user);
+    tracing::info!("login limits cleared by an admin");
+    Ok(Json(LimitsCleared {
+        user,
+        cleared: true,
     }))
 }

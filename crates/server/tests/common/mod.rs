@@ -1,6 +1,8 @@
 //! Shared by the test files: the demo users, a router over them, one-shot requests.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod process;
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};

@@ -150,6 +150,11 @@ impl Instance {
             .args(["--listen", "127.0.0.1:0", "--users", USERS])
             .args(["--hasher", "fast", "--webhook-secret", SECRET])
             .arg("--expose-timing")
+            // The scenarios send passwords that a burst's own password change made stale,
+            // from one address, burst after burst: the login throttle would refuse that
+            // client its own failures' worth (5 per window by default). It is not what these
+            // tests test; tests/login_race.rs and tests/hostile_router.rs test it.
+            .args(["--login-per-client-user", "100000"])
             .env("RUST_LOG", "info")
             .env_remove("RACEPROOF_WEBHOOK_SECRET")
             .env_remove("RACEPROOF_REPLAY_STORE")
@@ -320,9 +325,12 @@ pub fn update_email(addr: SocketAddr, if_match: &str, email: &str) -> Request<Fu
         .unwrap()
 }
 
+/// `GET /users/{id}` as root (an admin may read any record).
 pub fn get_user(addr: SocketAddr, id: &str) -> Request<Full<Bytes>> {
+    let credentials = raceproof_core::auth::Credentials::new("root", "r00t").unwrap();
     Request::get(format!("http://{addr}/users/{id}"))
         .header("host", addr.to_string())
+        .header("authorization", credentials.to_header())
         .body(Full::new(Bytes::new()))
         .unwrap()
 }
