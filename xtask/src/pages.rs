@@ -176,7 +176,9 @@ fn sections(dir: &Path) -> Vec<Section> {
 pub fn regenerate(root: &Path) -> Result<(), String> {
     let dir = raceproof_report::dir(root);
     let sections = sections(&dir);
+    // Each page once: its sections are not next to each other in the list.
     let mut pages: Vec<&str> = sections.iter().map(|s| s.page).collect();
+    pages.sort_unstable();
     pages.dedup();
     let (mut written, mut kept) = (0, Vec::new());
     for page in pages {
