@@ -1,7 +1,8 @@
 //! The randomized mode (PCT schedules, `--cfg shuttle`) past loom's reach: it finds the
 //! five-actor violation that loom's budget ends before, replays it from its schedule, and on
 //! the correct five actors answers *inconclusive* with the number of schedules (never
-//! proven).
+//! proven); it runs async tasks on event loops and several workers as loom does, and finds
+//! every violation of the catalogue.
 //!
 //! `RUSTFLAGS="--cfg shuttle" cargo test --release -p raceproof --test randomized
 //! --target-dir target/shuttle` (`cargo xtask test` runs it).
@@ -87,4 +88,52 @@ fn the_catalogue_gets_the_randomized_verdicts() {
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// Async tasks and several workers run under PCT too: the seed's hardened `/operate` holds
+/// on one event loop (its lock map and check are between awaits), and two workers break it;
+/// the failing schedule names the assignment of requests to workers and replays alone.
+#[test]
+fn async_tasks_on_event_loops_and_workers_run_under_pct() {
+    let seed_fix = |deployment: &str| {
+        catalogue()
+            .into_iter()
+            .find(|m| {
+                m.flow() == "operate"
+                    && m.variant() == "seed_fix"
+                    && m.deployment().to_string() == deployment
+            })
+            .unwrap_or_else(|| panic!("operate / seed_fix on {deployment} is listed"))
+    };
+    let one_loop = seed_fix("EventLoop").random(config(300));
+    assert!(
+        matches!(
+            one_loop.verdict,
+            Verdict::Inconclusive {
+                cause: Inconclusive::Randomized { .. },
+                ..
+            }
+        ),
+        "one event loop: {}",
+        one_loop.verdict
+    );
+    let workers = seed_fix("Workers(2)");
+    let found = workers.random(config(300));
+    assert_eq!(
+        found.verdict.invariant(),
+        Some("exactly_once"),
+        "{}",
+        found.verdict
+    );
+    let trace = found.verdict.to_string();
+    assert!(
+        trace.contains("(worker 0)") && trace.contains("(worker 1)"),
+        "{trace}"
+    );
+    let schedule = found.schedule.as_deref().expect("a failing schedule");
+    let (assignment, _) = schedule.split_once('|').expect("the workers come first");
+    assert_eq!(assignment, "0,1", "{schedule}");
+    let replayed = workers.replay_schedule(schedule);
+    assert_eq!(replayed.invariant(), Some("exactly_once"), "{replayed}");
+    assert_eq!(replayed.iterations(), 1, "{replayed}");
 }

@@ -274,10 +274,6 @@ pub fn randomized_expectation(model: &dyn AnyScenario) -> raceproof_check::Expec
     if let Some(found) = beyond::randomized_expectation(model) {
         return found;
     }
-    // Async tasks and several workers are loom's to model: the randomized mode says so.
-    if model.has_tasks() || model.deployment().processes() > 1 {
-        return Expected::Inconclusive;
-    }
     match model.expected() {
         Expected::Violated(invariant) => Expected::Violated(invariant.clone()),
         Expected::Proven | Expected::Inconclusive => Expected::Inconclusive,

@@ -46,7 +46,6 @@ impl<S> Scenario<S> {
     }
 
     /// This scenario with every actor on the workers of `assignment`.
-    #[cfg(any(loom, not(shuttle)))]
     pub(crate) fn assigned(&self, assignment: Vec<usize>) -> Self {
         let mut one = self.clone();
         one.assignment = Some(assignment);

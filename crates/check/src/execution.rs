@@ -1,6 +1,6 @@
 //! One execution of a scenario inside a model checker's run (loom, or shuttle for the
 //! randomized mode): fresh state for each worker of the deployment, the actors on the
-//! checker's threads (an async task on its worker's event loop under loom), the verdict of
+//! checker's threads (an async task on its worker's event loop), the verdict of
 //! the invariants on what they did.
 
 use crate::ghost;
@@ -11,15 +11,13 @@ use crate::scenario::{Body, Scenario};
 use crate::worker::Shared;
 #[cfg(loom)]
 use raceproof_core::sync::tokio::model as event_loop;
+#[cfg(all(shuttle, not(loom)))]
+use raceproof_core::sync::tokio::on_shuttle as event_loop;
 use raceproof_core::sync::{Arc, thread};
 use std::panic::resume_unwind;
 
-/// A worker's event loop under loom (`None`: a thread pool). The randomized mode runs
-/// blocking actors only, so it has none.
-#[cfg(loom)]
+/// A worker's event loop, loom's or shuttle's (`None`: a thread pool).
 type EventLoop = Option<ghost::Arc<event_loop::EventLoop>>;
-#[cfg(not(loom))]
-type EventLoop = Option<()>;
 
 impl<S: Send + Sync + 'static> Scenario<S> {
     /// One execution in the current thread of a model: each worker's state is built, and
@@ -92,18 +90,10 @@ impl<S: Send + Sync + 'static> Scenario<S> {
 
     /// Worker `worker`'s event loop, when the deployment runs one per worker.
     fn event_loop(&self, worker: usize) -> EventLoop {
-        #[cfg(loom)]
-        {
-            use raceproof_report::deployment::Runtime;
-            let name = (self.deployment.processes() > 1).then_some(worker);
-            (self.deployment.runtime() == Runtime::EventLoop)
-                .then(|| ghost::Arc::new(event_loop::EventLoop::new(name)))
-        }
-        #[cfg(not(loom))]
-        {
-            let _ = worker;
-            None
-        }
+        use raceproof_report::deployment::Runtime;
+        let name = (self.deployment.processes() > 1).then_some(worker);
+        (self.deployment.runtime() == Runtime::EventLoop)
+            .then(|| ghost::Arc::new(event_loop::EventLoop::new(name)))
     }
 }
 
@@ -113,13 +103,6 @@ impl<S: Send + Sync + 'static> Scenario<S> {
 fn run_body<S>(body: &Body<S>, state: &S, event_loop: EventLoop) {
     match body {
         Body::Blocking(f) => f(state),
-        #[cfg(loom)]
         Body::Task(f) => event_loop::run_task(event_loop, f(state)),
-        #[cfg(not(loom))]
-        Body::Task(_) => {
-            // The randomized mode refuses scenarios with tasks before it runs them.
-            let _ = event_loop;
-            unreachable!("async tasks run under loom only")
-        }
     }
 }

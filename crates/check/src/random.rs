@@ -125,13 +125,38 @@ impl<S: Scheduler> Scheduler for Choices<S> {
     }
 }
 
-/// `seed:step,step,...` with `r` for a random draw and a task id otherwise.
+/// `seed:step,step,...` with `r` for a random draw and a task id otherwise (prefixed with
+/// `workers|` on a deployment of several workers).
 fn encode(seed: u64, choices: &[Option<usize>]) -> String {
     let steps: Vec<String> = choices
         .iter()
         .map(|t| t.map_or_else(|| "r".to_owned(), |t| t.to_string()))
         .collect();
     format!("{seed}:{}", steps.join(","))
+}
+
+/// The worker of each request, `0,1`: the prefix of a schedule found on several workers.
+fn encode_workers(workers: &[usize]) -> String {
+    let workers: Vec<String> = workers.iter().map(usize::to_string).collect();
+    workers.join(",")
+}
+
+fn decode_workers(encoded: &str, requests: usize) -> Option<Vec<usize>> {
+    let workers: Vec<usize> = encoded
+        .split(',')
+        .map(|w| w.trim().parse().ok())
+        .collect::<Option<_>>()?;
+    (workers.len() == requests).then_some(workers)
+}
+
+fn not_a_schedule(schedule: &str) -> Verdict {
+    Verdict::Inconclusive {
+        cause: Inconclusive::Checker {
+            message: format!("`{schedule}` is not a schedule ([workers|]seed:step,step,...)"),
+        },
+        hint: "pass the schedule a randomized run printed".to_owned(),
+        iterations: 0,
+    }
 }
 
 fn decode(encoded: &str) -> Option<Schedule> {
@@ -148,16 +173,11 @@ fn decode(encoded: &str) -> Option<Schedule> {
 
 impl<S: Send + Sync + 'static> Scenario<S> {
     /// Runs up to `config.schedules` PCT schedules: *violated* with the first failing
-    /// schedule, or *inconclusive* with the number of schedules and PCT's bound.
+    /// schedule, or *inconclusive* with the number of schedules and PCT's bound. A
+    /// deployment of several workers runs them for each assignment of requests to workers.
     pub fn random(&self, config: RandomConfig) -> Randomized {
-        if let Some(verdict) = self.loom_only() {
-            return Randomized {
-                verdict,
-                config,
-                schedules: 0,
-                schedule: None,
-                steps: 0,
-            };
+        if self.assignment.is_none() && self.deployment.processes() > 1 {
+            return self.random_per_assignment(config);
         }
         let seen = ghost::Arc::new(ghost::Mutex::new(Seen::default()));
         let scheduler = Choices {
@@ -176,7 +196,13 @@ impl<S: Send + Sync + 'static> Scenario<S> {
         };
         let seen = ghost::lock(&seen);
         let violated = verdict.invariant().is_some();
-        let schedule = violated.then(|| encode(seen.seed, &seen.choices));
+        let schedule = violated.then(|| {
+            let schedule = encode(seen.seed, &seen.choices);
+            match &self.assignment {
+                Some(workers) => format!("{}|{schedule}", encode_workers(workers)),
+                None => schedule,
+            }
+        });
         let verdict = match verdict {
             Verdict::Inconclusive {
                 cause: Inconclusive::Checker { message },
@@ -195,39 +221,50 @@ impl<S: Send + Sync + 'static> Scenario<S> {
         }
     }
 
-    /// *Inconclusive* for what only loom models: async tasks (the event-loop model is
-    /// loom's) and deployments of several workers (each assignment of requests is one loom
-    /// run); the randomized mode runs blocking actors in one process.
-    fn loom_only(&self) -> Option<Verdict> {
-        let what = if self.actors.iter().any(|a| a.is_task()) {
-            "async tasks"
-        } else if self.deployment.processes() > 1 {
-            "deployments of several workers"
-        } else {
-            return None;
+    /// [`Self::random`] on each of the deployment's assignments, most spread first: the first
+    /// violation (its schedule names the assignment), else the first run that could not
+    /// finish, else *inconclusive* over every schedule of every assignment.
+    fn random_per_assignment(&self, config: RandomConfig) -> Randomized {
+        let (mut schedules, mut steps) = (0, 0);
+        let mut unfinished = None;
+        for workers in self.deployment.assignments(self.actors.len()) {
+            let one = self.assigned(workers).random(config);
+            schedules += one.schedules;
+            steps = steps.max(one.steps);
+            match &one.verdict {
+                Verdict::Violated { .. } => return Randomized { schedules, ..one },
+                Verdict::Inconclusive {
+                    cause: Inconclusive::Randomized { .. },
+                    ..
+                } => {}
+                _ => {
+                    unfinished.get_or_insert(one);
+                }
+            }
+        }
+        let verdict = match unfinished {
+            Some(one) => one.verdict,
+            None => self.no_violation(config, schedules, steps),
         };
-        Some(Verdict::Inconclusive {
-            cause: Inconclusive::LoomOnly {
-                what: what.to_owned(),
-            },
-            hint: "run it under loom (`cargo xtask verify`)".to_owned(),
-            iterations: 0,
-        })
+        Randomized {
+            verdict,
+            config,
+            schedules,
+            schedule: None,
+            steps,
+        }
     }
 
     /// Re-runs exactly `schedule` (from [`Randomized::schedule`]) in one execution.
     pub fn replay_schedule(&self, schedule: &str) -> Verdict {
-        if let Some(verdict) = self.loom_only() {
-            return verdict;
+        if let Some((workers, rest)) = schedule.split_once('|') {
+            return match decode_workers(workers, self.actors.len()) {
+                Some(workers) => self.assigned(workers).replay_schedule(rest),
+                None => not_a_schedule(schedule),
+            };
         }
         let Some(decoded) = decode(schedule) else {
-            return Verdict::Inconclusive {
-                cause: Inconclusive::Checker {
-                    message: format!("`{schedule}` is not a schedule (seed:step,step,...)"),
-                },
-                hint: "pass the schedule a randomized run printed".to_owned(),
-                iterations: 0,
-            };
+            return not_a_schedule(schedule);
         };
         let seen = ghost::Arc::new(ghost::Mutex::new(Seen::default()));
         let scheduler = Choices {

@@ -51,8 +51,6 @@ pub trait AnyScenario: Send + Sync {
     /// How long a check may take: the budget's seconds, and time to notice a stalled
     /// execution (a child process past it is killed, see `isolate`).
     fn deadline(&self) -> std::time::Duration;
-    /// Whether some actor is an async task (which only loom models).
-    fn has_tasks(&self) -> bool;
     /// See [`Scenario::check`].
     #[cfg(loom)]
     fn check(&self) -> Verdict;
@@ -109,10 +107,6 @@ impl<S: Send + Sync + 'static> AnyScenario for Scenario<S> {
             .unwrap_or(std::time::Duration::MAX)
             .saturating_add(self.run_timeout.saturating_mul(2))
             .saturating_mul(runs)
-    }
-
-    fn has_tasks(&self) -> bool {
-        self.actors.iter().any(|a| a.is_task())
     }
 
     #[cfg(loom)]

@@ -58,9 +58,6 @@ pub enum Inconclusive {
     /// A task awaited a future the model cannot see (not from `sync::tokio`), which stayed
     /// pending with nothing to wake it: the interleavings around it are unknown.
     InvisibleAwait { actor: String },
-    /// The randomized mode was asked for what only loom models (async tasks, several
-    /// workers).
-    LoomOnly { what: String },
     /// Every violation found rests on a load that `SeqCst` forbids: loom treats `SeqCst`
     /// accesses as `AcqRel`, so it explores executions the memory model rules out.
     SeqCst {
@@ -139,11 +136,6 @@ impl fmt::Display for Inconclusive {
             Inconclusive::InvisibleAwait { actor } => write!(
                 f,
                 "{actor} awaited something the model cannot see (a future not from `sync::tokio`)"
-            ),
-            Inconclusive::LoomOnly { what } => write!(
-                f,
-                "{what} are modelled under loom only: the randomized mode runs blocking actors \
-                 in one process"
             ),
             Inconclusive::SeqCst { invariant, load } => write!(
                 f,

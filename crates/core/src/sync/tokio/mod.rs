@@ -9,8 +9,10 @@
 //!   an HTTP call): `io("db.get", db.get(key)).await`. The task gives way there.
 //!
 //! A normal build gets tokio's types (or thin wrappers that add a name for traces), so a
-//! tokio service depends on them in production. Under `--cfg loom` they are modelled (the
-//! `model` module, loom builds only): every task runs on a loom thread of its own; on an
+//! tokio service depends on them in production; a `--cfg shuttle` build (the randomized
+//! mode) keeps tokio's runtime-free primitives and runs tasks on shuttle's threads
+//! (`on_shuttle`). Under `--cfg loom` they are modelled (the `model` module, loom builds
+//! only): every task runs on a loom thread of its own; on an
 //! event loop a task holds the loop's token while it runs and hands it over only at an await
 //! that is not ready (an async lock held by another task, an empty semaphore, a notification
 //! not yet sent, an I/O point, a sleep, a yield), so plain code between two awaits is atomic
@@ -30,17 +32,24 @@
 //! - the waiter a `Notify` or a lock wakes is not chosen in order: every waiter may win, which
 //!   covers tokio's and asyncio's fair queues.
 
+#[cfg(any(loom, shuttle))]
+mod in_models;
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod model;
 #[cfg(loom)]
 mod on_loom;
+#[cfg(all(shuttle, not(loom)))]
+#[doc(hidden)]
+pub mod on_shuttle;
 #[cfg(not(loom))]
 mod on_tokio;
 
 #[cfg(loom)]
 use on_loom as backend;
-#[cfg(not(loom))]
+#[cfg(all(shuttle, not(loom)))]
+use on_shuttle as backend;
+#[cfg(not(any(loom, shuttle)))]
 use on_tokio as backend;
 
 use std::future::Future;
@@ -83,6 +92,9 @@ pub async fn io<F: Future>(what: &str, operation: F) -> F::Output {
     model::give_way(Some(format!("awaits `{what}`"))).await;
     #[cfg(not(loom))]
     let _ = what;
+    // The randomized mode gives way on both sides too (its traces do not narrate it).
+    #[cfg(all(shuttle, not(loom)))]
+    on_shuttle::give_way().await;
     #[cfg(loom)]
     model::in_io(true);
     let output = operation.await;
@@ -90,5 +102,7 @@ pub async fn io<F: Future>(what: &str, operation: F) -> F::Output {
     model::in_io(false);
     #[cfg(loom)]
     model::give_way(None).await;
+    #[cfg(all(shuttle, not(loom)))]
+    on_shuttle::give_way().await;
     output
 }

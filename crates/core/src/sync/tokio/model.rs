@@ -38,12 +38,8 @@ pub struct EventLoop {
 impl EventLoop {
     /// The event loop of worker `worker` (of a one-process deployment when `None`).
     pub fn new(worker: Option<usize>) -> Self {
-        let name = match worker {
-            Some(w) => format!("the event loop of worker {w}"),
-            None => "the event loop".to_owned(),
-        };
         Self {
-            name: LockName(name),
+            name: LockName(super::in_models::event_loop_name(worker)),
             token: loom::sync::Mutex::new(()),
         }
     }

@@ -1,5 +1,6 @@
-//! A normal build: tokio's primitives. `Mutex` and `RwLock` are thin wrappers only so that
-//! they take a name for traces (`named`), which loom builds use and this build ignores.
+//! A normal build: tokio's primitives (the randomized mode keeps the runtime-free ones).
+//! `Mutex` and `RwLock` are thin wrappers only so that they take a name for traces
+//! (`named`), which loom builds use and this build ignores.
 
 use std::fmt;
 
@@ -8,7 +9,10 @@ pub use ::tokio::sync::{
     AcquireError, MutexGuard, Notify, RwLockReadGuard, RwLockWriteGuard, Semaphore,
     SemaphorePermit, TryAcquireError, oneshot,
 };
+// The runtime's own calls: the randomized mode (`on_shuttle`) models them instead.
+#[cfg(not(shuttle))]
 pub use ::tokio::task::{JoinError, JoinHandle, spawn_blocking, yield_now};
+#[cfg(not(shuttle))]
 pub use ::tokio::time::sleep;
 
 /// `tokio::sync::Mutex`: an async lock whose guard may be held across awaits.

@@ -1,6 +1,7 @@
 //! `tokio::task::{yield_now, spawn_blocking}` and `tokio::time::sleep`, modelled: a yield
 //! and a sleep give way once; a blocking job runs off the event loop.
 
+pub use crate::sync::tokio::in_models::JoinError;
 use crate::sync::tokio::model::{give_way, in_task, off_the_loop};
 use std::fmt;
 use std::future::Future;
@@ -18,28 +19,6 @@ pub async fn yield_now() {
 pub async fn sleep(duration: Duration) {
     give_way(Some(format!("sleeps {} ms", duration.as_millis()))).await;
 }
-
-/// A blocking job's failure (never produced under loom: a panic in the job is the task's).
-#[derive(Debug)]
-pub struct JoinError(());
-
-impl JoinError {
-    pub fn is_panic(&self) -> bool {
-        false
-    }
-
-    pub fn is_cancelled(&self) -> bool {
-        false
-    }
-}
-
-impl fmt::Display for JoinError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("blocking task failed")
-    }
-}
-
-impl std::error::Error for JoinError {}
 
 type Output<T> = std::sync::Arc<std::sync::Mutex<Option<T>>>;
 
