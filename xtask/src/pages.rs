@@ -170,6 +170,14 @@ fn sections(dir: &Path) -> Vec<Section> {
                 .map(render::abuse::table)
                 .map_err(Clone::clone),
         },
+        Section {
+            page: "crates/server/README.md",
+            marker: "abuse",
+            body: abuse
+                .as_ref()
+                .map(render::abuse::table)
+                .map_err(Clone::clone),
+        },
     ]
 }
 
