@@ -259,9 +259,10 @@ pub fn summary(r: &BenchReport) -> String {
     }
     let _ = write!(
         out,
-        "\nUncontended, authentication included (with the benches' SHA-256 stand-in for Argon2id), \
-         {default} store; medians of {} criterion runs (ratio: min–max run by run) and callgrind \
-         instruction counts, on {}{} by `cargo xtask bench{}`.",
+        "\nWhole requests, uncontended: update_email and promote with Basic authentication (the \
+         benches' SHA-256 stand-in for Argon2id), operate with its HMAC check; {default} store; \
+         medians of {} criterion runs (ratio: min–max run by run) and callgrind instruction \
+         counts, on {}{} by `cargo xtask bench{}`.",
         r.runs,
         r.machine,
         if r.quick { " (quick mode: rough)" } else { "" },
