@@ -7,9 +7,9 @@
 //! [`Isolated`], `serve` checks the one model it was started for, writes its verdict as one
 //! JSON line on stdout, and exits; anywhere else it returns at once. While it explores, the
 //! child reports progress (execution, running actor, last step) about once a second, which
-//! is what a verdict on a crashed child names.
+//! is what a verdict on a crashed child names. `tests/checker_edges.rs` uses it so:
 //!
-//! ```no_run
+//! ```ignore
 //! # use raceproof_check::{AnyScenario, isolate::{self, Isolated}};
 //! # fn models() -> Vec<Box<dyn AnyScenario>> { Vec::new() }
 //! #[test]
