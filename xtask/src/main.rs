@@ -275,12 +275,31 @@ fn test(root: &Path) -> Result<(), String> {
         "--test",
         "randomized",
     ]));
-    let (passed, failed) = [&normal, &loom, &random]
+    let suites = [
+        ("normal", &normal),
+        ("loom", &loom),
+        ("randomized", &random),
+    ];
+    let (passed, failed) = suites
         .iter()
-        .filter_map(|r| r.as_ref().ok())
+        .filter_map(|(_, r)| r.as_ref().ok())
         .fold((0, 0), |(p, f), (rp, rf)| (p + rp, f + rf));
+    // A suite whose command failed may have stopped before its failing tests (a test that
+    // does not compile prints no FAILED line): name it, so the count is not read as all.
+    let broken: Vec<&str> = suites
+        .iter()
+        .filter(|(_, r)| r.is_err())
+        .map(|(name, _)| *name)
+        .collect();
     // One closing line for the three suites: normal, loom and randomized.
-    println!("\ntests: {passed} passed, {failed} failed");
+    if broken.is_empty() {
+        println!("\ntests: {passed} passed, {failed} failed");
+    } else {
+        println!(
+            "\ntests: {passed} passed, {failed} failed; did not complete: the {} suite (see above)",
+            broken.join(" and the ")
+        );
+    }
     normal.and(loom).and(random).map(|_| ())
 }
 
