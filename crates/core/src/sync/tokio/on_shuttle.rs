@@ -27,25 +27,10 @@ use std::sync::{Arc, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-/// Pending once, waking itself: the task gives way and is ready to go on.
-struct GiveWay(bool);
-
-impl Future for GiveWay {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            return Poll::Ready(());
-        }
-        self.0 = true;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    }
-}
-
-/// Gives way to every other ready task of the event loop (an I/O point, a yield, a sleep).
+/// Gives way to every other ready task of the event loop (an I/O point, a yield, a sleep):
+/// shuttle's own yield, pending once and woken at once.
 pub(super) async fn give_way() {
-    GiveWay(false).await;
+    shuttle::future::yield_now().await;
 }
 
 /// Gives way to every other ready task of the event loop.
@@ -134,7 +119,7 @@ struct Flag(AtomicBool);
 
 impl Wake for Flag {
     fn wake(self: Arc<Self>) {
-        self.0.store(true, Ordering::Release);
+        self.wake_by_ref();
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
